@@ -1,0 +1,100 @@
+"""/v1.0/{project_id}/backups: list, create, show, delete."""
+
+import pecan
+from pecan import rest
+from oslo_utils import strutils
+
+from trove_backup_ext.api import pagination
+from trove_backup_ext.api.schemas import backups as schemas
+from trove_backup_ext.api import validation
+from trove_backup_ext.api import views
+from trove_backup_ext import exception
+from trove_backup_ext.policies import backups as backup_policies
+from trove_backup_ext import policy
+
+
+def _service():
+    return pecan.request.backup_service
+
+
+class BackupsController(rest.RestController):
+
+    def __init__(self, project_id):
+        self.project_id = project_id
+
+    @pecan.expose('json')
+    def get_all(self, **ignored):
+        context = pecan.request.context
+        policy.authorize(context, backup_policies.INDEX,
+                         policy.project_target(self.project_id))
+        query = validation.single_valued_query(pecan.request)
+        validation.validate(schemas.list_request_query, query)
+        all_projects = strutils.bool_from_string(query.get('all_projects'))
+        if all_projects or 'project_id' in query:
+            policy.authorize(context, backup_policies.INDEX_ALL_PROJECTS,
+                             policy.project_target(self.project_id))
+        project_id = query.get('project_id') or (
+            None if all_projects else self.project_id)
+        conf = pecan.request.conf
+        limit = pagination.parse_limit(query.get('limit'),
+                                       conf.backups_page_size,
+                                       conf.backups_max_page_size)
+        backups, more = _service().list_page(
+            context, limit, project_id,
+            instance_id=query.get('instance_id'),
+            datastore=query.get('datastore'),
+            after=self._after(context, query.get('marker')))
+        body = {'backups': [views.backup_view(b) for b in backups]}
+        if more:
+            body['links'] = pagination.next_links(pecan.request, backups[-1])
+        return body
+
+    @staticmethod
+    def _after(context, marker):
+        if marker is None:
+            return None
+        after = pagination.parse_marker(marker)
+        if after is None:
+            try:
+                backup = _service().get(context, marker)
+            except exception.BackupNotFound:
+                raise exception.ValidationError(
+                    reason='marker backup %s cannot be found' % marker)
+            after = (backup.created, backup.id)
+        return after
+
+    @pecan.expose('json')
+    def get_one(self, backup_id, **ignored):
+        context = pecan.request.context
+        backup = _service().get(context, backup_id)
+        policy.authorize(context, backup_policies.SHOW,
+                         policy.project_target(backup.project_id))
+        return {'backup': views.backup_view(backup)}
+
+    @pecan.expose('json')
+    def post(self, **ignored):
+        context = pecan.request.context
+        policy.authorize(context, backup_policies.CREATE,
+                         policy.project_target(self.project_id))
+        body = validation.read_json_body(
+            pecan.request, pecan.request.conf.api.max_request_body_size)
+        validation.validate(schemas.create_request_body, body)
+        spec = body['backup']
+        container = spec.get('swift_container')
+        if container and len(container.encode('utf-8')) > 256:
+            raise exception.ValidationError(
+                reason="backup['swift_container'] is longer than 256 bytes")
+        backup = _service().create(context, self.project_id, spec)
+        pecan.response.status = 202
+        return {'backup': views.backup_view(backup)}
+
+    @pecan.expose()
+    def delete(self, backup_id, **ignored):
+        context = pecan.request.context
+        backup = _service().get(context, backup_id)
+        policy.authorize(context, backup_policies.DELETE,
+                         policy.project_target(backup.project_id))
+        _service().delete(context, backup_id)
+        pecan.response.status = 202
+        pecan.response.content_type = None
+        return ''

@@ -1,0 +1,38 @@
+"""Development authentication: trust the URL and the X-Roles header.
+
+The project is the one in /v1.0/{project_id}/, the roles those listed in
+X-Roles (default "member"; "admin" makes an administrator). Any token, or
+none, is accepted. Never deploy this facing untrusted callers.
+"""
+
+import webob.dec
+
+_IDENTITY_HEADERS = ('HTTP_X_USER_ID', 'HTTP_X_PROJECT_ID', 'HTTP_X_ROLES',
+                     'HTTP_X_IDENTITY_STATUS')
+
+
+class NoAuthMiddleware:
+
+    def __init__(self, application):
+        self.application = application
+
+    @webob.dec.wsgify
+    def __call__(self, request):
+        roles = request.headers.get('X-Roles') or 'member'
+        user_id = request.headers.get('X-User-Id') or 'noauth'
+        for header in _IDENTITY_HEADERS:
+            request.environ.pop(header, None)
+        parts = request.path_info.strip('/').split('/')
+        project_id = parts[1] if len(parts) > 1 and parts[0] == 'v1.0' else ''
+        request.environ.update({
+            'HTTP_X_USER_ID': user_id,
+            'HTTP_X_PROJECT_ID': project_id,
+            'HTTP_X_ROLES': roles,
+            'HTTP_X_IDENTITY_STATUS': 'Confirmed',
+        })
+        return request.get_response(self.application)
+
+
+def filter_factory(global_conf, **local_conf):
+    """Paste filter factory."""
+    return NoAuthMiddleware

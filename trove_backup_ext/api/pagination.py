@@ -1,0 +1,64 @@
+"""Keyset pagination: opaque markers and next links.
+
+A marker encodes the (created, id) of the last backup on a page; the next
+page starts strictly after it. Unlike Trove's integer offsets it stays
+correct while backups are added, change status or are deleted, costs the
+same on every page, and needs no look-up even if that backup is gone.
+"""
+
+import base64
+import binascii
+import datetime
+from urllib import parse
+
+from oslo_utils import uuidutils
+
+from trove_backup_ext import exception
+
+_PREFIX = 'b1.'
+_TIME = '%Y%m%d%H%M%S%f'
+
+
+def make_marker(backup):
+    raw = '%s|%s' % (backup.created.strftime(_TIME), backup.id)
+    return _PREFIX + base64.urlsafe_b64encode(
+        raw.encode('ascii')).decode('ascii').rstrip('=')
+
+
+def parse_marker(marker):
+    """(created, id) from a marker of ours; None if marker is a backup id,
+    which the caller looks up (clients document the marker as an id)."""
+    if uuidutils.is_uuid_like(marker):
+        return None
+    try:
+        if not marker.startswith(_PREFIX):
+            raise ValueError()
+        encoded = marker[len(_PREFIX):]
+        raw = base64.urlsafe_b64decode(
+            encoded + '=' * (-len(encoded) % 4)).decode('ascii')
+        created, backup_id = raw.split('|')
+        if not uuidutils.is_uuid_like(backup_id):
+            raise ValueError()
+        return datetime.datetime.strptime(created, _TIME), backup_id
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise exception.ValidationError(
+            reason="marker %r is not a marker of this service; use the "
+                   "marker of a next link or a backup id" % marker[:64])
+
+
+def parse_limit(value, default, maximum):
+    if value is None:
+        return default
+    limit = int(value)   # The query schema admitted digits only.
+    if limit < 1:
+        raise exception.ValidationError(
+            reason='limit %d is not a positive integer' % limit)
+    return min(limit, maximum)
+
+
+def next_links(request, last_backup):
+    """The links of a page that has more after last_backup."""
+    params = [(k, v) for k, v in request.GET.items() if k != 'marker']
+    params.append(('marker', make_marker(last_backup)))
+    href = '%s?%s' % (request.path_url, parse.urlencode(params))
+    return [{'rel': 'next', 'href': href}]

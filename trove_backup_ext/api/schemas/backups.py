@@ -1,0 +1,69 @@
+"""JSON Schemas of the backups requests."""
+
+UUID_PATTERN = ('^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-'
+                '[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$')
+
+uuid = {'type': 'string', 'pattern': UUID_PATTERN,
+        'x-message': 'is not a UUID'}
+
+# Trove's "non_empty_string": 1-255 characters with a letter or digit.
+non_empty_string = {
+    'type': 'string', 'minLength': 1, 'maxLength': 255,
+    'pattern': '[0-9a-zA-Z]',
+    'x-message': 'must be 1 to 255 characters with at least one letter or '
+                 'digit',
+}
+
+create_request_body = {
+    'type': 'object',
+    'properties': {
+        'backup': {
+            'type': 'object',
+            'properties': {
+                'name': non_empty_string,
+                'description': non_empty_string,
+                'instance': uuid,
+                'parent_id': uuid,
+                # Trove's clients always send 0 or 1, never a JSON boolean.
+                'incremental': {'type': 'integer', 'enum': [0, 1],
+                                'x-message': 'must be the integer 0 or 1'},
+                # Swift: at most 256 bytes, no "/".
+                'swift_container': {
+                    'type': 'string', 'minLength': 1, 'maxLength': 256,
+                    'pattern': '^[^/\\x00-\\x1f\\x7f]+$',
+                    'x-message': 'is not a valid Swift container name (1 to '
+                                 '256 characters, no "/" or control '
+                                 'characters)'},
+                'storage_driver': {'type': 'string', 'minLength': 1,
+                                   'maxLength': 255},
+                'restore_from': {
+                    'not': {},
+                    'x-message': 'is not supported: this service backs up '
+                                 'instances it can reach; importing a '
+                                 'backup from a remote location is not '
+                                 'offered'},
+            },
+            'required': ['name', 'instance'],
+            'additionalProperties': False,
+        },
+    },
+    'required': ['backup'],
+    'additionalProperties': False,
+}
+
+list_request_query = {
+    'type': 'object',
+    'properties': {
+        'limit': {'type': 'string', 'pattern': '^[0-9]{1,9}$',
+                  'x-message': 'is not a positive integer'},
+        'marker': {'type': 'string', 'minLength': 1, 'maxLength': 256},
+        'datastore': {'type': 'string', 'minLength': 1, 'maxLength': 64},
+        'instance_id': uuid,
+        'all_projects': {
+            'type': 'string',
+            'pattern': '(?i)^(1|0|t|f|true|false|y|n|yes|no|on|off)$',
+            'x-message': 'is not a boolean (true or false)'},
+        'project_id': {'type': 'string', 'minLength': 1, 'maxLength': 255},
+    },
+    'additionalProperties': False,
+}

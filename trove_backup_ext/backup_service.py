@@ -1,0 +1,112 @@
+"""What the API does to backups, apart from HTTP: check, write, cast.
+
+Every change is written to the database before the worker is told, and is
+undone when telling it fails, so a lost cast never leaves a backup NEW
+forever nor a quota slot taken.
+"""
+
+import datetime
+
+from oslo_log import log as logging
+from oslo_utils import timeutils
+from oslo_utils import uuidutils
+
+from trove_backup_ext.db import backups as backups_db
+from trove_backup_ext import exception
+from trove_backup_ext import storage
+
+LOG = logging.getLogger(__name__)
+
+_CAST_FAILED = 'the request could not be sent to the backup worker.'
+
+
+class BackupService:
+
+    def __init__(self, conf, instance_source, worker_api):
+        self.conf = conf
+        self.instances = instance_source
+        self.worker = worker_api
+
+    @staticmethod
+    def _visible_project(context):
+        # Admins see every project's backups; others only their own, and
+        # another project's backup is "not found", never "forbidden".
+        return None if context.is_admin else context.project_id
+
+    def get(self, context, backup_id):
+        if not uuidutils.is_uuid_like(backup_id):
+            raise exception.BackupNotFound(uuid=backup_id)
+        return backups_db.get(context, backup_id,
+                              self._visible_project(context))
+
+    def list_page(self, context, limit, project_id, instance_id=None,
+                  datastore=None, after=None):
+        """A page plus whether more follow; project_id None: all."""
+        if datastore is not None and not self.instances.datastore_exists(
+                context, datastore):
+            raise exception.DatastoreNotFound(datastore=datastore)
+        rows = backups_db.list_page(context, limit + 1, project_id,
+                                    instance_id, datastore, after)
+        return rows[:limit], len(rows) > limit
+
+    def create(self, context, project_id, spec):
+        """Create a NEW backup from a validated request and cast it."""
+        instance = self.instances.get_instance(context, spec['instance'])
+        if instance.project_id != project_id:
+            raise exception.InstanceNotFound(uuid=spec['instance'])
+        if not instance.can_back_up:
+            raise exception.InstanceNotAvailable(instance_id=instance.id,
+                                                 status=instance.status)
+        values = {
+            'id': uuidutils.generate_uuid(),
+            'name': spec['name'],
+            'description': spec.get('description'),
+            'project_id': project_id,
+            'user_id': context.user_id,
+            'instance_id': instance.id,
+            'datastore': instance.datastore,
+            'datastore_version': instance.datastore_version,
+            'datastore_version_id': instance.datastore_version_id,
+            'storage_driver': self._storage_driver(spec),
+            'container': (spec.get('swift_container') or
+                          self.conf.backup_swift_container),
+        }
+        backup = backups_db.create(
+            context, values, parent_id=spec.get('parent_id'),
+            incremental=bool(spec.get('incremental')),
+            quota_limit=self.conf.max_backups_per_tenant)
+        try:
+            self.worker.create_backup(context, backup.id)
+        except Exception:
+            LOG.exception('Casting create_backup for backup %s failed; '
+                          'removing it.', backup.id)
+            backups_db.undo_create(context, backup.id)
+            raise exception.ServiceUnavailable(reason=_CAST_FAILED)
+        return backup
+
+    def _storage_driver(self, spec):
+        name = spec.get('storage_driver') or self.conf.storage_strategy
+        installed = storage.installed_driver_names()
+        if name not in installed:
+            raise exception.BadRequest(
+                reason="storage_driver '%s' is not installed; installed "
+                       "drivers: %s." % (name, ', '.join(sorted(installed))))
+        return name
+
+    def delete(self, context, backup_id):
+        """Mark the backup and its incremental children for deletion and
+        ask the worker to delete them."""
+        if not uuidutils.is_uuid_like(backup_id):
+            raise exception.BackupNotFound(uuid=backup_id)
+        expired_before = timeutils.utcnow() - datetime.timedelta(
+            days=self.conf.running_backups_expires)
+        marked, mark = backups_db.request_delete(
+            context, backup_id, self._visible_project(context),
+            expired_before)
+        try:
+            self.worker.delete_backup(context, backup_id)
+        except Exception:
+            LOG.exception('Casting delete_backup for backup %s failed; '
+                          'clearing its delete request.', backup_id)
+            backups_db.undo_delete_request(context, marked, mark)
+            raise exception.ServiceUnavailable(reason=_CAST_FAILED)

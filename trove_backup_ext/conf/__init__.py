@@ -1,0 +1,29 @@
+"""Configuration of trove-backup-ext.
+
+The plugin keeps its own ConfigOpts object: when it is loaded into a Trove
+API process through api-paste.ini it must neither read nor change Trove's
+global cfg.CONF, whose [database] is Trove's own database.
+"""
+
+from oslo_config import cfg
+from oslo_log import log
+
+from trove_backup_ext.conf import api
+from trove_backup_ext.conf import database
+from trove_backup_ext.conf import default
+from trove_backup_ext.conf import registry
+from trove_backup_ext.conf import upgrade_levels
+
+CONF = cfg.ConfigOpts()
+
+
+def register_opts(conf):
+    default.register_opts(conf)
+    api.register_opts(conf)
+    database.register_opts(conf)
+    registry.register_opts(conf)
+    upgrade_levels.register_opts(conf)
+    log.register_options(conf)
+
+
+register_opts(CONF)

@@ -1,0 +1,23 @@
+"""RPC version caps in [upgrade_levels], for rolling upgrades."""
+
+from oslo_config import cfg
+
+upgrade_group = cfg.OptGroup(
+    'upgrade_levels', title='RPC version caps',
+    help='During a rolling upgrade, cap the RPC version sent to a role at a '
+         'release name (see the RPC API documentation) or a version number, '
+         'so that services not yet upgraded understand it.')
+
+upgrade_opts = [
+    cfg.StrOpt('worker', default='latest',
+               help='Cap for casts to trove-backup-worker.'),
+]
+
+
+def register_opts(conf):
+    conf.register_group(upgrade_group)
+    conf.register_opts(upgrade_opts, group=upgrade_group)
+
+
+def list_opts():
+    return {upgrade_group: upgrade_opts}

@@ -1,0 +1,237 @@
+"""SQL of the backups table and of the project usage counter.
+
+The rules that must hold under parallel requests live here as single
+statements the database enforces: the quota is one conditional UPDATE of the
+project's counter, "one running backup per instance" is a unique column.
+"""
+
+from oslo_db import exception as db_exc
+from oslo_utils import timeutils
+import sqlalchemy as sa
+
+from trove_backup_ext.db import api as db_api
+from trove_backup_ext.db import models
+from trove_backup_ext import exception
+from trove_backup_ext import states
+
+Backup = models.Backup
+ProjectUsage = models.ProjectUsage
+
+
+def create(context, values, parent_id=None, incremental=False,
+           quota_limit=-1):
+    """Insert a NEW backup counted against its project's quota.
+
+    The parent is parent_id, or with incremental the instance's newest
+    COMPLETED backup; the backup is full when there is none.
+    """
+    _ensure_usage_row(context, values['project_id'])
+    return _insert(context, values, parent_id, incremental, quota_limit)
+
+
+@db_api.retry_on_deadlock
+@db_api.context_manager.writer
+def _insert(context, values, parent_id, incremental, quota_limit):
+    session = context.session
+    # The counter row is locked first: creates of one project queue here,
+    # always in the same order, so they cannot deadlock on what follows.
+    _count_one_more(session, values['project_id'], quota_limit)
+    if parent_id:
+        parent = _usable_parent(session, parent_id, values)
+    elif incremental:
+        parent = _last_completed(session, values)
+    else:
+        parent = None
+    now = timeutils.utcnow()
+    backup = Backup(parent_id=parent.id if parent else None,
+                    backup_type=(states.INCREMENTAL if parent
+                                 else states.FULL),
+                    status=states.NEW,
+                    running_instance_id=values['instance_id'],
+                    created=now, updated=now, **values)
+    session.add(backup)
+    try:
+        session.flush()
+    except db_exc.DBDuplicateEntry:
+        raise exception.InstanceNotAvailable(
+            instance_id=values['instance_id'], status='BACKUP')
+    return backup
+
+
+def _count_one_more(session, project_id, limit):
+    stmt = (sa.update(ProjectUsage)
+            .where(ProjectUsage.project_id == project_id)
+            .values(backups=ProjectUsage.backups + 1))
+    if limit >= 0:
+        stmt = stmt.where(ProjectUsage.backups < limit)
+    if session.execute(stmt).rowcount != 1:
+        raise exception.QuotaExceeded(project_id=project_id, limit=limit)
+
+
+def _count_one_less(session, project_id, count=1):
+    session.execute(sa.update(ProjectUsage)
+                    .where(ProjectUsage.project_id == project_id)
+                    .values(backups=ProjectUsage.backups - count))
+
+
+def _ensure_usage_row(context, project_id):
+    if _usage_row_exists(context, project_id):
+        return
+    try:
+        _insert_usage_row(context, project_id)
+    except db_exc.DBDuplicateEntry:
+        pass    # A parallel create of the same project made it first.
+
+
+@db_api.context_manager.reader
+def _usage_row_exists(context, project_id):
+    return context.session.get(ProjectUsage, project_id) is not None
+
+
+@db_api.context_manager.writer
+def _insert_usage_row(context, project_id):
+    context.session.add(ProjectUsage(project_id=project_id, backups=0))
+
+
+@db_api.context_manager.reader
+def usage(context, project_id):
+    """How many backups the project holds now."""
+    row = context.session.get(ProjectUsage, project_id)
+    return row.backups if row else 0
+
+
+def _usable_parent(session, parent_id, values):
+    parent = session.execute(
+        sa.select(Backup).where(Backup.id == parent_id).with_for_update()
+    ).scalar_one_or_none()
+    if parent is None or parent.project_id != values['project_id']:
+        raise exception.BackupNotFound(uuid=parent_id)
+    if parent.instance_id != values['instance_id']:
+        raise exception.ParentNotUsable(
+            parent_id=parent_id,
+            reason='it is a backup of instance %s, not of instance %s.' % (
+                parent.instance_id, values['instance_id']))
+    if parent.status != states.COMPLETED:
+        raise exception.ParentNotUsable(
+            parent_id=parent_id,
+            reason='its status is %s; only a COMPLETED backup can be a '
+                   'parent.' % parent.status)
+    if parent.delete_requested_at is not None:
+        raise exception.ParentNotUsable(parent_id=parent_id,
+                                        reason='it is being deleted.')
+    return parent
+
+
+def _last_completed(session, values):
+    return session.execute(
+        sa.select(Backup)
+        .where(Backup.instance_id == values['instance_id'],
+               Backup.project_id == values['project_id'],
+               Backup.status == states.COMPLETED,
+               Backup.delete_requested_at.is_(None))
+        .order_by(Backup.created.desc(), Backup.id.desc())
+        .limit(1)
+        .with_for_update()
+    ).scalar_one_or_none()
+
+
+@db_api.context_manager.writer
+def undo_create(context, backup_id):
+    """Remove a NEW backup whose cast failed, and give back its quota."""
+    session = context.session
+    backup = session.get(Backup, backup_id)
+    if backup is None:
+        return
+    session.delete(backup)
+    _count_one_less(session, backup.project_id)
+
+
+def _visible(stmt, project_id):
+    return stmt if project_id is None else stmt.where(
+        Backup.project_id == project_id)
+
+
+@db_api.context_manager.reader
+def get(context, backup_id, project_id=None):
+    """The backup; project_id None means any project (admins)."""
+    backup = context.session.execute(
+        _visible(sa.select(Backup).where(Backup.id == backup_id),
+                 project_id)).scalar_one_or_none()
+    if backup is None:
+        raise exception.BackupNotFound(uuid=backup_id)
+    return backup
+
+
+@db_api.context_manager.reader
+def list_page(context, limit, project_id=None, instance_id=None,
+              datastore=None, after=None):
+    """Up to limit backups, newest first, after the (created, id) given.
+
+    project_id None lists every project (admins with all_projects).
+    """
+    stmt = _visible(sa.select(Backup), project_id)
+    if instance_id is not None:
+        stmt = stmt.where(Backup.instance_id == instance_id)
+    if datastore is not None:
+        stmt = stmt.where(Backup.datastore == datastore)
+    if after is not None:
+        created, backup_id = after
+        stmt = stmt.where(sa.or_(
+            Backup.created < created,
+            sa.and_(Backup.created == created, Backup.id < backup_id)))
+    stmt = stmt.order_by(Backup.created.desc(), Backup.id.desc()).limit(limit)
+    return list(context.session.execute(stmt).scalars())
+
+
+@db_api.retry_on_deadlock
+@db_api.context_manager.writer
+def request_delete(context, backup_id, project_id, running_expired_before):
+    """Mark a backup and all its incremental descendants for deletion.
+
+    Refuses while any of them is running, unless it started before
+    running_expired_before. Returns the (ids newly marked, the mark) so a
+    failed cast can undo exactly this request's marks.
+    """
+    session = context.session
+    backup = session.execute(
+        _visible(sa.select(Backup).where(Backup.id == backup_id),
+                 project_id).with_for_update()).scalar_one_or_none()
+    if backup is None:
+        raise exception.BackupNotFound(uuid=backup_id)
+    tree = [backup] + _descendants(session, backup.id)
+    for member in tree:
+        if (member.status in states.RUNNING and
+                member.created > running_expired_before):
+            if member is backup:
+                raise exception.BackupRunning(backup_id=backup_id)
+            raise exception.ChildBackupRunning(backup_id=backup_id,
+                                               child_id=member.id)
+    mark = timeutils.utcnow()
+    marked = [m.id for m in tree if m.delete_requested_at is None]
+    for member in tree:
+        if member.delete_requested_at is None:
+            member.delete_requested_at = mark
+    return marked, mark
+
+
+def _descendants(session, backup_id):
+    found, frontier = [], [backup_id]
+    while frontier:
+        children = list(session.execute(
+            sa.select(Backup).where(Backup.parent_id.in_(frontier))
+            .with_for_update()).scalars())
+        found.extend(children)
+        frontier = [child.id for child in children]
+    return found
+
+
+@db_api.context_manager.writer
+def undo_delete_request(context, backup_ids, mark):
+    """Clear the delete marks a failed delete request set."""
+    if not backup_ids:
+        return
+    context.session.execute(
+        sa.update(Backup)
+        .where(Backup.id.in_(backup_ids),
+               Backup.delete_requested_at == mark)
+        .values(delete_requested_at=None))

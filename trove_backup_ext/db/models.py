@@ -1,0 +1,90 @@
+"""SQLAlchemy models of the plugin's tables.
+
+Every list query of the API is a range scan of one of the indexes below,
+ordered by (created, id), so a page costs O(page) however large the table.
+"""
+
+from sqlalchemy import Column, DateTime, Float, ForeignKey, Index, Integer
+from sqlalchemy import String, UniqueConstraint
+from sqlalchemy.dialects import mysql
+from sqlalchemy import orm
+
+
+def _timestamp():
+    # Microseconds matter: pages are keyed on created, and MySQL's plain
+    # DATETIME would round many backups onto the same second.
+    return DateTime().with_variant(mysql.DATETIME(fsp=6), 'mysql', 'mariadb')
+
+
+class Base(orm.DeclarativeBase):
+    pass
+
+
+class Backup(Base):
+    __tablename__ = 'backups'
+    __table_args__ = (
+        # At most one NEW/BUILDING backup per instance, enforced by the
+        # database: the column holds the instance id only while the backup
+        # runs and NULL (which never collides) otherwise.
+        UniqueConstraint('running_instance_id',
+                         name='uniq_backups0running_instance_id'),
+        Index('ix_backups_project_created', 'project_id', 'created', 'id'),
+        Index('ix_backups_project_datastore_created',
+              'project_id', 'datastore', 'created', 'id'),
+        Index('ix_backups_instance_created', 'instance_id', 'created', 'id'),
+        Index('ix_backups_datastore_created', 'datastore', 'created', 'id'),
+        Index('ix_backups_created', 'created', 'id'),
+        Index('ix_backups_parent_id', 'parent_id'),
+    )
+
+    id = Column(String(36), primary_key=True)
+    name = Column(String(255), nullable=False)
+    description = Column(String(512))
+    project_id = Column(String(255), nullable=False)
+    user_id = Column(String(255))
+    instance_id = Column(String(36), nullable=False)
+    # Children point at their parent; the parent cannot go while they stay.
+    parent_id = Column(String(36),
+                       ForeignKey('backups.id', name='backups_parent_id_fkey'))
+    status = Column(String(32), nullable=False)
+    backup_type = Column(String(32), nullable=False)
+    # Copied from the instance at create time so that a list never looks
+    # anything up per row (Trove's N+1 lookups make its list slow).
+    datastore = Column(String(64), nullable=False)
+    datastore_version = Column(String(255), nullable=False)
+    datastore_version_id = Column(String(36), nullable=False)
+    storage_driver = Column(String(255), nullable=False)
+    container = Column(String(256))
+    location = Column(String(1024))
+    checksum = Column(String(128))
+    size = Column(Float)
+    fail_reason = Column(String(1024))
+    running_instance_id = Column(String(36))
+    delete_requested_at = Column(_timestamp())
+    created = Column(_timestamp(), nullable=False)
+    updated = Column(_timestamp(), nullable=False)
+
+
+class ProjectUsage(Base):
+    """How many backups a project holds; the quota is checked against it
+    with one conditional UPDATE, so parallel creates cannot overshoot."""
+    __tablename__ = 'project_usages'
+
+    project_id = Column(String(255), primary_key=True)
+    backups = Column(Integer, nullable=False, default=0)
+
+
+class RegistryInstance(Base):
+    """An instance known to the stand-alone "registry" instance source."""
+    __tablename__ = 'registry_instances'
+    __table_args__ = (
+        Index('ix_registry_instances_project_id', 'project_id'),
+    )
+
+    id = Column(String(36), primary_key=True)
+    name = Column(String(255), nullable=False)
+    project_id = Column(String(255), nullable=False)
+    datastore = Column(String(64), nullable=False)
+    datastore_version = Column(String(255), nullable=False)
+    status = Column(String(32), nullable=False)
+    created = Column(_timestamp(), nullable=False)

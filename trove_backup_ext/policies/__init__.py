@@ -1,0 +1,10 @@
+"""All policy rules in code, for the enforcer and the sample generator."""
+
+import itertools
+
+from trove_backup_ext.policies import backups
+from trove_backup_ext.policies import base
+
+
+def list_rules():
+    return list(itertools.chain(base.list_rules(), backups.list_rules()))

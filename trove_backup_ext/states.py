@@ -1,0 +1,16 @@
+"""Backup statuses, as Trove names them."""
+
+NEW = 'NEW'
+BUILDING = 'BUILDING'
+SAVING = 'SAVING'        # Kept as a known value; nothing sets it.
+COMPLETED = 'COMPLETED'
+FAILED = 'FAILED'
+DELETE_FAILED = 'DELETE_FAILED'
+RESTORED = 'RESTORED'    # Kept as a known value; nothing sets it.
+
+RUNNING = frozenset((NEW, BUILDING, SAVING))
+ALL = frozenset((NEW, BUILDING, SAVING, COMPLETED, FAILED, DELETE_FAILED,
+                 RESTORED))
+
+FULL = 'full'
+INCREMENTAL = 'incremental'
