@@ -70,6 +70,11 @@ def validate(schema, data):
     validator = jsonschema.Draft7Validator(schema)
     errors = sorted(validator.iter_errors(data),
                     key=lambda e: (list(e.absolute_path), e.validator))
+    # A value of the wrong type fails other checks too; say it once.
+    mistyped = {tuple(e.absolute_path) for e in errors
+                if e.validator == 'type'}
+    errors = [e for e in errors if e.validator == 'type' or
+              tuple(e.absolute_path) not in mistyped]
     if errors:
         raise exception.ValidationError(
             reason='; '.join(_describe(error) for error in errors))

@@ -44,7 +44,7 @@ class InstanceCommands:
         if not uuidutils.is_uuid_like(instance_id):
             raise exception.BadRequest(reason='--id must be a UUID.')
         row = instances_db.add(backup_context.get_admin_context(), {
-            'id': instance_id, 'name': args.name,
+            'id': instance_id, 'name': args.instance_name,
             'project_id': args.project_id, 'datastore': args.datastore,
             'datastore_version': args.datastore_version,
             'status': args.status})
@@ -86,7 +86,7 @@ def add_command_parsers(subparsers):
     inst_sub = instance.add_subparsers(dest='action', required=True)
     add = inst_sub.add_parser('add', help='Register an instance.')
     add.add_argument('--id', help='Instance UUID (generated if absent).')
-    add.add_argument('--name', required=True)
+    add.add_argument('--name', dest='instance_name', required=True)
     add.add_argument('--project-id', required=True)
     add.add_argument('--datastore', required=True)
     add.add_argument('--datastore-version', required=True)

@@ -1,6 +1,7 @@
 """/v1.0/{project_id}/backups: list, create, show, delete."""
 
 import pecan
+import webob.exc
 from pecan import rest
 from oslo_utils import strutils
 
@@ -89,7 +90,11 @@ class BackupsController(rest.RestController):
         return {'backup': views.backup_view(backup)}
 
     @pecan.expose()
-    def delete(self, backup_id, **ignored):
+    def delete(self, backup_id=None, **ignored):
+        if backup_id is None:
+            # The collection itself cannot be deleted.
+            raise webob.exc.HTTPMethodNotAllowed(
+                headers=[('Allow', 'GET, POST')])
         context = pecan.request.context
         backup = _service().get(context, backup_id)
         policy.authorize(context, backup_policies.DELETE,
