@@ -12,24 +12,7 @@ def agent_topic(instance_id):
     return AGENT_TOPIC_PREFIX + instance_id
 
 
-def _register_client_opts(conf):
-    # oslo.messaging's RPC client reads [oslo_messaging_metrics] and
-    # [oslo_messaging_tracing] from the conf it is given, but registers them
-    # on the global cfg.CONF only; our own ConfigOpts needs them too.
-    import importlib
-    for module, group in (('oslo_messaging._metrics.client',
-                           'oslo_messaging_metrics'),
-                          ('oslo_messaging._tracing.client',
-                           'oslo_messaging_tracing')):
-        try:
-            opts = getattr(importlib.import_module(module), group)
-        except (ImportError, AttributeError):
-            continue    # Not in this oslo.messaging release.
-        conf.register_opts(opts, group=group)
-
-
 def get_transport(conf):
-    _register_client_opts(conf)
     return messaging.get_rpc_transport(conf)
 
 

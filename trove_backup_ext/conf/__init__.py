@@ -11,6 +11,7 @@ from oslo_log import log
 from trove_backup_ext.conf import api
 from trove_backup_ext.conf import database
 from trove_backup_ext.conf import default
+from trove_backup_ext.conf import messaging
 from trove_backup_ext.conf import registry
 from trove_backup_ext.conf import upgrade_levels
 
@@ -22,6 +23,7 @@ def register_opts(conf):
     api.register_opts(conf)
     database.register_opts(conf)
     registry.register_opts(conf)
+    messaging.register_opts(conf)
     upgrade_levels.register_opts(conf)
     log.register_options(conf)
 

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The test command: installs what the tests need into .venv, makes sure the
+# real services answer, and runs the whole suite (or the stestr filters
+# given as arguments).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+VENV=${VENV:-.venv}
+if [ ! -x "$VENV/bin/python" ]; then
+    python3 -m venv "$VENV"
+fi
+"$VENV/bin/pip" install -q -U pip 2>&1 | grep -v '^WARNING: Location' || true
+"$VENV/bin/pip" install -q -e . -r test-requirements.txt 2>&1 \
+    | grep -v -e '^WARNING: Location' -e 'BuildBackendWarning' || true
+"$VENV/bin/python" -c 'import trove_backup_ext.api.deploy'
+
+tools/ensure-services.sh
+
+export PATH="$PWD/$VENV/bin:$PATH"
+log=$(mktemp)
+set +e
+stestr run --color "$@" 2>&1 | tee "$log"
+rc=${PIPESTATUS[0]}
+set -e
+passed=$(awk '/ - Passed: /{print $3}' "$log" | tail -n1)
+failed=$(awk '/ - Failed: /{print $3}' "$log" | tail -n1)
+skipped=$(awk '/ - Skipped: /{print $3}' "$log" | tail -n1)
+rm -f "$log"
+echo "${passed:-0} passed, ${failed:-0} failed, ${skipped:-0} skipped"
+if [ "${passed:-0}" = "0" ] && [ "$rc" = "0" ]; then
+    echo "No test ran." >&2
+    exit 1
+fi
+exit "$rc"
