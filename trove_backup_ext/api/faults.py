@@ -64,9 +64,9 @@ def _is_fault_body(response):
         body = json.loads(response.body)
     except ValueError:
         return False
-    return (isinstance(body, dict) and len(body) == 1 and
-            isinstance(next(iter(body.values())), dict) and
-            'message' in next(iter(body.values())))
+    name = fault_name(response.status_code)
+    return (isinstance(body, dict) and list(body) == [name] and
+            isinstance(body[name], dict) and 'message' in body[name])
 
 
 def _message_of(response):

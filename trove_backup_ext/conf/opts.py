@@ -4,8 +4,9 @@ from trove_backup_ext.conf import api
 from trove_backup_ext.conf import default
 from trove_backup_ext.conf import registry
 from trove_backup_ext.conf import upgrade_levels
+from trove_backup_ext.storage import local as local_storage
 
-_MODULES = (default, api, registry, upgrade_levels)
+_MODULES = (default, api, registry, upgrade_levels, local_storage)
 
 
 def list_opts():
