@@ -1,5 +1,6 @@
 """Options of the REST API in [api]."""
 
+from keystonemiddleware import auth_token
 from oslo_config import cfg
 
 api_group = cfg.OptGroup('api', title='REST API options')
@@ -33,6 +34,11 @@ api_opts = [
 def register_opts(conf):
     conf.register_group(api_group)
     conf.register_opts(api_opts, group=api_group)
+    # [keystone_authtoken] is read from our own ConfigOpts (see
+    # deploy.py); registered here so it can be set before the middleware
+    # is built.
+    for group, opts in auth_token.list_opts():
+        conf.register_opts(opts, group=group)
 
 
 def list_opts():

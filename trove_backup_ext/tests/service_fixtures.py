@@ -117,15 +117,19 @@ class RecordingWorker:
 
     def __init__(self):
         self.calls = []
+        self.contexts = []      # The callers' contexts, as dicts.
         self.received = threading.Event()
 
-    def create_backup(self, context, backup_id):
-        self.calls.append(('create_backup', backup_id))
+    def _record(self, context, method, backup_id):
+        self.contexts.append(context.to_dict())
+        self.calls.append((method, backup_id))
         self.received.set()
 
+    def create_backup(self, context, backup_id):
+        self._record(context, 'create_backup', backup_id)
+
     def delete_backup(self, context, backup_id):
-        self.calls.append(('delete_backup', backup_id))
-        self.received.set()
+        self._record(context, 'delete_backup', backup_id)
 
 
 class WorkerServer(fixtures.Fixture):
