@@ -4,7 +4,6 @@ import json
 import os
 import subprocess
 import sys
-import unittest
 
 import fixtures
 import sqlalchemy as sa
@@ -163,12 +162,6 @@ class TestList(OpenStackClientTestCase):
 
 class TestDelete(OpenStackClientTestCase):
 
-    # Product bug: DELETE with "Accept: application/json" (which OSC
-    # always sends) answers 406 notAcceptable, because the controller's
-    # delete is exposed without a JSON content type. Remove the
-    # expectedFailure markers once DELETE honours that Accept header.
-
-    @unittest.expectedFailure
     def test_delete_is_accepted(self):
         backup_id = self.completed_backup('nightly')
 
@@ -184,7 +177,6 @@ class TestDelete(OpenStackClientTestCase):
                 .where(models.Backup.id == backup_id)).one()
         self.assertIsNotNone(row.delete_requested_at)
 
-    @unittest.expectedFailure
     def test_delete_unknown_fails_with_the_server_message(self):
         result = self.openstack('delete', MISSING_ID, expect=1)
 

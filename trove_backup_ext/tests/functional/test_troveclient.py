@@ -1,7 +1,6 @@
 """python-troveclient, as users run it, drives the backups API end to end."""
 
 import time
-import unittest
 from urllib import parse
 
 from keystoneauth1 import noauth
@@ -263,12 +262,6 @@ class TestList(TroveClientTestCase):
 
 class TestDelete(TroveClientTestCase):
 
-    # Product bug: DELETE with "Accept: application/json" (which
-    # keystoneauth always sends) answers 406 notAcceptable, because the
-    # controller's delete is exposed without a JSON content type. Remove
-    # the expectedFailure markers once DELETE honours that Accept header.
-
-    @unittest.expectedFailure
     def test_delete_marks_the_backup_and_keeps_its_row(self):
         client = self.client()
         backup = client.backups.create('nightly', self.instance.id)
@@ -284,7 +277,6 @@ class TestDelete(TroveClientTestCase):
         self.assertTrue(wait_for_cast(self.worker,
                                       ('delete_backup', backup.id)))
 
-    @unittest.expectedFailure
     def test_delete_of_a_running_backup_is_refused(self):
         client = self.client()
         backup = client.backups.create('nightly', self.instance.id)
@@ -296,7 +288,6 @@ class TestDelete(TroveClientTestCase):
         self.assertIn('because it is running', error.message)
         self.assertIsNone(self.db_backup(backup.id).delete_requested_at)
 
-    @unittest.expectedFailure
     def test_delete_unknown_is_not_found(self):
         error = self.assertRaises(trove_exc.NotFound,
                                   self.client().backups.delete,

@@ -29,7 +29,8 @@ class BackupsController(rest.RestController):
         policy.authorize(context, backup_policies.INDEX,
                          policy.project_target(self.project_id))
         query = validation.single_valued_query(pecan.request)
-        validation.validate(schemas.list_request_query, query)
+        validation.validate(schemas.list_request_query, query,
+                            root='query')
         all_projects = strutils.bool_from_string(query.get('all_projects'))
         if all_projects or 'project_id' in query:
             policy.authorize(context, backup_policies.INDEX_ALL_PROJECTS,
@@ -89,7 +90,9 @@ class BackupsController(rest.RestController):
         pecan.response.status = 202
         return {'backup': views.backup_view(backup)}
 
-    @pecan.expose()
+    # Clients send "Accept: application/json" with DELETE too; the answer
+    # is an empty body.
+    @pecan.expose(content_type='application/json')
     def delete(self, backup_id=None, **ignored):
         if backup_id is None:
             # The collection itself cannot be deleted.
