@@ -1,30 +1,60 @@
 """Base of the storage drivers (namespace trove_backup_ext.storage).
 
-A driver stores named objects in containers. It never sees a database: the
-pipeline hands it bytes.
+A driver keeps named objects in containers. Objects are small (a chunk of
+a few MiB, or a manifest): the pipeline splits backups, so a driver never
+sees a whole backup and never a database.
 """
 
 import abc
 
 
+class StorageError(Exception):
+    """Storage could not be reached or refused an operation."""
+
+
+class ObjectNotFound(StorageError):
+    pass
+
+
 class Storage(abc.ABC):
+    """One storage back end, configured from the plugin's ConfigOpts.
+
+    Methods may be called from several threads at once.
+    """
+
+    name = None
 
     def __init__(self, conf):
         self.conf = conf
 
     @abc.abstractmethod
-    def put_object(self, container, name, chunks):
-        """Store the iterable of bytes chunks as one object; return its
-        location (what the API shows as locationRef for a manifest)."""
+    def ensure_container(self, container):
+        """Create the container if it does not exist."""
+
+    @abc.abstractmethod
+    def put_object(self, container, name, data):
+        """Store bytes as an object, replacing any of the same name.
+
+        A reader never sees a partly written object.
+        """
 
     @abc.abstractmethod
     def get_object(self, container, name):
-        """Yield the object's bytes in chunks; raise KeyError if absent."""
+        """The object's bytes; raise ObjectNotFound if it does not exist."""
 
     @abc.abstractmethod
     def delete_object(self, container, name):
-        """Delete the object; deleting an absent object is not an error."""
+        """Delete the object; an absent object is not an error."""
 
     @abc.abstractmethod
     def list_objects(self, container, prefix=''):
-        """The names of the container's objects that start with prefix."""
+        """Sorted names of the container's objects starting with prefix."""
+
+    @abc.abstractmethod
+    def object_url(self, container, name):
+        """Where the object is, as shown to users (locationRef)."""
+
+    def delete_prefix(self, container, prefix):
+        """Delete every object whose name starts with prefix."""
+        for name in self.list_objects(container, prefix):
+            self.delete_object(container, name)

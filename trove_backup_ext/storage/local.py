@@ -1,6 +1,10 @@
-"""Storage in a local directory: <storage_dir>/<container>/<object>."""
+"""Storage in a local directory: <storage_dir>/<container>/<object>.
+
+Object names may contain "/": they become subdirectories.
+"""
 
 import os
+import tempfile
 
 from oslo_config import cfg
 
@@ -13,8 +17,6 @@ local_opts = [
                     'subdirectory per container.'),
 ]
 
-_READ_SIZE = 1 << 20
-
 
 def register_opts(conf):
     conf.register_group(local_group)
@@ -25,56 +27,82 @@ def list_opts():
     return {local_group: local_opts}
 
 
-def _safe(name):
-    # Object and container names come from our own code, but a name that
-    # climbs out of the storage directory must never be written.
-    if not name or name in ('.', '..') or '/' in name or '\0' in name:
+def _check(name):
+    # Names come from our own code, but one that could climb out of the
+    # storage directory must never reach the file system.
+    parts = name.split('/')
+    if not name or '\0' in name or any(p in ('', '.', '..') for p in parts):
         raise ValueError('Invalid storage name: %r' % name)
     return name
 
 
 class LocalStorage(base.Storage):
 
+    name = 'local'
+
     def __init__(self, conf):
         super().__init__(conf)
         register_opts(conf)
-        self.root = conf.local_storage.storage_dir
+        self.root = os.path.abspath(conf.local_storage.storage_dir)
 
     def _path(self, container, name=None):
-        path = os.path.join(self.root, _safe(container))
-        return path if name is None else os.path.join(path, _safe(name))
+        path = os.path.join(self.root, _check(container))
+        return path if name is None else os.path.join(path, _check(name))
 
-    def put_object(self, container, name, chunks):
+    def ensure_container(self, container):
         os.makedirs(self._path(container), exist_ok=True)
+
+    def put_object(self, container, name, data):
         path = self._path(container, name)
-        partial = path + '.partial'
-        # Written aside and renamed: a reader never sees half an object.
-        with open(partial, 'wb') as out:
-            for chunk in chunks:
-                out.write(chunk)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(partial, path)
-        return 'file://' + path
+        try:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            # Written aside and renamed: nobody sees half an object.
+            fd, partial = tempfile.mkstemp(dir=os.path.dirname(path),
+                                           prefix='.partial-')
+            try:
+                with os.fdopen(fd, 'wb') as out:
+                    out.write(data)
+                    out.flush()
+                    os.fsync(out.fileno())
+                os.replace(partial, path)
+            except BaseException:
+                os.unlink(partial)
+                raise
+        except OSError as exc:
+            raise base.StorageError('Cannot write %s/%s: %s'
+                                    % (container, name, exc))
 
     def get_object(self, container, name):
-        path = self._path(container, name)
-        if not os.path.isfile(path):
-            raise KeyError(name)
-        with open(path, 'rb') as source:
-            while chunk := source.read(_READ_SIZE):
-                yield chunk
+        try:
+            with open(self._path(container, name), 'rb') as source:
+                return source.read()
+        except FileNotFoundError:
+            raise base.ObjectNotFound('%s/%s' % (container, name))
+        except OSError as exc:
+            raise base.StorageError('Cannot read %s/%s: %s'
+                                    % (container, name, exc))
 
     def delete_object(self, container, name):
         try:
             os.unlink(self._path(container, name))
         except FileNotFoundError:
             pass
+        except OSError as exc:
+            raise base.StorageError('Cannot delete %s/%s: %s'
+                                    % (container, name, exc))
 
     def list_objects(self, container, prefix=''):
-        try:
-            names = os.listdir(self._path(container))
-        except FileNotFoundError:
-            return []
-        return sorted(n for n in names
-                      if n.startswith(prefix) and not n.endswith('.partial'))
+        top = self._path(container)
+        names = []
+        for directory, _, files in os.walk(top):
+            for file_name in files:
+                if file_name.startswith('.partial-'):
+                    continue
+                name = os.path.relpath(os.path.join(directory, file_name),
+                                       top)
+                if name.startswith(prefix):
+                    names.append(name)
+        return sorted(names)
+
+    def object_url(self, container, name):
+        return 'file://' + self._path(container, name)

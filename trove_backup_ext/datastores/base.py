@@ -1,0 +1,88 @@
+"""Base of the datastore drivers (namespace trove_backup_ext.datastores).
+
+A driver knows one database engine: it produces a backup as named byte
+streams (members) and restores members into a target. It never talks to
+storage: the pipeline stands between, and gives it plain bytes.
+"""
+
+import abc
+import dataclasses
+import typing
+
+from trove_backup_ext import exception
+
+
+class DatastoreError(exception.BackupExtError):
+    """The database or its backup tool failed; the message says how."""
+    code = 500
+    message = '%(reason)s'
+
+
+@dataclasses.dataclass
+class Member:
+    """One named byte stream of a backup: a file, or a tool's output.
+
+    stream has read(n). Chunks are cut at fixed offsets from the start of
+    each member, so a page changed in a file changes only its chunk.
+    """
+    name: str
+    stream: typing.Any
+
+
+class BackupSession(abc.ABC):
+    """One running backup. Use as a context manager: leaving it stops any
+    tool still running and releases locks."""
+
+    @abc.abstractmethod
+    def members(self):
+        """Yield the Members, each read to its end before the next."""
+
+    @abc.abstractmethod
+    def finish(self):
+        """After the last member: raise DatastoreError if the backup tool
+        failed, else return the driver metadata (a JSON-able dict) that an
+        incremental or a restore will need."""
+
+    def close(self):
+        """Stop what still runs; idempotent."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+
+@dataclasses.dataclass
+class RestorePiece:
+    """One backup of a restore chain: its driver metadata and a function
+    returning its members as (name, iterator of bytes) pairs."""
+    backup_id: str
+    metadata: dict
+    members: typing.Callable
+
+
+class Datastore(abc.ABC):
+    """One database engine.
+
+    incremental is 'native' when the engine's own tool makes incrementals
+    (a restore then applies the whole chain), or 'dedup' when every backup
+    is complete and an incremental only skips chunks its parent stored (a
+    restore needs the newest backup alone).
+    """
+
+    name = None
+    incremental = 'dedup'
+
+    def __init__(self, conf):
+        self.conf = conf
+
+    @abc.abstractmethod
+    def backup(self, parent_metadata=None):
+        """Start a backup; return a BackupSession. parent_metadata is the
+        finish() result of the parent for an incremental, else None."""
+
+    @abc.abstractmethod
+    def restore(self, chain, target):
+        """Restore into target (a directory to create) from chain, the
+        pieces from the full backup to the one asked for."""

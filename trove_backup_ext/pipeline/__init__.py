@@ -1,0 +1,1 @@
+"""The streaming pipeline between datastore drivers and storage drivers."""

@@ -1,0 +1,82 @@
+"""The manifest: the list of a backup's chunks, written after all of them.
+
+A backup exists only once its manifest does, so a backup cut off halfway
+is never taken for a whole one. The manifest names every chunk with its
+size and sha256; an incremental's manifest also names chunks stored by its
+ancestors, in their containers, that it shares with them.
+"""
+
+import hashlib
+import json
+
+from trove_backup_ext.pipeline import codec as chunk_codec
+
+FORMAT = 1
+_ENCRYPTED_MAGIC = b'TBE-SEALED-1\n'
+
+
+def manifest_name(backup_id):
+    return '%s/manifest' % backup_id
+
+
+def chunk_name(backup_id, sequence):
+    return '%s/chunks/%08d' % (backup_id, sequence)
+
+
+def object_prefix(backup_id):
+    """Every object of one backup starts with this."""
+    return '%s/' % backup_id
+
+
+def serialize(manifest, codec):
+    """The stored bytes of a manifest dict, and their sha256."""
+    body = json.dumps(manifest, sort_keys=True,
+                      separators=(',', ':')).encode('utf-8')
+    if codec.encrypted:
+        associated = manifest_name(manifest['backup_id']).encode()
+        body = (_ENCRYPTED_MAGIC + codec.key_id.encode() + b'\n' +
+                codec.seal(body, associated))
+    return body, hashlib.sha256(body).hexdigest()
+
+
+def parse(data, backup_id, codec, expected_checksum=None):
+    """The manifest dict of backup_id from stored bytes, verified."""
+    name = manifest_name(backup_id)
+    if (expected_checksum is not None and
+            hashlib.sha256(data).hexdigest() != expected_checksum):
+        raise chunk_codec.IntegrityError(
+            reason='%s does not match the checksum recorded for the '
+                   'backup' % name)
+    if data.startswith(_ENCRYPTED_MAGIC):
+        key_line, _, sealed = data[len(_ENCRYPTED_MAGIC):].partition(b'\n')
+        if not codec.encrypted:
+            raise chunk_codec.IntegrityError(
+                reason='backup %s is encrypted (key %s) and no key is '
+                       'configured' % (backup_id, key_line.decode()))
+        data = codec.unseal(sealed, name.encode())
+    try:
+        manifest = json.loads(data)
+    except ValueError:
+        raise chunk_codec.IntegrityError(reason='%s is not valid JSON'
+                                                % name)
+    if manifest.get('format') != FORMAT:
+        raise chunk_codec.IntegrityError(
+            reason='%s has unknown format %r' % (name,
+                                                 manifest.get('format')))
+    if manifest.get('backup_id') != backup_id:
+        raise chunk_codec.IntegrityError(
+            reason='%s belongs to backup %s' % (name,
+                                                manifest.get('backup_id')))
+    return manifest
+
+
+def chunk_index(manifest, container):
+    """sha256 -> chunk entry (with its container) of every chunk the
+    manifest names, for an incremental to reuse."""
+    index = {}
+    for member in manifest['members']:
+        for chunk in member['chunks']:
+            entry = dict(chunk)
+            entry.setdefault('container', container)
+            index[chunk['sha256']] = entry
+    return index

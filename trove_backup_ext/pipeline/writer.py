@@ -1,0 +1,160 @@
+"""Streams a backup session into storage as chunks, then the manifest.
+
+Memory stays bounded whatever the backup's size: at most `parallel * 2`
+chunks are in flight (read, being encoded, or being uploaded) and nothing
+is spooled to disk. Chunks an incremental's parent already stored are
+referenced, not stored again.
+"""
+
+import concurrent.futures
+import dataclasses
+import threading
+
+from oslo_utils import timeutils
+
+from trove_backup_ext.pipeline import manifest as backup_manifest
+
+DEFAULT_CHUNK_SIZE = 4 * 1024 * 1024
+
+
+@dataclasses.dataclass
+class WriteResult:
+    manifest: dict
+    location: str       # URL of the manifest: the backup's locationRef
+    checksum: str       # sha256 of the stored manifest
+    size: int           # plain bytes of the backup
+    stored_size: int    # bytes this backup added to storage
+
+
+def read_block(stream, size):
+    """Up to size bytes; fewer only at the end of the stream."""
+    parts, wanted = [], size
+    while wanted:
+        data = stream.read(wanted)
+        if not data:
+            break
+        parts.append(data)
+        wanted -= len(data)
+    return b''.join(parts)
+
+
+class BackupWriter:
+
+    def __init__(self, storage, container, backup_id, codec,
+                 chunk_size=DEFAULT_CHUNK_SIZE, parallel=4, parent=None,
+                 parent_container=None, progress=None):
+        """parent is the parent's manifest for an incremental; progress,
+        if given, is called with the plain bytes read so far."""
+        self.storage = storage
+        self.container = container
+        self.backup_id = backup_id
+        self.codec = codec
+        self.chunk_size = chunk_size
+        self.parallel = parallel
+        self.parent = parent
+        self.parent_container = parent_container or container
+        self.known = (backup_manifest.chunk_index(
+            parent, self.parent_container) if parent else {})
+        self.progress = progress
+        self._sequence = 0
+        self._errors = []
+
+    def write(self, session, info):
+        """Store every member of session, then the manifest; info is the
+        backup's descriptive fields (instance_id, datastore, ...)."""
+        self.storage.ensure_container(self.container)
+        members, size = [], 0
+        window = threading.BoundedSemaphore(self.parallel * 2)
+        with concurrent.futures.ThreadPoolExecutor(self.parallel) as pool:
+            try:
+                for member in session.members():
+                    futures = []
+                    for block in self._blocks(member.stream):
+                        window.acquire()
+                        future = pool.submit(self._store, block,
+                                             self._next_sequence())
+                        future.add_done_callback(
+                            lambda f: self._done(f, window))
+                        futures.append(future)
+                        size += len(block)
+                        if self.progress:
+                            self.progress(size)
+                    members.append((member.name, futures))
+            except BaseException:
+                for _, futures in members:
+                    for future in futures:
+                        future.cancel()
+                raise
+        metadata = session.finish()
+        return self._write_manifest(members, metadata, info, size)
+
+    def _blocks(self, stream):
+        while True:
+            if self._errors:
+                raise self._errors[0]
+            block = read_block(stream, self.chunk_size)
+            if not block:
+                return
+            yield block
+
+    def _next_sequence(self):
+        self._sequence += 1
+        return self._sequence
+
+    def _done(self, future, window):
+        window.release()
+        if not future.cancelled() and future.exception() is not None:
+            self._errors.append(future.exception())
+
+    def _store(self, block, sequence):
+        digest = self.codec.digest(block)
+        known = self.known.get(digest)
+        if known is not None and known['size'] == len(block):
+            return dict(known, reused=True)
+        name = backup_manifest.chunk_name(self.backup_id, sequence)
+        stored = self.codec.encode(block, name.encode())
+        self.storage.put_object(self.container, name, stored)
+        return {'object': name, 'size': len(block),
+                'stored_size': len(stored), 'sha256': digest}
+
+    def _write_manifest(self, members, metadata, info, size):
+        listed, stored_size = [], 0
+        for name, futures in members:
+            chunks = []
+            for future in futures:
+                entry = future.result()
+                if entry.pop('reused', False):
+                    if entry['container'] == self.container:
+                        del entry['container']
+                else:
+                    stored_size += entry['stored_size']
+                chunks.append(entry)
+            listed.append({'name': name,
+                           'size': sum(c['size'] for c in chunks),
+                           'chunks': chunks})
+        manifest = dict(info, **{
+            'format': backup_manifest.FORMAT,
+            'backup_id': self.backup_id,
+            'parent_id': self.parent['backup_id'] if self.parent else None,
+            'parent_container': (self.parent_container if self.parent
+                                 else None),
+            'created': timeutils.utcnow().isoformat(),
+            'compression': 'zstd',
+            'encryption': ({'algorithm': 'AES-256-GCM',
+                            'key_id': self.codec.key_id}
+                           if self.codec.encrypted else None),
+            'chunk_size': self.chunk_size,
+            'members': listed,
+            'metadata': metadata,
+            'size': size,
+            'stored_size': stored_size,
+        })
+        data, checksum = backup_manifest.serialize(manifest, self.codec)
+        name = backup_manifest.manifest_name(self.backup_id)
+        # Last: only now does the backup exist as a whole.
+        self.storage.put_object(self.container, name, data)
+        return WriteResult(manifest=manifest,
+                           location=self.storage.object_url(self.container,
+                                                            name),
+                           checksum=checksum, size=size,
+                           stored_size=stored_size + len(data))
