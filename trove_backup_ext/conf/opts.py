@@ -1,12 +1,14 @@
 """Lists every option for oslo-config-generator."""
 
+from trove_backup_ext.conf import agent
 from trove_backup_ext.conf import api
 from trove_backup_ext.conf import default
+from trove_backup_ext.conf import drivers
 from trove_backup_ext.conf import registry
 from trove_backup_ext.conf import upgrade_levels
-from trove_backup_ext.storage import local as local_storage
+from trove_backup_ext.conf import worker
 
-_MODULES = (default, api, registry, upgrade_levels, local_storage)
+_MODULES = (default, api, agent, registry, upgrade_levels, worker, drivers)
 
 
 def list_opts():

@@ -11,6 +11,8 @@ upgrade_group = cfg.OptGroup(
 upgrade_opts = [
     cfg.StrOpt('worker', default='latest',
                help='Cap for casts to trove-backup-worker.'),
+    cfg.StrOpt('agent', default='latest',
+               help='Cap for messages to trove-backup-agent.'),
 ]
 
 

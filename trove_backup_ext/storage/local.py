@@ -50,7 +50,11 @@ class LocalStorage(base.Storage):
         return path if name is None else os.path.join(path, _check(name))
 
     def ensure_container(self, container):
-        os.makedirs(self._path(container), exist_ok=True)
+        try:
+            os.makedirs(self._path(container), exist_ok=True)
+        except OSError as exc:
+            raise base.StorageError('Cannot create container %s: %s'
+                                    % (container, exc))
 
     def put_object(self, container, name, data):
         path = self._path(container, name)

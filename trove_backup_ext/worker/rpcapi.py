@@ -6,7 +6,7 @@ from trove_backup_ext import rpc
 
 
 class WorkerAPI:
-    """Casts to trove-backup-worker.
+    """Casts and calls to trove-backup-worker, from the API and agents.
 
     Casts carry ids, never database rows: the worker reads the row itself,
     so a cast can be repeated and a message never holds stale data.
@@ -14,7 +14,9 @@ class WorkerAPI:
     API version history:
 
     * 1.0 - Initial version: create_backup(backup_id),
-      delete_backup(backup_id).
+      delete_backup(backup_id) from the API; update_backup(instance_id,
+      backup_id, status, stored_size, checksum, location, fail_reason)
+      from agents.
     """
 
     RPC_API_VERSION = '1.0'
@@ -43,3 +45,16 @@ class WorkerAPI:
     def delete_backup(self, context, backup_id):
         cctxt = self.client.prepare(version='1.0', retry=self.retry)
         cctxt.cast(context, 'delete_backup', backup_id=backup_id)
+
+    def update_backup(self, context, instance_id, backup_id, status,
+                      wait=False, timeout=None, **fields):
+        """An agent's report. With wait, a call whose answer says whether
+        the worker accepted it (an agent stops a backup the worker has
+        given up on); otherwise a cast."""
+        cctxt = self.client.prepare(version='1.0', retry=self.retry,
+                                    timeout=timeout)
+        kwargs = dict(fields, instance_id=instance_id, backup_id=backup_id,
+                      status=status)
+        if wait:
+            return cctxt.call(context, 'update_backup', **kwargs)
+        cctxt.cast(context, 'update_backup', **kwargs)

@@ -1,0 +1,41 @@
+"""Client side of the agents' RPC API, used by the worker and tools."""
+
+import oslo_messaging as messaging
+
+from trove_backup_ext import rpc
+
+
+class AgentAPI:
+    """Messages to trove-backup-agent.<instance_id>.
+
+    API version history:
+
+    * 1.0 - Initial version: create_backup(backup_info) (cast),
+      restore_backup(backup_id, container, storage_driver, target,
+      checksum) (call).
+    """
+
+    RPC_API_VERSION = '1.0'
+    VERSION_ALIASES = {'2027.1': '1.0'}
+
+    def __init__(self, conf, transport):
+        target = messaging.Target(topic=rpc.AGENT_TOPIC_PREFIX + 'unset',
+                                  version=self.RPC_API_VERSION)
+        cap = rpc.version_cap(conf.upgrade_levels.agent,
+                              self.VERSION_ALIASES, self.RPC_API_VERSION)
+        self.client = messaging.get_rpc_client(
+            transport, target, version_cap=cap,
+            serializer=rpc.RequestContextSerializer())
+
+    def create_backup(self, context, instance_id, backup_info):
+        cctxt = self.client.prepare(topic=rpc.agent_topic(instance_id),
+                                    version='1.0', retry=3)
+        cctxt.cast(context, 'create_backup', backup_info=backup_info)
+
+    def restore_backup(self, context, instance_id, backup_id, container,
+                       storage_driver, target, checksum=None, timeout=3600):
+        cctxt = self.client.prepare(topic=rpc.agent_topic(instance_id),
+                                    version='1.0', timeout=timeout)
+        return cctxt.call(context, 'restore_backup', backup_id=backup_id,
+                          container=container, storage_driver=storage_driver,
+                          target=target, checksum=checksum)

@@ -1,0 +1,31 @@
+"""Assembles a running agent: its datastore driver and RPC server."""
+
+import oslo_messaging as messaging
+
+from trove_backup_ext.agent import manager as agent_manager
+from trove_backup_ext import datastores
+from trove_backup_ext import rpc
+from trove_backup_ext.worker import rpcapi as worker_rpcapi
+
+
+class AgentService:
+
+    def __init__(self, conf, transport, instance_id, datastore=None):
+        self.datastore = datastore or datastores.load(conf,
+                                                      conf.agent.datastore)
+        self.manager = agent_manager.AgentManager(
+            conf, instance_id, self.datastore,
+            worker_rpcapi.WorkerAPI(conf, transport))
+        self.server = messaging.get_rpc_server(
+            transport,
+            messaging.Target(topic=rpc.agent_topic(instance_id),
+                             server=instance_id),
+            [self.manager], executor='threading',
+            serializer=rpc.RequestContextSerializer())
+
+    def start(self):
+        self.server.start()
+
+    def stop(self):
+        self.server.stop()
+        self.server.wait()

@@ -1,0 +1,88 @@
+"""trove-backup-agent: backs up and restores one database instance.
+
+    trove-backup-agent --config-file F --instance-id ID
+    trove-backup-agent --config-file F restore BACKUP_ID --target DIR \
+        [--container C] [--storage-driver D] [--checksum SHA256]
+
+The agent holds no control-plane database credentials: it learns what to
+do over RPC and reports back over RPC only.
+"""
+
+import argparse
+import json
+import sys
+
+from oslo_config import cfg
+from oslo_log import log as logging
+
+from trove_backup_ext.agent import restore
+from trove_backup_ext.agent import service as agent_service
+from trove_backup_ext.cmd import worker as worker_cmd
+from trove_backup_ext import conf as backup_conf
+from trove_backup_ext import datastores
+from trove_backup_ext import exception
+from trove_backup_ext import rpc
+from trove_backup_ext import service
+
+LOG = logging.getLogger(__name__)
+
+cli_opts = [
+    cfg.StrOpt('instance-id',
+               help='Id of the instance whose agent this is (serve mode).'),
+]
+
+
+def _restore_parser():
+    parser = argparse.ArgumentParser(prog='trove-backup-agent restore')
+    parser.add_argument('command', choices=['restore'])
+    parser.add_argument('backup_id')
+    parser.add_argument('--target', required=True,
+                        help='Directory to restore into (must not exist '
+                             'or be empty).')
+    parser.add_argument('--container',
+                        help='Container of the backup (default: [DEFAULT] '
+                             'backup_swift_container).')
+    parser.add_argument('--storage-driver',
+                        help='Default: [DEFAULT] storage_strategy.')
+    parser.add_argument('--checksum',
+                        help='sha256 of the manifest, as the worker '
+                             'recorded it, to check the manifest against.')
+    return parser
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    restore_args = None
+    if 'restore' in argv:
+        restore_args, argv = _restore_parser().parse_known_args(argv)
+    backup_conf.CONF.register_cli_opts(cli_opts)
+    conf = service.setup(service.parse_args(argv))
+    if restore_args is not None:
+        return _restore(conf, restore_args)
+    if not conf.instance_id:
+        print('ERROR: --instance-id is required.', file=sys.stderr)
+        return 2
+    agent = agent_service.AgentService(conf, rpc.get_transport(conf),
+                                       conf.instance_id)
+    agent.start()
+    LOG.info('trove-backup-agent of instance %s (%s) serving topic %s',
+             conf.instance_id, conf.agent.datastore,
+             rpc.agent_topic(conf.instance_id))
+    worker_cmd.wait_for_signal()
+    agent.stop()
+    return 0
+
+
+def _restore(conf, args):
+    try:
+        datastore = datastores.load(conf, conf.agent.datastore)
+        result = restore.restore_backup(
+            conf, datastore, args.storage_driver or conf.storage_strategy,
+            args.container or conf.backup_swift_container, args.backup_id,
+            args.target, args.checksum)
+    except (exception.BackupExtError,
+            exception.ConfigurationError) as exc:
+        print('ERROR: %s' % exc, file=sys.stderr)
+        return 1
+    print(json.dumps({'backup_id': args.backup_id, 'restored': result}))
+    return 0

@@ -1,0 +1,49 @@
+"""Options of trove-backup-agent in [agent] and [backup_encryption]."""
+
+from oslo_config import cfg
+
+agent_group = cfg.OptGroup('agent', title='Backup agent options')
+agent_opts = [
+    cfg.StrOpt('datastore',
+               help='Datastore driver of the instance this agent serves '
+                    '(an entry point name in trove_backup_ext.datastores: '
+                    'sqlite, mariadb, mysql, postgresql).'),
+    cfg.IntOpt('progress_interval', default=20, min=1,
+               help='Seconds between two progress reports of a running '
+                    'backup; keep it well under [worker] backup_timeout.'),
+    cfg.IntOpt('chunk_size', default=4 * 1024 * 1024, min=64 * 1024,
+               help='Bytes of a chunk: the unit of upload, checksum and '
+                    'reuse by incrementals. Smaller chunks make smaller '
+                    'incrementals and more objects.'),
+    cfg.IntOpt('parallel_uploads', default=4, min=1,
+               help='Chunks encoded and uploaded at once. Memory use is '
+                    'about 2 x parallel_uploads x chunk_size.'),
+    cfg.IntOpt('compression_level', default=1, min=1, max=19,
+               help='zstd level of chunks.'),
+    cfg.IntOpt('report_timeout', default=30, min=1,
+               help='Seconds to wait for the worker to answer a progress '
+                    'report.'),
+]
+
+encryption_group = cfg.OptGroup(
+    'backup_encryption', title='Encryption of backup data',
+    help='With a key, every chunk and manifest is sealed with '
+         'AES-256-GCM. Keep the key: backups cannot be restored without '
+         'it.')
+encryption_opts = [
+    cfg.StrOpt('key', secret=True,
+               help='64 hexadecimal digits (32 bytes). Prefer key_file.'),
+    cfg.StrOpt('key_file',
+               help='File holding the key as 64 hexadecimal digits.'),
+]
+
+
+def register_opts(conf):
+    conf.register_group(agent_group)
+    conf.register_opts(agent_opts, group=agent_group)
+    conf.register_group(encryption_group)
+    conf.register_opts(encryption_opts, group=encryption_group)
+
+
+def list_opts():
+    return {agent_group: agent_opts, encryption_group: encryption_opts}

@@ -1,0 +1,114 @@
+"""SQL of a backup's life after the API: the worker's state changes.
+
+Each change is one conditional UPDATE naming the statuses it may leave
+from, so an agent's report, the reaper and a delete can never overwrite
+each other's outcome: whoever loses the race changes nothing and is told.
+"""
+
+from oslo_utils import timeutils
+import sqlalchemy as sa
+
+from trove_backup_ext.db import api as db_api
+from trove_backup_ext.db import backups as backups_db
+from trove_backup_ext.db import models
+from trove_backup_ext import states
+
+Backup = models.Backup
+
+
+@db_api.context_manager.reader
+def get(context, backup_id):
+    """The backup row, whatever its project, or None."""
+    return context.session.get(Backup, backup_id)
+
+
+@db_api.retry_on_deadlock
+@db_api.context_manager.writer
+def transition(context, backup_id, from_statuses, to_status,
+               instance_id=None, **fields):
+    """Move the backup to to_status if it is in from_statuses (and, if
+    given, belongs to instance_id) and not being deleted. Returns whether
+    it moved. Leaving the running statuses frees the instance for its next
+    backup."""
+    values = dict(fields, status=to_status, updated=timeutils.utcnow())
+    if to_status not in states.RUNNING:
+        values['running_instance_id'] = None
+    stmt = (sa.update(Backup)
+            .where(Backup.id == backup_id,
+                   Backup.status.in_(list(from_statuses)),
+                   Backup.delete_requested_at.is_(None))
+            .values(**values))
+    if instance_id is not None:
+        stmt = stmt.where(Backup.instance_id == instance_id)
+    return context.session.execute(stmt).rowcount == 1
+
+
+@db_api.context_manager.reader
+def stuck(context, updated_before, limit=100):
+    """Running backups that have not moved since updated_before."""
+    return list(context.session.execute(
+        sa.select(Backup)
+        .where(Backup.status.in_(list(states.RUNNING)),
+               Backup.delete_requested_at.is_(None),
+               Backup.updated < updated_before)
+        .order_by(Backup.updated).limit(limit)).scalars())
+
+
+@db_api.context_manager.reader
+def pending_deletes(context, requested_before, limit=100):
+    """Backups marked for deletion since before requested_before: a lost
+    delete cast, or a DELETE_FAILED to retry. Leaves first."""
+    rows = list(context.session.execute(
+        sa.select(Backup)
+        .where(Backup.delete_requested_at.is_not(None),
+               Backup.delete_requested_at < requested_before)
+        .order_by(Backup.delete_requested_at).limit(limit)).scalars())
+    parents = {row.parent_id for row in rows}
+    return [row for row in rows if row.id not in parents] or rows
+
+
+@db_api.context_manager.reader
+def delete_order(context, backup_id):
+    """The backup and its descendants marked for deletion, children
+    before their parents."""
+    order, frontier = [], [backup_id]
+    while frontier:
+        rows = list(context.session.execute(
+            sa.select(Backup).where(Backup.id.in_(frontier),
+                                    Backup.delete_requested_at.is_not(None))
+        ).scalars())
+        order.extend(rows)
+        frontier = list(context.session.execute(
+            sa.select(Backup.id).where(Backup.parent_id.in_(
+                [row.id for row in rows]))).scalars())
+    return list(reversed(order))
+
+
+@db_api.retry_on_deadlock
+@db_api.context_manager.writer
+def remove(context, backup_id):
+    """Delete the row of a backup whose objects are gone, and give its
+    quota back. False if it still has children or is not marked."""
+    session = context.session
+    backup = session.execute(
+        sa.select(Backup).where(Backup.id == backup_id,
+                                Backup.delete_requested_at.is_not(None))
+        .with_for_update()).scalar_one_or_none()
+    if backup is None:
+        return False
+    if session.execute(sa.select(sa.func.count()).select_from(Backup)
+                       .where(Backup.parent_id == backup_id)).scalar():
+        return False
+    session.delete(backup)
+    session.flush()
+    backups_db._count_one_less(session, backup.project_id)
+    return True
+
+
+@db_api.context_manager.writer
+def mark_delete_failed(context, backup_id, reason):
+    """Storage refused: the row stays, visibly DELETE_FAILED, to retry."""
+    context.session.execute(
+        sa.update(Backup).where(Backup.id == backup_id)
+        .values(status=states.DELETE_FAILED, fail_reason=reason[:1024],
+                running_instance_id=None, updated=timeutils.utcnow()))

@@ -1,0 +1,145 @@
+"""Backups really taken: API -> worker -> agent -> storage, and back."""
+
+import hashlib
+import os
+import sqlite3
+
+import fixtures
+from oslo_utils import timeutils
+import requests
+
+from trove_backup_ext import context as backup_context
+from trove_backup_ext.agent import restore
+from trove_backup_ext.db import instances as instances_db
+from trove_backup_ext.db import lifecycle
+from trove_backup_ext import states
+from trove_backup_ext.tests import base
+from trove_backup_ext.tests import execution_fixtures as ef
+from trove_backup_ext.tests import service_fixtures
+
+PROJECT = base.PROJECT
+
+
+def digest(path):
+    with sqlite3.connect(path) as connection:
+        rows = connection.execute('SELECT * FROM items ORDER BY id').fetchall()
+    return hashlib.sha256(repr(rows).encode()).hexdigest()
+
+
+class LifecycleTest(base.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.tmp = self.useFixture(fixtures.TempDir()).path
+        self.store = os.path.join(self.tmp, 'store')
+        self.live = ef.sample_sqlite_database(
+            os.path.join(self.tmp, 'live.sqlite'), rows=60000)
+        self.conf = self.useFixture(service_fixtures.Conf(**{
+            'local_storage.storage_dir': self.store,
+            'sqlite.database_path': self.live,
+            'agent.datastore': 'sqlite',
+            'agent.progress_interval': 1,
+            'agent.chunk_size': 64 * 1024,
+            'backup_encryption.key': '11' * 32,
+        })).conf
+        self.useFixture(service_fixtures.Database('sqlite'))
+        self.context = backup_context.get_admin_context()
+        self.instance = instances_db.add(self.context, {
+            'id': '6c7fd926-3e81-44c9-aaaa-bbb73b9bf56b', 'name': 'demo',
+            'project_id': PROJECT, 'datastore': 'sqlite',
+            'datastore_version': '3', 'status': 'ACTIVE'})
+        self.worker = self.useFixture(ef.Worker(self.conf)).service
+        self.agent = self.useFixture(ef.Agent(self.conf,
+                                              self.instance.id)).service
+        self.api = self.useFixture(service_fixtures.APIServer(self.conf))
+        self.url = '%s/v1.0/%s/backups' % (self.api.endpoint, PROJECT)
+
+    def create(self, **fields):
+        body = {'backup': dict({'name': 'b', 'instance': self.instance.id},
+                               **fields)}
+        response = requests.post(self.url, json=body)
+        self.assertEqual(202, response.status_code, response.text)
+        return response.json()['backup']['id']
+
+    def show(self, backup_id):
+        return requests.get('%s/%s' % (self.url, backup_id))
+
+    def wait_status(self, backup_id, *wanted):
+        return ef.wait_for(lambda: (lambda b: b if b['status'] in wanted
+                                    else None)(
+            self.show(backup_id).json()['backup']))
+
+    def restore_into(self, backup):
+        target = os.path.join(self.tmp, 'restored-' + backup['id'])
+        restore.restore_backup(self.conf, self.agent.datastore, 'local',
+                               'database_backups', backup['id'], target,
+                               checksum=lifecycle.get(
+                                   self.context, backup['id']).checksum)
+        return os.path.join(target, 'database.sqlite')
+
+    def test_full_incremental_restore_and_delete(self):
+        before = digest(self.live)
+        full = self.wait_status(self.create(), states.COMPLETED)
+        self.assertTrue(full['locationRef'].endswith('/manifest'))
+        self.assertGreater(full['size'], 0)
+
+        with sqlite3.connect(self.live) as connection:
+            connection.execute("UPDATE items SET name = 'changed' "
+                               "WHERE id < 50")
+        after = digest(self.live)
+        inc = self.wait_status(self.create(incremental=1), states.COMPLETED)
+        self.assertEqual(full['id'], inc['parent_id'])
+        self.assertLess(inc['size'], full['size'])
+
+        self.assertEqual(before, digest(self.restore_into(full)))
+        self.assertEqual(after, digest(self.restore_into(inc)))
+
+        self.assertEqual(202, requests.delete(
+            '%s/%s' % (self.url, full['id'])).status_code)
+        ef.wait_for(lambda: self.show(full['id']).status_code == 404)
+        self.assertEqual(404, self.show(inc['id']).status_code)
+        self.assertEqual([], [f for f in ef.storage_files(self.store)
+                              if full['id'] in f or inc['id'] in f])
+
+    def test_reaper_fails_a_backup_whose_agent_is_gone(self):
+        self.agent.stop()
+        backup_id = self.create()
+        # A backup younger than the timeout is left alone...
+        self.assertEqual((0, 0), self.worker.reaper.run_once())
+        self.assertEqual(states.NEW,
+                         lifecycle.get(self.context, backup_id).status)
+        # ...one that made no progress for longer is failed.
+        timeutils.set_time_override(
+            timeutils.utcnow() + timeutils.datetime.timedelta(
+                seconds=self.conf.worker.backup_timeout + 1))
+        self.addCleanup(timeutils.clear_time_override)
+        failed, _ = self.worker.reaper.run_once()
+        self.assertEqual(1, failed)
+        backup = lifecycle.get(self.context, backup_id)
+        self.assertEqual(states.FAILED, backup.status)
+        self.assertIn('No progress', backup.fail_reason)
+        self.assertIsNone(backup.running_instance_id)
+
+    def test_agent_reports_for_another_instance_are_refused(self):
+        self.agent.stop()
+        backup_id = self.create()
+        manager = self.worker.manager
+        self.assertFalse(manager.update_backup(
+            self.context, 'another-instance', backup_id, states.BUILDING))
+        self.assertFalse(manager.update_backup(
+            self.context, self.instance.id, backup_id, states.COMPLETED))
+        self.assertTrue(manager.update_backup(
+            self.context, self.instance.id, backup_id, states.BUILDING))
+        self.assertFalse(manager.update_backup(
+            self.context, self.instance.id, backup_id, 'DELETED'))
+        self.assertEqual(states.BUILDING,
+                         lifecycle.get(self.context, backup_id).status)
+
+    def test_storage_down_fails_the_backup_with_a_message(self):
+        os.makedirs(self.store, exist_ok=True)
+        # A file where the container directory should be: writes fail.
+        open(os.path.join(self.store, 'database_backups'), 'w').close()
+        backup = self.wait_status(self.create(), states.FAILED)
+        reason = lifecycle.get(self.context, backup['id']).fail_reason
+        self.assertIn('Storage failed: Cannot create container '
+                      'database_backups', reason)

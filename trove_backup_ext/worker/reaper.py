@@ -1,0 +1,86 @@
+"""Fails backups that stopped moving, and finishes deletions.
+
+Nothing in Trove does this: there a backup whose agent died stays
+BUILDING forever, and a failed delete hides its row. Here a periodic pass
+fails what has made no progress for [worker] backup_timeout seconds
+(removing what it had stored) and retries every unfinished deletion.
+"""
+
+import datetime
+import threading
+
+from oslo_log import log as logging
+from oslo_utils import timeutils
+
+from trove_backup_ext.db import lifecycle
+from trove_backup_ext import notifications
+from trove_backup_ext.pipeline import manifest as backup_manifest
+from trove_backup_ext import states
+from trove_backup_ext import storage
+
+LOG = logging.getLogger(__name__)
+
+
+class Reaper:
+
+    def __init__(self, conf, manager, context_factory):
+        self.conf = conf
+        self.manager = manager
+        self.context_factory = context_factory
+        self._stop = threading.Event()
+        self._thread = None
+
+    def run_once(self):
+        """One pass; returns (backups failed, deletions retried)."""
+        context = self.context_factory()
+        now = timeutils.utcnow()
+        failed = 0
+        timeout = self.conf.worker.backup_timeout
+        for backup in lifecycle.stuck(
+                context, now - datetime.timedelta(seconds=timeout)):
+            if self._fail_stuck(context, backup, timeout):
+                failed += 1
+        retried = 0
+        for backup in lifecycle.pending_deletes(
+                context, now - datetime.timedelta(
+                    seconds=self.conf.worker.delete_retry_interval)):
+            self.manager.delete_backup(context, backup.id)
+            retried += 1
+        return failed, retried
+
+    def _fail_stuck(self, context, backup, timeout):
+        reason = ('No progress for %d seconds: the agent of instance %s '
+                  'stopped or never started the backup.'
+                  % (timeout, backup.instance_id))
+        if not lifecycle.transition(context, backup.id, states.RUNNING,
+                                    states.FAILED, fail_reason=reason):
+            return False    # It moved meanwhile.
+        LOG.warning('Backup %s failed: %s', backup.id, reason)
+        try:
+            storage.load(self.conf, backup.storage_driver).delete_prefix(
+                backup.container, backup_manifest.object_prefix(backup.id))
+        except Exception:
+            LOG.exception('Could not remove the partial objects of backup '
+                          '%s; deleting the backup will retry.', backup.id)
+        self.manager.notifier.error(
+            context, 'dbaas.backup_create.error',
+            notifications.backup_payload(backup, status=states.FAILED,
+                                         message=reason))
+        return True
+
+    def start(self):
+        self._thread = threading.Thread(target=self._loop, daemon=True,
+                                        name='backup-reaper')
+        self._thread.start()
+
+    def _loop(self):
+        while not self._stop.wait(self.conf.worker.reaper_interval):
+            try:
+                self.run_once()
+            except Exception:
+                LOG.exception('Reaper pass failed; trying again later.')
+
+    def stop(self):
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
