@@ -54,7 +54,12 @@ def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     restore_args = None
     if 'restore' in argv:
-        restore_args, argv = _restore_parser().parse_known_args(argv)
+        # Options before "restore" are oslo.config's; after it, the
+        # restore's own, with any oslo.config ones passed through.
+        split = argv.index('restore')
+        restore_args, rest = _restore_parser().parse_known_args(
+            argv[split:])
+        argv = argv[:split] + rest
     backup_conf.CONF.register_cli_opts(cli_opts)
     conf = service.setup(service.parse_args(argv))
     if restore_args is not None:
