@@ -1,8 +1,11 @@
 """Message bus set-up shared by every RPC client and server of the plugin."""
 
+import re
+
 import oslo_messaging as messaging
 
 from trove_backup_ext import context as backup_context
+from trove_backup_ext import exception
 
 WORKER_TOPIC = 'trove-backup-worker'
 AGENT_TOPIC_PREFIX = 'trove-backup-agent.'
@@ -26,8 +29,24 @@ class RequestContextSerializer(messaging.NoOpSerializer):
         return backup_context.RequestContext.from_dict(context)
 
 
+_VERSION = re.compile(r'^([0-9]+)\.[0-9]+$')
+
+
 def version_cap(configured, aliases, latest):
-    """Resolve an [upgrade_levels] value (alias, version or 'latest')."""
+    """Resolve an [upgrade_levels] value (alias, version or 'latest').
+
+    Anything else is a start-up error: a typo, or a release name this code
+    does not know (2026.2 reads like version 2026.2, whose major no client
+    here speaks), left as the cap, would fail every cast later.
+    """
     if not configured or configured == 'latest':
         return latest
-    return aliases.get(configured, configured)
+    cap = aliases.get(configured, configured)
+    match = _VERSION.match(cap)
+    latest_major = int(_VERSION.match(latest).group(1))
+    if match is None or int(match.group(1)) > latest_major:
+        raise exception.ConfigurationError(
+            "RPC version cap %r is not 'latest', a known release name "
+            "(%s) or a version such as '%s'."
+            % (configured, ', '.join(sorted(aliases)) or 'none', latest))
+    return cap

@@ -135,10 +135,25 @@ def _last_completed(session, values):
     ).scalar_one_or_none()
 
 
+def _write_first(session):
+    """On SQLite, take the database's write lock before the first read.
+
+    oslo.db begins SQLite transactions DEFERRED: one that reads and then
+    writes holds a shared lock, and its first write fails at once with
+    "database is locked" (500) when another writer got in between. A
+    write that changes nothing, first, makes it wait its turn instead.
+    MySQL and PostgreSQL lock the rows read with FOR UPDATE.
+    """
+    if session.get_bind().dialect.name == 'sqlite':
+        session.execute(sa.update(Backup).where(sa.false())
+                        .values(updated=Backup.updated))
+
+
 @db_api.context_manager.writer
 def undo_create(context, backup_id):
     """Remove a NEW backup whose cast failed, and give back its quota."""
     session = context.session
+    _write_first(session)
     backup = session.get(Backup, backup_id)
     if backup is None:
         return
@@ -193,6 +208,7 @@ def request_delete(context, backup_id, project_id, running_expired_before):
     failed cast can undo exactly this request's marks.
     """
     session = context.session
+    _write_first(session)
     backup = session.execute(
         _visible(sa.select(Backup).where(Backup.id == backup_id),
                  project_id).with_for_update()).scalar_one_or_none()
