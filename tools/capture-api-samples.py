@@ -2,11 +2,11 @@
 """Writes api-ref/source/samples/*.json from real responses of the API.
 
 The API runs in this process on a fresh SQLite database with the test
-fixtures (noauth, casts to an in-memory worker that records them). The
-worker that moves backups on does not exist yet, so where a sample needs a
-COMPLETED backup this script sets status, size and location in the
-database the way the worker will. Every response body is written exactly as
-returned: ids and timestamps change from run to run.
+fixtures (noauth; casts go over the in-memory transport to a worker that
+only records them). Where a sample needs a COMPLETED backup, this script
+sets status, size, checksum and location in the database as the worker does
+when an agent reports a stored backup. Every response body is written
+exactly as returned: ids and timestamps change from run to run.
 
 Run from the top of the checkout:
 
@@ -56,7 +56,7 @@ class Client:
         self.http = requests.Session()
 
     def call(self, method, path, expect, roles=None, **kwargs):
-        headers = {'Host': HOST}
+        headers = {'Host': HOST, 'Accept': 'application/json'}
         if roles:
             headers['X-Roles'] = roles
         response = self.http.request(
@@ -79,8 +79,8 @@ class Samples:
         self.client = client
 
     def finish_backup(self, backup_id, size):
-        """What the worker will do when a backup has been stored."""
-        location = 'file://%s/%s/%s.manifest' % (
+        """What the worker does when an agent reports a stored backup."""
+        location = 'file://%s/%s/%s/manifest' % (
             LOCAL_STORAGE_DIR, self.conf.backup_swift_container, backup_id)
         with self.engine.begin() as connection:
             connection.execute(
