@@ -35,11 +35,11 @@ def read_json_body(request, limit):
             reason='the request body is not valid JSON: %s.' % exc)
 
 
-def _path(error):
+def _path(error, root):
     path = ''
     for index, part in enumerate(error.absolute_path):
         path += part if index == 0 else '[%r]' % (part,)
-    return path or 'body'
+    return path or root
 
 
 def _shown(value):
@@ -49,24 +49,28 @@ def _shown(value):
     return text
 
 
-def _describe(error):
+def _describe(error, root):
+    path = _path(error, root)
     custom = error.schema.get('x-message') if isinstance(
         error.schema, dict) else None
     if custom and error.validator not in ('type', 'required'):
-        return '%s %s %s' % (_path(error), _shown(error.instance), custom)
+        return '%s %s %s' % (path, _shown(error.instance), custom)
     if error.validator == 'maxLength':
         return '%s %s is longer than %d characters' % (
-            _path(error), _shown(error.instance), error.validator_value)
+            path, _shown(error.instance), error.validator_value)
     if error.validator in ('additionalProperties', 'required', 'type'):
-        return '%s %s' % (_path(error), error.message)
-    return '%s %s %s' % (_path(error), _shown(error.instance),
+        return '%s %s' % (path, error.message)
+    return '%s %s %s' % (path, _shown(error.instance),
                          error.message.split(' ', 1)[-1]
                          if error.message.startswith(repr(error.instance))
                          else error.message)
 
 
-def validate(schema, data):
-    """Raise ValidationError naming every problem of data against schema."""
+def validate(schema, data, root='body'):
+    """Raise ValidationError naming every problem of data against schema.
+
+    root names data itself in messages ("body", "query").
+    """
     validator = jsonschema.Draft7Validator(schema)
     errors = sorted(validator.iter_errors(data),
                     key=lambda e: (list(e.absolute_path), e.validator))
@@ -77,7 +81,7 @@ def validate(schema, data):
               tuple(e.absolute_path) not in mistyped]
     if errors:
         raise exception.ValidationError(
-            reason='; '.join(_describe(error) for error in errors))
+            reason='; '.join(_describe(error, root) for error in errors))
 
 
 def single_valued_query(request):

@@ -43,7 +43,7 @@ class ProjectController:
         controller = self.resources.get(resource)
         if controller is None:
             pecan.abort(404)
-        return controller(self.project_id), remainder
+        return controller(self.project_id), list(remainder)
 
 
 class V1Controller:
@@ -61,7 +61,7 @@ class V1Controller:
         if project_id != context.project_id and not context.is_admin:
             raise exception.ProjectMismatch(caller=context.project_id,
                                             project=project_id)
-        return ProjectController(project_id, self.resources), remainder
+        return ProjectController(project_id, self.resources), list(remainder)
 
 
 class RootController:
@@ -77,4 +77,4 @@ class RootController:
     def _lookup(self, version, *remainder):
         if version != VERSION:
             pecan.abort(404)
-        return self.v1, remainder
+        return self.v1, list(remainder)

@@ -54,8 +54,11 @@ create_request_body = {
 list_request_query = {
     'type': 'object',
     'properties': {
-        'limit': {'type': 'string', 'pattern': '^[0-9]{1,9}$',
-                  'x-message': 'is not a positive integer'},
+        # Any size: a limit over backups_max_page_size is capped, not an
+        # error. The length bound keeps int() cheap.
+        'limit': {'type': 'string', 'pattern': '^[0-9]+$', 'maxLength': 64,
+                  'x-message': 'is not a positive integer of at most 64 '
+                               'digits'},
         'marker': {'type': 'string', 'minLength': 1, 'maxLength': 256},
         'datastore': {'type': 'string', 'minLength': 1, 'maxLength': 64},
         'instance_id': uuid,

@@ -66,7 +66,10 @@ class BackupsController(rest.RestController):
         return after
 
     @pecan.expose('json')
-    def get_one(self, backup_id, **ignored):
+    def get_one(self, backup_id=None, **ignored):
+        if not backup_id:
+            # Pecan drops empty path segments: .../backups// names none.
+            pecan.abort(404)
         context = pecan.request.context
         backup = _service().get(context, backup_id)
         policy.authorize(context, backup_policies.SHOW,
