@@ -1,0 +1,331 @@
+#!/usr/bin/env bash
+# A real all-in-one OpenStack Swift on loopback, for the tests.
+#
+#   tools/swift-aio.sh [start]   install if needed, start what is not running,
+#                                wait for the proxy, print the auth variables
+#   tools/swift-aio.sh stop      stop the processes this script started
+#   tools/swift-aio.sh status    say what runs
+#   tools/swift-aio.sh env       print the auth variables only
+#
+# `eval "$(tools/swift-aio.sh start)"` exports ST_AUTH, ST_USER and ST_KEY
+# (tempauth, v1): only those `export` lines go to stdout, the rest to
+# stderr. Swift (PyPI swift==2.38.3) lives in its own venv so its pinned
+# dependencies never touch the project's; everything (venv, configs, rings,
+# one device directory, logs, pid files) is under SWIFT_AIO_DIR (default
+# ./.swift-aio, gitignored). One replica, workers = 0, memcached for
+# tempauth's tokens. Idempotent: a second start with everything up only
+# checks the proxy (and restarts it all if the generated configuration
+# changed); stop keeps the data for the next start. Ports: SWIFT_AIO_PORT (default 16200) for the proxy,
+# the next four for the object, container and account servers and memcached.
+set -euo pipefail
+
+SWIFT_VERSION=2.38.3
+cd "$(dirname "$0")/.."
+ROOT=$(realpath -m "${SWIFT_AIO_DIR:-.swift-aio}")
+VENV=$ROOT/venv
+ETC=$ROOT/etc
+RUN=$ROOT/run
+LOG=$ROOT/log
+DEVICES=$ROOT/devices
+PROXY_PORT=${SWIFT_AIO_PORT:-16200}
+OBJECT_PORT=$((PROXY_PORT + 1))
+CONTAINER_PORT=$((PROXY_PORT + 2))
+ACCOUNT_PORT=$((PROXY_PORT + 3))
+MEMCACHED_PORT=$((PROXY_PORT + 4))
+ST_AUTH=http://127.0.0.1:$PROXY_PORT/auth/v1.0
+ST_USER=test:tester
+ST_KEY=testing
+SERVERS="object container account proxy"
+
+say() { echo "swift-aio: $*" >&2; }
+die() { say "$*"; exit 1; }
+
+print_env() {
+    echo "export ST_AUTH=$ST_AUTH"
+    echo "export ST_USER=$ST_USER"
+    echo "export ST_KEY=$ST_KEY"
+}
+
+port_of() {
+    case $1 in
+        proxy) echo "$PROXY_PORT" ;; object) echo "$OBJECT_PORT" ;;
+        container) echo "$CONTAINER_PORT" ;; account) echo "$ACCOUNT_PORT" ;;
+        memcached) echo "$MEMCACHED_PORT" ;;
+    esac
+}
+
+# What the command line of our process of that name contains.
+marker_of() {
+    case $1 in
+        memcached) echo "-p $MEMCACHED_PORT" ;;
+        *) echo "$ETC/$1-server.conf" ;;
+    esac
+}
+
+# The pid in the service's pid file, if that process is alive and still
+# ours: a recycled pid must never be taken for (or killed as) our server.
+running_pid() {
+    local pidfile=$RUN/$1.pid pid
+    [ -f "$pidfile" ] || return 1
+    pid=$(cat "$pidfile")
+    [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] || return 1
+    tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q -F -- "$(marker_of "$1")" \
+        || return 1
+    echo "$pid"
+}
+
+port_busy() {
+    python3 -c 'import socket,sys
+try:
+    socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1).close()
+except OSError:
+    sys.exit(1)' "$1"
+}
+
+proxy_answers() {     # auth, then a HEAD of the account: the whole chain
+    local headers token url
+    headers=$(curl -m 5 -fsS -D - -o /dev/null -H "X-Auth-User: $ST_USER" \
+        -H "X-Auth-Key: $ST_KEY" "$ST_AUTH" 2>/dev/null) || return 1
+    token=$(awk -F': ' 'tolower($1)=="x-auth-token"{print $2}' <<<"$headers" | tr -d '\r')
+    url=$(awk -F': ' 'tolower($1)=="x-storage-url"{print $2}' <<<"$headers" | tr -d '\r')
+    [ -n "$token" ] && [ -n "$url" ] || return 1
+    curl -m 5 -fsS -I -o /dev/null -H "X-Auth-Token: $token" "$url" 2>/dev/null
+}
+
+install() {
+    if ! command -v memcached >/dev/null; then
+        say "installing memcached (Debian)"
+        apt-get install -y -qq memcached >&2 \
+            || { apt-get update -qq >&2 && apt-get install -y -qq memcached >&2; }
+    fi
+    if [ ! -f "$VENV/.swift-$SWIFT_VERSION" ]; then
+        say "installing swift==$SWIFT_VERSION into $VENV"
+        python3 -m venv "$VENV"
+        "$VENV/bin/pip" install -q "swift==$SWIFT_VERSION" 2>&1 \
+            | grep -v -e '^WARNING: Location' >&2 || true
+        "$VENV/bin/python" -c 'import swift.proxy.server' \
+            || die "swift did not install"
+        touch "$VENV/.swift-$SWIFT_VERSION"
+    fi
+}
+
+write_configs() {
+    local user server
+    user=$(id -un)
+    mkdir -p "$ETC" "$RUN" "$LOG" "$DEVICES/d1"
+    cat >"$ETC/swift.conf" <<EOF
+[swift-hash]
+swift_hash_path_prefix = trove-backup-ext
+swift_hash_path_suffix = aio
+
+[storage-policy:0]
+name = gold
+default = yes
+
+[swift-constraints]
+# Small, so that tests exercise paged listings with a few dozen objects.
+container_listing_limit = 25
+EOF
+    for server in object container account; do
+        cat >"$ETC/$server-server.conf" <<EOF
+[DEFAULT]
+bind_ip = 127.0.0.1
+bind_port = $(port_of "$server")
+workers = 0
+user = $user
+swift_dir = $ETC
+devices = $DEVICES
+mount_check = false
+disable_fallocate = true
+log_name = $server-server
+
+[pipeline:main]
+pipeline = $server-server
+
+[app:$server-server]
+use = egg:swift#$server
+EOF
+    done
+    cat >"$ETC/proxy-server.conf" <<EOF
+[DEFAULT]
+bind_ip = 127.0.0.1
+bind_port = $PROXY_PORT
+workers = 0
+user = $user
+swift_dir = $ETC
+log_name = proxy-server
+
+[pipeline:main]
+pipeline = catch_errors gatekeeper healthcheck proxy-logging cache listing_formats tempauth copy slo dlo versioned_writes proxy-logging proxy-server
+
+[app:proxy-server]
+use = egg:swift#proxy
+account_autocreate = true
+
+[filter:tempauth]
+use = egg:swift#tempauth
+user_test_tester = $ST_KEY .admin
+
+[filter:cache]
+use = egg:swift#memcache
+memcache_servers = 127.0.0.1:$MEMCACHED_PORT
+
+[filter:catch_errors]
+use = egg:swift#catch_errors
+[filter:gatekeeper]
+use = egg:swift#gatekeeper
+[filter:healthcheck]
+use = egg:swift#healthcheck
+[filter:proxy-logging]
+use = egg:swift#proxy_logging
+[filter:listing_formats]
+use = egg:swift#listing_formats
+[filter:copy]
+use = egg:swift#copy
+[filter:slo]
+use = egg:swift#slo
+[filter:dlo]
+use = egg:swift#dlo
+[filter:versioned_writes]
+use = egg:swift#versioned_writes
+EOF
+    # Background servers read /etc/swift/swift.conf unless told otherwise
+    # before anything else is imported.
+    cat >"$ETC/run_server.py" <<'EOF'
+"""Runs one Swift server with swift_dir set first: run_server.py DIR MODULE CONF."""
+import importlib
+import sys
+
+from swift.common import constraints
+from swift.common import utils
+
+utils.set_swift_dir(sys.argv[1])
+constraints.reload_constraints()
+module = importlib.import_module(sys.argv[2])
+sys.argv = [sys.argv[2], sys.argv[3], '--verbose']
+sys.exit(module.main())
+EOF
+}
+
+build_rings() {
+    local stamp="$OBJECT_PORT $CONTAINER_PORT $ACCOUNT_PORT" kind
+    if [ -f "$ETC/rings.stamp" ] && [ "$(cat "$ETC/rings.stamp")" = "$stamp" ]; then
+        return
+    fi
+    say "building rings"
+    for kind in object container account; do
+        rm -f "$ETC/$kind.builder" "$ETC/$kind.ring.gz"
+        "$VENV/bin/swift-ring-builder" "$ETC/$kind.builder" create 8 1 1 >/dev/null
+        "$VENV/bin/swift-ring-builder" "$ETC/$kind.builder" add \
+            "r1z1-127.0.0.1:$(port_of "$kind")/d1" 100 >/dev/null
+        # Exit status 1 is a warning (e.g. about a single device), not a failure.
+        "$VENV/bin/swift-ring-builder" "$ETC/$kind.builder" rebalance >/dev/null \
+            || [ $? -eq 1 ] || die "ring $kind did not build"
+    done
+    echo "$stamp" >"$ETC/rings.stamp"
+}
+
+config_sum() {
+    { cat "$ETC"/*.conf "$ETC"/run_server.py "$ETC"/rings.stamp 2>/dev/null || true; } | md5sum
+}
+
+start_one() {    # name, then the command; detached, logged, pid recorded
+    local name=$1 port
+    shift
+    running_pid "$name" >/dev/null && return 0
+    port=$(port_of "$name")
+    if port_busy "$port"; then
+        die "port $port ($name) is taken by another process; set SWIFT_AIO_PORT"
+    fi
+    # 9>&-: the servers must not inherit (and hold) the start lock.
+    setsid "$@" >"$LOG/$name.log" 2>&1 </dev/null 9>&- &
+    echo $! >"$RUN/$name.pid"
+}
+
+start() {
+    local server module before after
+    install
+    before=$(config_sum)
+    write_configs
+    build_rings
+    after=$(config_sum)
+    if [ "$before" != "$after" ] && running_pid proxy >/dev/null; then
+        say "configuration changed: restarting"
+        stop
+    fi
+    start_one memcached memcached -l 127.0.0.1 -p "$MEMCACHED_PORT" -U 0 \
+        -m 64 -u "$(id -un)"
+    for server in $SERVERS; do
+        case $server in
+            object) module=swift.obj.server ;;
+            *) module=swift.$server.server ;;
+        esac
+        start_one "$server" "$VENV/bin/python" "$ETC/run_server.py" "$ETC" \
+            "$module" "$ETC/$server-server.conf"
+    done
+    for _ in $(seq 1 150); do
+        if proxy_answers; then
+            say "up: proxy $ST_AUTH (state in $ROOT)"
+            print_env
+            return 0
+        fi
+        for server in memcached $SERVERS; do
+            running_pid "$server" >/dev/null \
+                || die "$server exited; see $LOG/$server.log"
+        done
+        sleep 0.2
+    done
+    die "the proxy did not answer within 30 s; see $LOG/"
+}
+
+alive() {     # a zombie waiting for its reaper is gone for us
+    [ -r "/proc/$1/stat" ] && [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" != Z ]
+}
+
+stop() {
+    local name pid pids=""
+    # All signalled first, then waited for: each takes a moment to exit.
+    for name in proxy account container object memcached; do
+        if pid=$(running_pid "$name"); then
+            kill "$pid" 2>/dev/null || true
+            pids="$pids $pid"
+            say "$name stopping"
+        fi
+        rm -f "$RUN/$name.pid"
+    done
+    for pid in $pids; do
+        for _ in $(seq 1 100); do
+            alive "$pid" || break
+            sleep 0.1
+        done
+        alive "$pid" && kill -9 "$pid" 2>/dev/null
+    done
+    return 0
+}
+
+status() {
+    local name rc=0
+    for name in memcached $SERVERS; do
+        if pid=$(running_pid "$name"); then
+            say "$name: running (pid $pid, port $(port_of "$name"))"
+        else
+            say "$name: stopped"; rc=1
+        fi
+    done
+    proxy_answers && say "proxy answers at $ST_AUTH" || { say "proxy does not answer"; rc=1; }
+    return $rc
+}
+
+lock() {     # test processes starting it at once: one does, the rest wait
+    mkdir -p "$ROOT"
+    exec 9>"$ROOT/lock"
+    flock -w 120 9 || die "another swift-aio.sh holds $ROOT/lock"
+}
+
+case ${1:-start} in
+    start) lock; start ;;
+    stop) lock; stop ;;
+    status) status ;;
+    env) print_env ;;
+    *) die "usage: $0 [start|stop|status|env]" ;;
+esac

@@ -1,0 +1,228 @@
+"""The storage contract, and the local driver held to it."""
+
+import concurrent.futures
+import os
+
+import fixtures
+from oslo_config import cfg
+
+from trove_backup_ext.pipeline import codec as chunk_codec
+from trove_backup_ext.pipeline import manifest as backup_manifest
+from trove_backup_ext.pipeline import reader as backup_reader
+from trove_backup_ext.pipeline import writer as backup_writer
+from trove_backup_ext.storage import base as storage_base
+from trove_backup_ext.storage import local
+from trove_backup_ext.tests import base
+from trove_backup_ext.tests.unit import test_pipeline
+
+CHUNK = 256 * 1024
+
+
+class StorageContractTests:
+    """What every storage driver must do, and the pipeline through it.
+
+    A test class mixes this in and, in setUp, sets self.storage and two
+    container names of its own, self.container and self.other_container;
+    it defines assertObjectURL(url, container, name).
+    """
+
+    def test_put_then_get(self):
+        data = os.urandom(100 * 1024)
+        self.storage.ensure_container(self.container)
+        self.storage.put_object(self.container, 'dir/sub/é name', data)
+        self.storage.put_object(self.container, 'empty', b'')
+        self.assertEqual(data, self.storage.get_object(self.container,
+                                                       'dir/sub/é name'))
+        self.assertEqual(b'', self.storage.get_object(self.container,
+                                                      'empty'))
+
+    def test_ensure_container_twice(self):
+        self.storage.ensure_container(self.container)
+        self.storage.ensure_container(self.container)
+        self.assertEqual([], self.storage.list_objects(self.container))
+
+    def test_overwrite_replaces(self):
+        self.storage.ensure_container(self.container)
+        self.storage.put_object(self.container, 'o', b'first version')
+        self.storage.put_object(self.container, 'o', b'second')
+        self.assertEqual(b'second', self.storage.get_object(self.container,
+                                                            'o'))
+        self.assertEqual(['o'], self.storage.list_objects(self.container))
+
+    def test_missing_object(self):
+        self.storage.ensure_container(self.container)
+        exc = self.assertRaises(storage_base.ObjectNotFound,
+                                self.storage.get_object, self.container,
+                                'no/such/object')
+        self.assertIn('no/such/object', str(exc))
+        self.assertIsInstance(exc, storage_base.StorageError)
+        self.assertRaises(storage_base.ObjectNotFound,
+                          self.storage.get_object, self.other_container, 'o')
+
+    def test_delete(self):
+        self.storage.ensure_container(self.container)
+        self.storage.put_object(self.container, 'a', b'1')
+        self.storage.put_object(self.container, 'b', b'2')
+        self.storage.delete_object(self.container, 'a')
+        self.assertEqual(['b'], self.storage.list_objects(self.container))
+        self.assertRaises(storage_base.ObjectNotFound,
+                          self.storage.get_object, self.container, 'a')
+        # Deleting what is already gone is not an error (retried deletes).
+        self.storage.delete_object(self.container, 'a')
+        self.storage.delete_object(self.other_container, 'a')
+
+    def test_list_with_prefix(self):
+        self.storage.ensure_container(self.container)
+        names = ['b1/manifest', 'b1/chunks/00000002', 'b1/chunks/00000001',
+                 'b10/manifest', 'c/x', 'é']
+        for name in names:
+            self.storage.put_object(self.container, name, b'.')
+        self.assertEqual(sorted(names),
+                         self.storage.list_objects(self.container))
+        self.assertEqual(['b1/chunks/00000001', 'b1/chunks/00000002',
+                          'b1/manifest'],
+                         self.storage.list_objects(self.container, 'b1/'))
+        self.assertEqual([], self.storage.list_objects(self.container, 'z'))
+        self.assertEqual([], self.storage.list_objects(self.other_container))
+
+    def test_long_listing_from_many_threads(self):
+        # Past one listing page of the test Swift (25): every name comes
+        # back; written from several threads at once.
+        self.storage.ensure_container(self.container)
+        names = ['many/%04d' % i for i in range(60)]
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            list(pool.map(lambda n: self.storage.put_object(
+                self.container, n, n.encode()), names))
+        self.storage.put_object(self.container, 'other', b'.')
+        self.assertEqual(names, self.storage.list_objects(self.container,
+                                                          'many/'))
+
+    def test_threads_read_their_own_objects(self):
+        self.storage.ensure_container(self.container)
+
+        def round_trip(thread):
+            for i in range(8):
+                data = os.urandom(1000 + thread * 100 + i)
+                name = 't%d/%d' % (thread, i)
+                self.storage.put_object(self.container, name, data)
+                if self.storage.get_object(self.container, name) != data:
+                    return name
+            return None
+
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            wrong = [n for n in pool.map(round_trip, range(8)) if n]
+        self.assertEqual([], wrong)
+
+    def test_invalid_names_are_refused(self):
+        for container in ('', '..', 'a\0b'):
+            self.assertRaises(ValueError, self.storage.ensure_container,
+                              container)
+        self.storage.ensure_container(self.container)
+        self.assertRaises(ValueError, self.storage.put_object,
+                          self.container, '', b'x')
+
+    def test_object_url(self):
+        self.storage.ensure_container(self.container)
+        self.storage.put_object(self.container, 'b1/manifest', b'{}')
+        self.assertObjectURL(
+            self.storage.object_url(self.container, 'b1/manifest'),
+            self.container, 'b1/manifest')
+
+    def test_delete_prefix(self):
+        self.storage.ensure_container(self.container)
+        for name in ('b1/manifest', 'b1/chunks/00000001', 'b10/manifest'):
+            self.storage.put_object(self.container, name, b'.')
+        self.storage.delete_prefix(self.container, 'b1/')
+        self.assertEqual(['b10/manifest'],
+                         self.storage.list_objects(self.container))
+
+    # The pipeline through the driver.
+
+    def _codec(self):
+        if not hasattr(self, '_key'):
+            self._key = os.urandom(32)
+        return chunk_codec.ChunkCodec(key=self._key)
+
+    def write_backup(self, container, backup_id, members, parent=None,
+                     parent_container=None):
+        writer = backup_writer.BackupWriter(
+            self.storage, container, backup_id, self._codec(),
+            chunk_size=CHUNK, parallel=4, parent=parent,
+            parent_container=parent_container)
+        return writer.write(test_pipeline.FakeSession(members),
+                            {'instance_id': 'instance-1'})
+
+    def restore(self, container, backup_id, checksum=None):
+        reader = backup_reader.BackupReader(self.storage, self._codec())
+        manifest = reader.manifest(container, backup_id, checksum)
+        return {m['name']: b''.join(reader.member_chunks(container, m))
+                for m in manifest['members']}
+
+    def test_backup_round_trip(self):
+        members = [('data', os.urandom(3 * 1024 * 1024 + 5)),
+                   ('wal', b'wal record;' * 30000), ('empty', b'')]
+        result = self.write_backup(self.container, 'b1', members)
+        self.assertEqual(dict(members),
+                         self.restore(self.container, 'b1', result.checksum))
+        self.assertEqual(self.storage.object_url(self.container,
+                                                 'b1/manifest'),
+                         result.location)
+        self.assertEqual(
+            ['b1/manifest'],
+            [n for n in self.storage.list_objects(self.container, 'b1/')
+             if not n.startswith('b1/chunks/')])
+
+    def test_incremental_references_parent_chunks(self):
+        # The parent lives in another container: the manifest names it.
+        data = bytearray(os.urandom(12 * CHUNK))
+        full = self.write_backup(self.other_container, 'full',
+                                 [('db', bytes(data))])
+        data[5 * CHUNK + 9] ^= 0xff
+        inc = self.write_backup(self.container, 'inc', [('db', bytes(data))],
+                                parent=full.manifest,
+                                parent_container=self.other_container)
+        self.assertEqual(['inc/chunks/00000006'], self.storage.list_objects(
+            self.container, 'inc/chunks/'))
+        chunks = inc.manifest['members'][0]['chunks']
+        self.assertEqual(11, sum(c.get('container') == self.other_container
+                                 for c in chunks))
+        self.assertLess(inc.stored_size, 2 * CHUNK)
+        self.assertEqual({'db': bytes(data)},
+                         self.restore(self.container, 'inc'))
+        reader = backup_reader.BackupReader(self.storage, self._codec())
+        self.assertEqual(['full', 'inc'], [
+            m['backup_id'] for m in reader.chain(self.container, 'inc')])
+
+    def test_delete_prefix_of_a_backup(self):
+        first = [('db', os.urandom(3 * CHUNK))]
+        second = [('db', os.urandom(2 * CHUNK))]
+        self.write_backup(self.container, 'b1', first)
+        self.write_backup(self.container, 'b10', second)
+        self.storage.delete_prefix(self.container,
+                                   backup_manifest.object_prefix('b1'))
+        self.assertEqual([], self.storage.list_objects(self.container, 'b1/'))
+        reader = backup_reader.BackupReader(self.storage, self._codec())
+        self.assertRaises(chunk_codec.IntegrityError, reader.manifest,
+                          self.container, 'b1')
+        self.assertEqual(dict(second), self.restore(self.container, 'b10'))
+
+
+class LocalStorageTest(StorageContractTests, base.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.root = self.useFixture(fixtures.TempDir()).path
+        conf = cfg.ConfigOpts()
+        local.register_opts(conf)
+        conf([], default_config_files=[])
+        conf.set_override('storage_dir', self.root, group='local_storage')
+        self.storage = local.LocalStorage(conf)
+        self.container = 'backups'
+        self.other_container = 'other'
+
+    def assertObjectURL(self, url, container, name):
+        self.assertEqual('file://%s/%s/%s' % (self.root, container, name),
+                         url)
+        with open(url[len('file://'):], 'rb') as stored:
+            self.assertEqual(self.storage.get_object(container, name),
+                             stored.read())
