@@ -1,0 +1,231 @@
+"""The mariadb datastore against real mariadbd servers and mariabackup."""
+
+import functools
+import glob
+import hashlib
+import logging
+import os
+import stat
+
+import fixtures
+from oslo_config import cfg
+import testtools
+
+from trove_backup_ext.datastores import base as datastore_base
+from trove_backup_ext.datastores import mariadb
+from trove_backup_ext.pipeline import codec as chunk_codec
+from trove_backup_ext.pipeline import reader as backup_reader
+from trove_backup_ext.pipeline import writer as backup_writer
+from trove_backup_ext.storage import local
+from trove_backup_ext.tests import base
+from trove_backup_ext.tests import mariadb_server
+
+CONTAINER = 'backups'
+ROWS = 50000
+# Characters an option file would take for syntax, unless quoted.
+PASSWORD_SUFFIX = ' #"\\;\''
+
+
+class MariaDBDatastoreTest(base.TestCase):
+    """Each test runs its own mariadbd; the machine's MariaDB is never
+    touched."""
+
+    def setUp(self):
+        super().setUp()
+        self.useFixture(fixtures.Timeout(240, gentle=True))
+        self.log = self.useFixture(fixtures.FakeLogger(
+            name=mariadb.__name__, level=logging.DEBUG))
+        self.server = self.useFixture(mariadb_server.MariaDBServer())
+        self.password = os.urandom(12).hex() + PASSWORD_SUFFIX
+        self.server.execute("CREATE USER 'tbe_backup'@'localhost' "
+                            "IDENTIFIED BY %s", (self.password,))
+        # SUPER: for the checkpoint that keeps incrementals small.
+        self.server.execute(
+            "GRANT RELOAD, PROCESS, LOCK TABLES, BINLOG MONITOR, SUPER "
+            "ON *.* TO 'tbe_backup'@'localhost'")
+        temp = self.useFixture(fixtures.TempDir()).path
+        self.tmp_dir = os.path.join(temp, 'tmp')
+        os.mkdir(self.tmp_dir)
+        self.restore_dir = os.path.join(temp, 'restores')
+        self.conf = cfg.ConfigOpts()
+        mariadb.register_opts(self.conf)
+        local.register_opts(self.conf)
+        self.conf([], default_config_files=[])
+        self.addCleanup(self.conf.reset)
+        for name, value in (('socket', self.server.socket),
+                            ('user', 'tbe_backup'),
+                            ('password', self.password),
+                            ('datadir', self.server.datadir),
+                            ('tmp_dir', self.tmp_dir)):
+            self.conf.set_override(name, value, group='mariadb')
+        self.conf.set_override('storage_dir', os.path.join(temp, 'storage'),
+                               group='local_storage')
+        self.storage = local.LocalStorage(self.conf)
+        self.codec = chunk_codec.ChunkCodec(key=os.urandom(32))
+        self.reader = backup_reader.BackupReader(self.storage, self.codec)
+        self.driver = mariadb.MariaDBDatastore(self.conf)
+
+    def run_sql(self, *statements, server=None):
+        for sql in statements:
+            (server or self.server).execute(sql)
+
+    def table_digest(self, server=None):
+        rows = (server or self.server).execute(
+            'SELECT id, v, n FROM tbe.r ORDER BY id')
+        return len(rows), hashlib.sha256(repr(rows).encode()).hexdigest()
+
+    def backup(self, backup_id, parent=None):
+        writer = backup_writer.BackupWriter(
+            self.storage, CONTAINER, backup_id, self.codec,
+            chunk_size=1024 * 1024, parallel=4, parent=parent)
+        with self.driver.backup(parent['metadata'] if parent else None) \
+                as session:
+            return writer.write(session, {'instance_id': 'i',
+                                          'datastore': 'mariadb'})
+
+    def pieces(self, backup_id):
+        def members(manifest):
+            for member in manifest['members']:
+                yield member['name'], self.reader.member_chunks(CONTAINER,
+                                                                member)
+        return [datastore_base.RestorePiece(
+                    manifest['backup_id'], manifest['metadata'],
+                    functools.partial(members, manifest))
+                for manifest in self.reader.chain(CONTAINER, backup_id)]
+
+    def restored_digest(self, backup_id):
+        target = os.path.join(self.restore_dir, backup_id)
+        self.driver.restore(self.pieces(backup_id), target)
+        self.assertEqual([], glob.glob(os.path.join(self.restore_dir, '.*')),
+                         'restore left its work directory behind')
+        server = self.useFixture(mariadb_server.MariaDBServer(target))
+        return self.table_digest(server)
+
+    def test_full_and_incrementals_restore_each_point(self):
+        self.run_sql(
+            'CREATE DATABASE tbe',
+            'CREATE TABLE tbe.r (id INT PRIMARY KEY, v VARCHAR(100), n INT)',
+            'INSERT INTO tbe.r SELECT seq, concat(md5(seq), sha1(seq)), seq '
+            'FROM tbe.seq_1_to_%d' % ROWS)
+        states, results = {}, {}
+        states['full'] = self.table_digest()
+        results['full'] = self.backup('full')
+        # ~1% of the rows changed, some added: a day of a small database.
+        self.run_sql(
+            "UPDATE tbe.r SET v = md5(concat('one', id)), n = n + 1 "
+            "WHERE id BETWEEN 20001 AND 20500",
+            "INSERT INTO tbe.r SELECT seq, 'added-one', 0 "
+            "FROM tbe.seq_%d_to_%d" % (ROWS + 1, ROWS + 300))
+        states['inc1'] = self.table_digest()
+        results['inc1'] = self.backup('inc1', results['full'].manifest)
+        self.run_sql(
+            "UPDATE tbe.r SET v = md5(concat('two', id)) "
+            "WHERE id BETWEEN 35001 AND 35500",
+            'DELETE FROM tbe.r WHERE id BETWEEN 100 AND 199',
+            "INSERT INTO tbe.r SELECT seq, 'added-two', 0 "
+            "FROM tbe.seq_%d_to_%d" % (ROWS + 301, ROWS + 600))
+        states['inc2'] = self.table_digest()
+        results['inc2'] = self.backup('inc2', results['inc1'].manifest)
+
+        self.assertEqual(len(set(states.values())), 3)
+        self.assertEqual([], os.listdir(self.tmp_dir))
+        meta = {name: result.manifest['metadata']
+                for name, result in results.items()}
+        self.assertEqual('full-backuped', meta['full']['backup_type'])
+        self.assertEqual(meta['full']['to_lsn'], meta['inc1']['from_lsn'])
+        self.assertEqual(meta['inc1']['to_lsn'], meta['inc2']['from_lsn'])
+        sizes = ', '.join('%s %d stored of %d' % (
+            name, results[name].stored_size, results[name].size)
+            for name in ('full', 'inc1', 'inc2'))
+        self.addDetail('sizes', testtools.content.text_content(sizes))
+        for name in ('inc1', 'inc2'):
+            self.assertLess(results[name].stored_size,
+                            results['full'].stored_size / 2, sizes)
+        for name in ('full', 'inc1', 'inc2'):
+            self.assertEqual(states[name], self.restored_digest(name),
+                             'restore of %s' % name)
+
+    def test_wrong_password_fails_without_manifest(self):
+        self.conf.set_override('password', 'not-' + self.password,
+                               group='mariadb')
+        exc = self.assertRaises(datastore_base.DatastoreError,
+                                self.backup, 'bad')
+        self.assertIn('Access denied', str(exc))
+        self.assertNotIn(self.password, str(exc))
+        self.assertIn('--backup', self.log.output)
+        self.assertNotIn(self.password, self.log.output)
+        self.assertEqual([], self.storage.list_objects(CONTAINER))
+        self.assertEqual([], os.listdir(self.tmp_dir))
+
+    def test_password_off_command_line_and_close_stops_tool(self):
+        with self.driver.backup() as session:
+            member = next(session.members())
+            self.assertTrue(member.stream.read(1024))
+            proc = '/proc/%d/' % session.process.pid
+            with open(proc + 'cmdline', 'rb') as source:
+                cmdline = source.read()
+            with open(proc + 'environ', 'rb') as source:
+                environ = source.read()
+            self.assertIn(b'--backup', cmdline)
+            # mariabackup masks a --password argument once it has parsed
+            # it, too late: no such argument at all.
+            self.assertNotIn(b'--password', cmdline)
+            for secret in (self.password, self.password[:24]):
+                self.assertNotIn(secret.encode(), cmdline)
+                self.assertNotIn(secret.encode(), environ)
+            [defaults] = glob.glob(os.path.join(self.tmp_dir, '*',
+                                                'defaults.cnf'))
+            self.assertEqual(0o600, stat.S_IMODE(os.stat(defaults).st_mode))
+            process = session.process
+        # Left mid-stream: the tool is stopped, the defaults file gone.
+        self.assertIsNotNone(process.poll())
+        self.assertEqual([], os.listdir(self.tmp_dir))
+
+
+class MariaDBRefusalTest(base.TestCase):
+    """What must fail without a server: a missing tool, bad restores."""
+
+    def setUp(self):
+        super().setUp()
+        self.conf = cfg.ConfigOpts()
+        self.conf([], default_config_files=[])
+        self.addCleanup(self.conf.reset)
+        self.driver = mariadb.MariaDBDatastore(self.conf)
+        self.root = self.useFixture(fixtures.TempDir()).path
+        self.target = os.path.join(self.root, 'datadir')
+
+    def test_missing_tool_is_a_clear_error(self):
+        self.conf.set_override('mariabackup_path', '/nonexistent/mariabackup',
+                               group='mariadb')
+        self.conf.set_override('tmp_dir', self.root, group='mariadb')
+        exc = self.assertRaises(datastore_base.DatastoreError,
+                                self.driver.backup)
+        self.assertIn('cannot run /nonexistent/mariabackup', str(exc))
+        self.assertEqual([], os.listdir(self.root))
+
+    def piece(self, backup_id, metadata, data=b''):
+        return datastore_base.RestorePiece(
+            backup_id, metadata,
+            lambda: iter([(mariadb.MEMBER, iter([data]))]))
+
+    def test_chain_must_start_full_and_follow_lsns(self):
+        full = {'backup_type': 'full-backuped', 'from_lsn': 0, 'to_lsn': 10}
+        inc = {'backup_type': 'incremental', 'from_lsn': 11, 'to_lsn': 20}
+        for chain, fragment in (
+                ([self.piece('i', inc)],
+                 'backup i does not fit the restore chain: it is incremental '
+                 'from LSN 11, the chain needs full-backuped from LSN 0'),
+                ([self.piece('f', full), self.piece('i', inc)],
+                 'the chain needs incremental from LSN 10')):
+            exc = self.assertRaises(datastore_base.DatastoreError,
+                                    self.driver.restore, chain, self.target)
+            self.assertIn(fragment, str(exc))
+        self.assertEqual([], os.listdir(self.root))
+
+    def test_damaged_stream_is_refused_and_nothing_left(self):
+        full = {'backup_type': 'full-backuped', 'from_lsn': 0, 'to_lsn': 10}
+        exc = self.assertRaises(
+            datastore_base.DatastoreError, self.driver.restore,
+            [self.piece('f', full, os.urandom(4096))], self.target)
+        self.assertIn('mbstream -x of backup f failed', str(exc))
+        self.assertEqual([], os.listdir(self.root))
