@@ -15,6 +15,11 @@ fi
 "$VENV/bin/python" -c 'import trove_backup_ext.api.deploy'
 
 tools/ensure-services.sh
+# The backup tools the datastore drivers run (Debian's mariadb-backup).
+tools/install-backup-tools.sh
+# A real Swift for the swift storage tests (installed on first use).
+swift_env=$(tools/swift-aio.sh start)
+eval "$swift_env"
 
 export PATH="$PWD/$VENV/bin:$PATH"
 log=$(mktemp)

@@ -20,6 +20,12 @@ LOG = logging.getLogger(__name__)
 _CAST_FAILED = 'the request could not be sent to the backup worker.'
 
 
+def _canonical(uuid):
+    # Ids are stored in lower case; an id given in upper case must find
+    # the same row on every database, whatever its collation.
+    return uuid.lower() if uuid else uuid
+
+
 class BackupService:
 
     def __init__(self, conf, instance_source, worker_api):
@@ -36,7 +42,7 @@ class BackupService:
     def get(self, context, backup_id):
         if not uuidutils.is_uuid_like(backup_id):
             raise exception.BackupNotFound(uuid=backup_id)
-        return backups_db.get(context, backup_id,
+        return backups_db.get(context, _canonical(backup_id),
                               self._visible_project(context))
 
     def list_page(self, context, limit, project_id, instance_id=None,
@@ -46,12 +52,14 @@ class BackupService:
                 context, datastore):
             raise exception.DatastoreNotFound(datastore=datastore)
         rows = backups_db.list_page(context, limit + 1, project_id,
-                                    instance_id, datastore, after)
+                                    _canonical(instance_id), datastore,
+                                    after)
         return rows[:limit], len(rows) > limit
 
     def create(self, context, project_id, spec):
         """Create a NEW backup from a validated request and cast it."""
-        instance = self.instances.get_instance(context, spec['instance'])
+        instance = self.instances.get_instance(context,
+                                               _canonical(spec['instance']))
         if instance.project_id != project_id:
             raise exception.InstanceNotFound(uuid=spec['instance'])
         if not instance.can_back_up:
@@ -72,7 +80,7 @@ class BackupService:
                           self.conf.backup_swift_container),
         }
         backup = backups_db.create(
-            context, values, parent_id=spec.get('parent_id'),
+            context, values, parent_id=_canonical(spec.get('parent_id')),
             incremental=bool(spec.get('incremental')),
             quota_limit=self.conf.max_backups_per_tenant)
         try:
@@ -98,6 +106,7 @@ class BackupService:
         ask the worker to delete them."""
         if not uuidutils.is_uuid_like(backup_id):
             raise exception.BackupNotFound(uuid=backup_id)
+        backup_id = _canonical(backup_id)
         expired_before = timeutils.utcnow() - datetime.timedelta(
             days=self.conf.running_backups_expires)
         marked, mark = backups_db.request_delete(

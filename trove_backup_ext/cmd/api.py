@@ -19,6 +19,9 @@ LOG = logging.getLogger(__name__)
 class ThreadingWSGIServer(socketserver.ThreadingMixIn,
                           simple_server.WSGIServer):
     daemon_threads = True
+    # socketserver's backlog of 5 resets connections under a burst of
+    # parallel clients before the API ever sees them.
+    request_queue_size = 128
 
 
 class QuietHandler(simple_server.WSGIRequestHandler):

@@ -11,7 +11,6 @@ from trove_backup_ext import context as backup_context
 from trove_backup_ext.db import instances as instances_db
 from trove_backup_ext.db import migration
 from trove_backup_ext import exception
-from trove_backup_ext.instance_sources import registry
 from trove_backup_ext import service
 
 _INSTANCE_FIELDS = ('id', 'name', 'project_id', 'datastore',
@@ -40,7 +39,7 @@ class InstanceCommands:
                 reason="datastore '%s' is not one of [registry] "
                        "datastores: %s." % (args.datastore, ', '.join(
                            conf.registry.datastores)))
-        instance_id = args.id or uuidutils.generate_uuid()
+        instance_id = (args.id or uuidutils.generate_uuid()).lower()
         if not uuidutils.is_uuid_like(instance_id):
             raise exception.BadRequest(reason='--id must be a UUID.')
         row = instances_db.add(backup_context.get_admin_context(), {
@@ -112,6 +111,8 @@ category_opt = cfg.SubCommandOpt('category', title='Commands',
 
 def main(argv=None):
     backup_conf.CONF.register_cli_opt(category_opt)
+    # Answers go to stdout, so that scripts can read them; logs to stderr.
+    backup_conf.CONF.set_default('use_stderr', True)
     conf = service.setup(service.parse_args(
         sys.argv[1:] if argv is None else argv))
     try:

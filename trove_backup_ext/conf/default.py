@@ -1,4 +1,4 @@
-"""Options in [DEFAULT], named as Trove names them so trove.conf habits carry over."""
+"""Options in [DEFAULT], named as Trove names them (trove.conf habits)."""
 
 from oslo_config import cfg
 

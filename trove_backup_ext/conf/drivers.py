@@ -8,7 +8,10 @@ import importlib
 
 DRIVER_MODULES = (
     'trove_backup_ext.storage.local',
+    'trove_backup_ext.storage.swift',
     'trove_backup_ext.datastores.sqlite',
+    'trove_backup_ext.datastores.mariadb',
+    'trove_backup_ext.datastores.postgresql',
 )
 
 

@@ -19,7 +19,13 @@ def list_opts():
     return list(groups.items())
 
 
-def set_defaults(conf):
-    """Our defaults for library options, applied by the generator too."""
+def set_defaults():
+    """Our defaults of library options, for the sample generator (which
+    calls this hook without arguments and reads the options' own
+    defaults)."""
+    from oslo_config import cfg
+    from oslo_db import options as db_options
+
     from trove_backup_ext.conf import database
-    database.register_opts(conf)
+    cfg.set_defaults(db_options.database_opts,
+                     connection=database.DEFAULT_CONNECTION)

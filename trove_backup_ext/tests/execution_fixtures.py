@@ -8,7 +8,6 @@ import fixtures
 
 from trove_backup_ext.agent import service as agent_service
 from trove_backup_ext import rpc
-from trove_backup_ext.tests import service_fixtures
 from trove_backup_ext.worker import service as worker_service
 
 

@@ -53,14 +53,15 @@ class Conf(fixtures.Fixture):
         conf([], project='trove-backup-ext', default_config_files=[])
         conf.set_override('transport_url', 'fake:///')
         conf.set_override('auth_strategy', 'noauth', group='api')
+        # The enforcer registers [oslo_policy]; make it before overrides.
+        policy.reset()
+        policy.init(conf)
+        self.addCleanup(policy.reset)
         for key, value in self.overrides.items():
             group, _, name = key.rpartition('.')
             conf.set_override(name, value, group=group or None)
         self.addCleanup(conf.reset)
         self.conf = conf
-        policy.reset()
-        policy.init(conf)
-        self.addCleanup(policy.reset)
 
 
 class Database(fixtures.Fixture):

@@ -18,6 +18,10 @@ def _service():
     return pecan.request.backup_service
 
 
+def _not_allowed(allow):
+    raise webob.exc.HTTPMethodNotAllowed(headers=[('Allow', allow)])
+
+
 class BackupsController(rest.RestController):
 
     def __init__(self, project_id):
@@ -77,7 +81,9 @@ class BackupsController(rest.RestController):
         return {'backup': views.backup_view(backup)}
 
     @pecan.expose('json')
-    def post(self, **ignored):
+    def post(self, *backup_id, **ignored):
+        if backup_id:
+            _not_allowed('GET, DELETE')
         context = pecan.request.context
         policy.authorize(context, backup_policies.CREATE,
                          policy.project_target(self.project_id))
@@ -98,9 +104,7 @@ class BackupsController(rest.RestController):
     @pecan.expose(content_type='application/json')
     def delete(self, backup_id=None, **ignored):
         if backup_id is None:
-            # The collection itself cannot be deleted.
-            raise webob.exc.HTTPMethodNotAllowed(
-                headers=[('Allow', 'GET, POST')])
+            _not_allowed('GET, POST')     # The collection itself.
         context = pecan.request.context
         backup = _service().get(context, backup_id)
         policy.authorize(context, backup_policies.DELETE,
@@ -109,3 +113,8 @@ class BackupsController(rest.RestController):
         pecan.response.status = 202
         pecan.response.content_type = None
         return ''
+
+    @pecan.expose('json')
+    def put(self, *backup_id, **ignored):
+        # Backups are immutable, as in Trove.
+        _not_allowed('GET, DELETE' if backup_id else 'GET, POST')
