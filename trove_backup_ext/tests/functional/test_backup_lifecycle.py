@@ -5,6 +5,7 @@ import os
 import sqlite3
 
 import fixtures
+from oslo_messaging.notify import _impl_test as test_notifier
 from oslo_utils import timeutils
 import requests
 
@@ -41,7 +42,10 @@ class LifecycleTest(base.TestCase):
             'agent.progress_interval': 1,
             'agent.chunk_size': 64 * 1024,
             'backup_encryption.key': '11' * 32,
+            # oslo.messaging's in-memory notification driver.
+            'oslo_messaging_notifications.driver': ['test'],
         })).conf
+        test_notifier.reset()
         self.useFixture(service_fixtures.Database('sqlite'))
         self.context = backup_context.get_admin_context()
         self.instance = instances_db.add(self.context, {
@@ -100,6 +104,29 @@ class LifecycleTest(base.TestCase):
         self.assertEqual(404, self.show(inc['id']).status_code)
         self.assertEqual([], [f for f in ef.storage_files(self.store)
                               if full['id'] in f or inc['id'] in f])
+
+    def test_notifications_with_trove_event_types(self):
+        backup_id = self.create()
+        self.wait_status(backup_id, states.COMPLETED)
+        requests.delete('%s/%s' % (self.url, backup_id))
+        ef.wait_for(lambda: self.show(backup_id).status_code == 404)
+        events = [(message['event_type'], message['payload'])
+                  for _, message, _, _ in test_notifier.NOTIFICATIONS
+                  if message['payload'].get('backup_id') == backup_id]
+        self.assertEqual(['dbaas.backup_create.start',
+                          'dbaas.backup_create.end',
+                          'dbaas.backup_delete.start',
+                          'dbaas.backup_delete.end'],
+                         [event for event, _ in events])
+        end = events[1][1]
+        self.assertEqual(PROJECT, end['tenant_id'])
+        self.assertEqual(self.instance.id, end['instance_id'])
+        self.assertEqual(states.COMPLETED, end['status'])
+        self.assertTrue(end['location'].endswith('/manifest'))
+        publishers = {message['publisher_id'] for _, message, _, _ in
+                      test_notifier.NOTIFICATIONS}
+        self.assertTrue(all(p.startswith('trove-backup-worker.')
+                            for p in publishers), publishers)
 
     def test_reaper_fails_a_backup_whose_agent_is_gone(self):
         self.agent.stop()
