@@ -68,7 +68,7 @@ def _count_one_more(session, project_id, limit):
         raise exception.QuotaExceeded(project_id=project_id, limit=limit)
 
 
-def _count_one_less(session, project_id, count=1):
+def count_one_less(session, project_id, count=1):
     session.execute(sa.update(ProjectUsage)
                     .where(ProjectUsage.project_id == project_id)
                     .values(backups=ProjectUsage.backups - count))
@@ -135,7 +135,7 @@ def _last_completed(session, values):
     ).scalar_one_or_none()
 
 
-def _write_first(session):
+def write_first(session):
     """On SQLite, take the database's write lock before the first read.
 
     oslo.db begins SQLite transactions DEFERRED: one that reads and then
@@ -153,12 +153,12 @@ def _write_first(session):
 def undo_create(context, backup_id):
     """Remove a NEW backup whose cast failed, and give back its quota."""
     session = context.session
-    _write_first(session)
+    write_first(session)
     backup = session.get(Backup, backup_id)
     if backup is None:
         return
     session.delete(backup)
-    _count_one_less(session, backup.project_id)
+    count_one_less(session, backup.project_id)
 
 
 def _visible(stmt, project_id):
@@ -208,7 +208,7 @@ def request_delete(context, backup_id, project_id, running_expired_before):
     failed cast can undo exactly this request's marks.
     """
     session = context.session
-    _write_first(session)
+    write_first(session)
     backup = session.execute(
         _visible(sa.select(Backup).where(Backup.id == backup_id),
                  project_id).with_for_update()).scalar_one_or_none()

@@ -90,6 +90,7 @@ def remove(context, backup_id):
     """Delete the row of a backup whose objects are gone, and give its
     quota back. False if it still has children or is not marked."""
     session = context.session
+    backups_db.write_first(session)
     backup = session.execute(
         sa.select(Backup).where(Backup.id == backup_id,
                                 Backup.delete_requested_at.is_not(None))
@@ -101,7 +102,7 @@ def remove(context, backup_id):
         return False
     session.delete(backup)
     session.flush()
-    backups_db._count_one_less(session, backup.project_id)
+    backups_db.count_one_less(session, backup.project_id)
     return True
 
 
