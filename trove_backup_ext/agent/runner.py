@@ -102,9 +102,7 @@ class BackupRunner:
         parent = info.get('parent')
         parent_manifest = None
         if parent:
-            parent_manifest = backup_reader.BackupReader(
-                store, codec).manifest(parent['container'], parent['id'],
-                                       parent.get('checksum'))
+            parent_manifest = self._usable_parent(store, codec, parent)
         writer = backup_writer.BackupWriter(
             store, info['container'], info['id'], codec,
             chunk_size=self.conf.agent.chunk_size,
@@ -121,6 +119,31 @@ class BackupRunner:
                 parent_manifest['metadata'] if parent_manifest else None
         ) as session:
             return writer.write(session, described)
+
+    def _usable_parent(self, store, codec, parent):
+        """The parent's manifest if this backup may build on it.
+
+        A backup's chunks are all sealed with one key (or none): reusing
+        a parent's chunks sealed otherwise would make a backup no single
+        key restores. A native incremental cannot do without its parent,
+        so it fails; a deduplicating one is then taken whole.
+        """
+        try:
+            manifest = backup_reader.BackupReader(store, codec).manifest(
+                parent['container'], parent['id'], parent.get('checksum'))
+            sealed_with = (manifest.get('encryption') or {}).get('key_id')
+            if sealed_with != codec.key_id:
+                raise backup_manifest.KeyMismatch(parent['id'], sealed_with,
+                                                  codec.key_id)
+        except backup_manifest.KeyMismatch as exc:
+            if self.datastore.incremental == 'native':
+                raise exception.BackupExtError(
+                    'Cannot build on the parent: %s. Take a full backup.'
+                    % exc.msg.split(': ', 1)[-1])
+            LOG.info('Parent backup %s was sealed with another key; '
+                     'storing every chunk again.', parent['id'])
+            return None
+        return manifest
 
     @staticmethod
     def _remove_objects(store, info):

@@ -15,6 +15,18 @@ FORMAT = 1
 _ENCRYPTED_MAGIC = b'TBE-SEALED-1\n'
 
 
+class KeyMismatch(chunk_codec.IntegrityError):
+    """The manifest was sealed with another key (or none is configured)."""
+
+    def __init__(self, backup_id, sealed_with, configured):
+        self.sealed_with = sealed_with
+        super().__init__(
+            reason='backup %s is encrypted with key %s and %s' % (
+                backup_id, sealed_with,
+                'key %s is configured' % configured if configured
+                else 'no key is configured'))
+
+
 def manifest_name(backup_id):
     return '%s/manifest' % backup_id
 
@@ -49,10 +61,9 @@ def parse(data, backup_id, codec, expected_checksum=None):
                    'backup' % name)
     if data.startswith(_ENCRYPTED_MAGIC):
         key_line, _, sealed = data[len(_ENCRYPTED_MAGIC):].partition(b'\n')
-        if not codec.encrypted:
-            raise chunk_codec.IntegrityError(
-                reason='backup %s is encrypted (key %s) and no key is '
-                       'configured' % (backup_id, key_line.decode()))
+        sealed_with = key_line.decode('ascii', 'replace')
+        if sealed_with != codec.key_id:
+            raise KeyMismatch(backup_id, sealed_with, codec.key_id)
         data = codec.unseal(sealed, name.encode())
     try:
         manifest = json.loads(data)

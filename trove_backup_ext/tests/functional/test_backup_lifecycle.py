@@ -105,6 +105,19 @@ class LifecycleTest(base.TestCase):
         self.assertEqual([], [f for f in ef.storage_files(self.store)
                               if full['id'] in f or inc['id'] in f])
 
+    def test_incremental_after_a_key_change_restores_with_the_new_key(self):
+        full = self.wait_status(self.create(), states.COMPLETED)
+        self.conf.set_override('key', '22' * 32, group='backup_encryption')
+        with sqlite3.connect(self.live) as connection:
+            connection.execute("UPDATE items SET name = 'new key' "
+                               "WHERE id < 10")
+        after = digest(self.live)
+        inc = self.wait_status(self.create(incremental=1), states.COMPLETED)
+        self.assertEqual(full['id'], inc['parent_id'])
+        # Nothing sealed with the old key was reused: the new key alone
+        # restores it.
+        self.assertEqual(after, digest(self.restore_into(inc)))
+
     def test_notifications_with_trove_event_types(self):
         backup_id = self.create()
         self.wait_status(backup_id, states.COMPLETED)

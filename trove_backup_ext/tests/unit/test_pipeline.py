@@ -129,8 +129,10 @@ class PipelineTest(base.TestCase):
         self.write('b1', [('a', os.urandom(CHUNK))])
         other = backup_reader.BackupReader(
             self.storage, chunk_codec.ChunkCodec(key=os.urandom(32)))
-        self.assertIn('another key', str(self.assertRaises(
-            chunk_codec.IntegrityError, other.verify, 'backups', 'b1')))
+        exc = self.assertRaises(backup_manifest.KeyMismatch, other.verify,
+                                'backups', 'b1')
+        self.assertIn('encrypted with key %s and key %s is configured' % (
+            self.codec.key_id, other.codec.key_id), str(exc))
         keyless = backup_reader.BackupReader(self.storage,
                                              chunk_codec.ChunkCodec())
         self.assertIn('no key is configured', str(self.assertRaises(
