@@ -9,6 +9,8 @@ import socket
 from oslo_log import log as logging
 import oslo_messaging as messaging
 
+from trove_backup_ext import rpc
+
 LOG = logging.getLogger(__name__)
 
 
@@ -38,7 +40,8 @@ class Notifier:
     def __init__(self, conf, role, transport=None):
         transport = transport or messaging.get_notification_transport(conf)
         self._notifier = messaging.Notifier(
-            transport, publisher_id='%s.%s' % (role, socket.gethostname()))
+            transport, publisher_id='%s.%s' % (role, socket.gethostname()),
+            serializer=rpc.RequestContextSerializer())
 
     def _send(self, context, event_type, payload, level):
         try:

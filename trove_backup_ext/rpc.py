@@ -23,7 +23,12 @@ class RequestContextSerializer(messaging.NoOpSerializer):
     """Sends the request context as a plain dict, and back."""
 
     def serialize_context(self, context):
-        return context.to_dict()
+        values = context.to_dict()
+        # The caller's token stays in the API: the worker and agents act
+        # with their own credentials, and a message (or a notification)
+        # must not carry a token anyone could replay.
+        values.pop('auth_token', None)
+        return values
 
     def deserialize_context(self, context):
         return backup_context.RequestContext.from_dict(context)

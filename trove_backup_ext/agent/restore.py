@@ -9,8 +9,9 @@ from trove_backup_ext import storage
 def restore_backup(conf, datastore, storage_driver, container, backup_id,
                    target, checksum=None):
     """Restore backup_id (and, for native incrementals, its chain) into
-    target. checksum, the manifest's sha256 the worker recorded, is
-    checked when given."""
+    target; return where the data is (a file or the target directory).
+    checksum, the manifest's sha256 the worker recorded, is checked when
+    given."""
     reader = backup_reader.BackupReader(
         storage.load(conf, storage_driver), encryption.make_codec(conf),
         parallel=conf.agent.parallel_uploads)
@@ -29,7 +30,7 @@ def restore_backup(conf, datastore, storage_driver, container, backup_id,
               for where, manifest in zip(containers, manifests)]
     if datastore.incremental == 'dedup':
         pieces = pieces[-1:]    # Each backup is complete by itself.
-    return datastore.restore(pieces, target)
+    return datastore.restore(pieces, target) or target
 
 
 def _piece(reader, container, manifest):

@@ -27,6 +27,9 @@ class AgentAPI:
             transport, target, version_cap=cap,
             serializer=rpc.RequestContextSerializer())
 
+    def can_send_version(self, version):
+        return self.client.can_send_version(version)
+
     def create_backup(self, context, instance_id, backup_info):
         cctxt = self.client.prepare(topic=rpc.agent_topic(instance_id),
                                     version='1.0', retry=3)

@@ -23,6 +23,7 @@ from trove_backup_ext import datastores
 from trove_backup_ext import exception
 from trove_backup_ext import rpc
 from trove_backup_ext import service
+from trove_backup_ext.storage import base as storage_base
 
 LOG = logging.getLogger(__name__)
 
@@ -85,8 +86,8 @@ def _restore(conf, args):
             conf, datastore, args.storage_driver or conf.storage_strategy,
             args.container or conf.backup_swift_container, args.backup_id,
             args.target, args.checksum)
-    except (exception.BackupExtError,
-            exception.ConfigurationError) as exc:
+    except (exception.BackupExtError, exception.ConfigurationError,
+            storage_base.StorageError) as exc:
         print('ERROR: %s' % exc, file=sys.stderr)
         return 1
     print(json.dumps({'backup_id': args.backup_id, 'restored': result}))

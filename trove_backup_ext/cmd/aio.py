@@ -71,7 +71,9 @@ reaper_interval = 10
 
 def _parse(argv):
     parser = argparse.ArgumentParser(prog='trove-backup-aio')
-    parser.add_argument('--port', type=int, default=8779)
+    parser.add_argument('--port', type=int,
+                        help='Default: [api] port of the state directory\'s '
+                             'config (8779 when it is written).')
     parser.add_argument('--state-dir', default='./.trove-backup-aio')
     args, rest = parser.parse_known_args(argv)
     args.state_dir = os.path.abspath(args.state_dir)
@@ -116,10 +118,10 @@ def demo_instance(conf):
 
 def main(argv=None):
     args, rest = _parse(sys.argv[1:] if argv is None else argv)
-    config = prepare_state(args.state_dir, args.port)
-    # Our file first: --config-file options given later override it.
-    conf = service.setup(service.parse_args(rest,
-                                            default_config_files=[config]))
+    config = prepare_state(args.state_dir, args.port or 8779)
+    # Our file first: --config-file options given after it override it.
+    conf = service.setup(service.parse_args(['--config-file', config] + rest,
+                                            default_config_files=[]))
     migration.upgrade()
     instance = demo_instance(conf)
     transport = rpc.get_transport(conf)
@@ -128,7 +130,7 @@ def main(argv=None):
     worker.start()
     agent.start()
     server = api_cmd.make_server(conf, deploy.deploy(conf),
-                                 port=args.port)
+                                 port=args.port or conf.api.port)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *a: stop.set())

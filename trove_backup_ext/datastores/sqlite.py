@@ -162,18 +162,23 @@ class SQLiteDatastore(base.Datastore):
             raise base.DatastoreError(reason='%s already exists' % path)
         piece = chain[-1]
         partial = path + '.partial'
-        with open(partial, 'wb') as out:
-            for name, chunks in piece.members():
-                if name != MEMBER:
-                    raise base.DatastoreError(
-                        reason='Unexpected member %r in an SQLite backup'
-                               % name)
-                for chunk in chunks:
-                    out.write(chunk)
-        # The copy was taken under a lock with the WAL folded in: it is a
-        # complete database in rollback-journal form.
-        self._set_rollback_journal(partial)
-        os.replace(partial, path)
+        try:
+            with open(partial, 'wb') as out:
+                for name, chunks in piece.members():
+                    if name != MEMBER:
+                        raise base.DatastoreError(
+                            reason='Unexpected member %r in an SQLite '
+                                   'backup' % name)
+                    for chunk in chunks:
+                        out.write(chunk)
+            # The copy was taken under a lock with the WAL folded in: it
+            # is a complete database in rollback-journal form.
+            self._set_rollback_journal(partial)
+            os.replace(partial, path)
+        except BaseException:
+            if os.path.exists(partial):
+                os.unlink(partial)
+            raise
         return path
 
     @staticmethod

@@ -108,5 +108,20 @@ class LocalStorage(base.Storage):
                     names.append(name)
         return sorted(names)
 
+    def delete_prefix(self, container, prefix):
+        super().delete_prefix(container, prefix)
+        self._prune(container)
+
+    def _prune(self, container):
+        # Directories emptied by a deletion go too, so deleted backups
+        # leave nothing behind; the container itself stays.
+        top = self._path(container)
+        for directory, _, _ in os.walk(top, topdown=False):
+            if directory != top:
+                try:
+                    os.rmdir(directory)
+                except OSError:
+                    pass    # Not empty, or already gone.
+
     def object_url(self, container, name):
         return 'file://' + self._path(container, name)

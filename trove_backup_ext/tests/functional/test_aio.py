@@ -25,12 +25,12 @@ class AllInOneTest(base.TestCase):
                                   'state')
         self.port = service_fixtures.free_port()
 
-    def start(self):
+    def start(self, *extra):
         log = open(os.path.join(os.path.dirname(self.state), 'aio.log'), 'a')
         self.addCleanup(log.close)
         process = subprocess.Popen(
             [os.path.join(BIN, 'trove-backup-aio'), '--port', str(self.port),
-             '--state-dir', self.state],
+             '--state-dir', self.state] + list(extra),
             stdout=subprocess.PIPE, stderr=log, text=True)
         self.addCleanup(self.stop, process)
         lines = []
@@ -85,7 +85,15 @@ class AllInOneTest(base.TestCase):
                          [i['id'] for i in json.loads(listed.stdout)])
 
         self.stop(process)
-        _, again = self.start()
+        # Restarted with a file of the operator's, read after the state
+        # directory's own: both apply.
+        extra = os.path.join(os.path.dirname(self.state), 'extra.conf')
+        with open(extra, 'w') as out:
+            out.write('[DEFAULT]\nmax_backups_per_tenant = 1\n')
+        _, again = self.start('--config-file', extra)
         self.assertEqual(instance_id, again)
         self.assertEqual('COMPLETED', requests.get(
             '%s/%s' % (url, backup_id)).json()['backup']['status'])
+        over = requests.post(url, json={'backup': {
+            'name': 'second', 'instance': instance_id}})
+        self.assertEqual(413, over.status_code, over.text)

@@ -104,6 +104,10 @@ class LifecycleTest(base.TestCase):
         self.assertEqual(404, self.show(inc['id']).status_code)
         self.assertEqual([], [f for f in ef.storage_files(self.store)
                               if full['id'] in f or inc['id'] in f])
+        # Not even their emptied directories.
+        self.assertEqual([], [d for d in os.listdir(
+            os.path.join(self.store, 'database_backups'))
+            if d in (full['id'], inc['id'])])
 
     def test_incremental_after_a_key_change_restores_with_the_new_key(self):
         full = self.wait_status(self.create(), states.COMPLETED)
@@ -136,6 +140,9 @@ class LifecycleTest(base.TestCase):
         self.assertEqual(self.instance.id, end['instance_id'])
         self.assertEqual(states.COMPLETED, end['status'])
         self.assertTrue(end['location'].endswith('/manifest'))
+        contexts = [ctxt for ctxt, _, _, _ in test_notifier.NOTIFICATIONS]
+        self.assertTrue(contexts)
+        self.assertFalse([c for c in contexts if 'auth_token' in c])
         publishers = {message['publisher_id'] for _, message, _, _ in
                       test_notifier.NOTIFICATIONS}
         self.assertTrue(all(p.startswith('trove-backup-worker.')
