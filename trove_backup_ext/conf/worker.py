@@ -13,9 +13,9 @@ worker_opts = [
     cfg.IntOpt('reaper_interval', default=60, min=1,
                help='Seconds between two runs of the reaper.'),
     cfg.IntOpt('delete_retry_interval', default=300, min=1,
-               help='Seconds after which a deletion that has not finished '
-                    '(DELETE_FAILED, or a lost delete request) is tried '
-                    'again.'),
+               help='Seconds after its last attempt (the delete request, '
+                    'or the failure that made it DELETE_FAILED) after '
+                    'which an unfinished deletion is tried again.'),
 ]
 
 

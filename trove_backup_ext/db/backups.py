@@ -227,6 +227,7 @@ def request_delete(context, backup_id, project_id, running_expired_before):
     for member in tree:
         if member.delete_requested_at is None:
             member.delete_requested_at = mark
+            member.updated = mark
     return marked, mark
 
 

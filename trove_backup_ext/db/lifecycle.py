@@ -55,14 +55,15 @@ def stuck(context, updated_before, limit=100):
 
 
 @db_api.context_manager.reader
-def pending_deletes(context, requested_before, limit=100):
-    """Backups marked for deletion since before requested_before: a lost
-    delete cast, or a DELETE_FAILED to retry. Leaves first."""
+def pending_deletes(context, attempted_before, limit=100):
+    """Backups marked for deletion whose last attempt (the request, or a
+    DELETE_FAILED) is older than attempted_before: a lost delete cast, or
+    a failure to retry. Leaves first."""
     rows = list(context.session.execute(
         sa.select(Backup)
         .where(Backup.delete_requested_at.is_not(None),
-               Backup.delete_requested_at < requested_before)
-        .order_by(Backup.delete_requested_at).limit(limit)).scalars())
+               Backup.updated < attempted_before)
+        .order_by(Backup.updated).limit(limit)).scalars())
     parents = {row.parent_id for row in rows}
     return [row for row in rows if row.id not in parents] or rows
 

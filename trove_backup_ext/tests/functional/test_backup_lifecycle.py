@@ -3,6 +3,7 @@
 import hashlib
 import os
 import sqlite3
+from unittest import mock
 
 import fixtures
 from oslo_messaging.notify import _impl_test as test_notifier
@@ -14,6 +15,8 @@ from trove_backup_ext.agent import restore
 from trove_backup_ext.db import instances as instances_db
 from trove_backup_ext.db import lifecycle
 from trove_backup_ext import states
+from trove_backup_ext import storage
+from trove_backup_ext.storage import base as storage_base
 from trove_backup_ext.tests import base
 from trove_backup_ext.tests import execution_fixtures as ef
 from trove_backup_ext.tests import service_fixtures
@@ -121,6 +124,37 @@ class LifecycleTest(base.TestCase):
         # Nothing sealed with the old key was reused: the new key alone
         # restores it.
         self.assertEqual(after, digest(self.restore_into(inc)))
+
+    def test_failed_delete_stays_visible_and_is_retried(self):
+        backup = self.wait_status(self.create(), states.COMPLETED)
+        local = storage.load(self.conf, 'local')
+
+        def refuse(container, name):
+            raise storage_base.StorageError('disk is read-only')
+        # The driver object belongs to this test's configuration alone.
+        refusing = mock.patch.object(local, 'delete_object',
+                                     side_effect=refuse)
+        refusing.start()
+        requests.delete('%s/%s' % (self.url, backup['id']))
+        failed = self.wait_status(backup['id'], states.DELETE_FAILED)
+        self.assertEqual(backup['id'], failed['id'])
+        self.assertIn('disk is read-only', lifecycle.get(
+            self.context, backup['id']).fail_reason)
+        self.assertIn(backup['id'], [b['id'] for b in requests.get(
+            self.url).json()['backups']])
+
+        interval = self.conf.worker.delete_retry_interval
+        self.addCleanup(timeutils.clear_time_override)
+        timeutils.set_time_override(timeutils.utcnow() + timeutils.datetime
+                                    .timedelta(seconds=interval - 5))
+        self.assertEqual((0, 0), self.worker.reaper.run_once())
+        refusing.stop()     # Storage is back.
+        timeutils.set_time_override(timeutils.utcnow() + timeutils.datetime
+                                    .timedelta(seconds=10))
+        self.assertEqual((0, 1), self.worker.reaper.run_once())
+        self.assertEqual(404, self.show(backup['id']).status_code)
+        self.assertEqual([], [f for f in ef.storage_files(self.store)
+                              if backup['id'] in f])
 
     def test_notifications_with_trove_event_types(self):
         backup_id = self.create()
