@@ -1,4 +1,4 @@
-"""trove-backup-manage: database schema and the instance registry."""
+"""trove-backup-manage: schema, instance registry, stuck backups."""
 
 import json
 import sys
@@ -9,9 +9,11 @@ from oslo_utils import uuidutils
 from trove_backup_ext import conf as backup_conf
 from trove_backup_ext import context as backup_context
 from trove_backup_ext.db import instances as instances_db
+from trove_backup_ext.db import lifecycle
 from trove_backup_ext.db import migration
 from trove_backup_ext import exception
 from trove_backup_ext import service
+from trove_backup_ext import states
 
 _INSTANCE_FIELDS = ('id', 'name', 'project_id', 'datastore',
                     'datastore_version', 'status')
@@ -70,6 +72,52 @@ class InstanceCommands:
                                 args.id, args.status)
 
 
+class BackupCommands:
+
+    RESET_STATUS_HELP = (
+        'Set a backup stuck in NEW, BUILDING or SAVING to FAILED, freeing '
+        'its instance for the next backup: for when its agent died and '
+        'you will not wait for the worker\'s reaper ([worker] '
+        'backup_timeout). Whatever it stored stays until the backup is '
+        'deleted. FAILED is the only target: whether a backup is whole is '
+        'known only to its agent. A backup being deleted (DELETE_FAILED '
+        'included) is refused: the worker retries the deletion every '
+        '[worker] delete_retry_interval seconds until storage accepts it. '
+        'Exit status 1 when the backup is refused or does not exist.')
+
+    @staticmethod
+    def reset_status(args):
+        context = backup_context.get_admin_context()
+        backup = lifecycle.get(context, args.backup_id)
+        if backup is None:
+            raise exception.BackupNotFound('Backup %s cannot be found.'
+                                           % args.backup_id)
+        if backup.delete_requested_at is not None:
+            raise exception.BadRequest(
+                'Backup %s is being deleted (%s): the worker retries the '
+                'deletion; nothing to reset.' % (backup.id, backup.status))
+        if backup.status == args.status:
+            print('Backup %s is already %s.' % (backup.id, backup.status))
+            return
+        if backup.status not in states.RUNNING:
+            raise exception.BadRequest(
+                'Backup %s is %s, not running (%s): only a running backup '
+                'can be reset.' % (backup.id, backup.status,
+                                   ', '.join(sorted(states.RUNNING))))
+        if not lifecycle.transition(
+                context, backup.id, states.RUNNING, args.status,
+                fail_reason='Reset by an operator with trove-backup-manage '
+                            'backup reset-status.'):
+            now = lifecycle.get(context, backup.id)
+            raise exception.BadRequest(
+                'Backup %s changed meanwhile (now %s); run the command '
+                'again if it is still stuck.' % (backup.id, (
+                    'gone' if now is None else now.status +
+                    (', being deleted' if now.delete_requested_at else ''))))
+        print('Backup %s: %s -> %s.' % (backup.id, backup.status,
+                                        args.status))
+
+
 def add_command_parsers(subparsers):
     db = subparsers.add_parser('db', help='Database schema.')
     db_sub = db.add_subparsers(dest='action', required=True)
@@ -103,6 +151,17 @@ def add_command_parsers(subparsers):
     status.add_argument('id')
     status.add_argument('status')
     status.set_defaults(func=InstanceCommands.set_status)
+
+    backup = subparsers.add_parser('backup', help='Backups stuck running.')
+    backup_sub = backup.add_subparsers(dest='action', required=True)
+    reset = backup_sub.add_parser(
+        'reset-status', help='Fail a backup stuck running.',
+        description=BackupCommands.RESET_STATUS_HELP)
+    reset.add_argument('backup_id')
+    reset.add_argument('--status', choices=(states.FAILED,),
+                       default=states.FAILED,
+                       help='The status to set (FAILED, the only one).')
+    reset.set_defaults(func=BackupCommands.reset_status)
 
 
 category_opt = cfg.SubCommandOpt('category', title='Commands',

@@ -1,0 +1,235 @@
+"""trove-backup-status upgrade check, run as a process on real setups.
+
+Exit codes as oslo.upgradecheck defines them: 0 every check passed, 1 a
+check warns, 2 a check failed.
+"""
+
+import configparser
+import json
+import os
+import subprocess
+import sys
+
+import fixtures
+import sqlalchemy as sa
+
+from trove_backup_ext.db import migration
+from trove_backup_ext.tests import base
+from trove_backup_ext.tests import swift_fixture
+
+SUCCESS, WARNING, FAILURE = 0, 1, 2
+
+
+class StatusTestCase(base.TestCase):
+    """Each test builds a deployment in a temporary directory: a config
+    file, a SQLite database (migrated unless told) and a storage dir."""
+
+    def setUp(self):
+        super().setUp()
+        self.dir = self.useFixture(fixtures.TempDir()).path
+        self.db_url = 'sqlite:///%s/backups.sqlite' % self.dir
+        self.storage_dir = os.path.join(self.dir, 'backups')
+        self.sections = {
+            'DEFAULT': {'transport_url': 'fake:///'},
+            'database': {'connection': self.db_url},
+            'local_storage': {'storage_dir': self.storage_dir},
+        }
+
+    def migrate(self):
+        engine = sa.create_engine(self.db_url)
+        self.addCleanup(engine.dispose)
+        migration.upgrade(engine=engine)
+        return engine
+
+    def good_setup(self):
+        self.migrate()
+        os.mkdir(self.storage_dir)
+
+    def write(self, name, text):
+        path = os.path.join(self.dir, name)
+        with open(path, 'w') as f:
+            f.write(text)
+        return path
+
+    def status(self, *extra):
+        """Run the command; (exit code, {check: (result, details)})."""
+        parser = configparser.ConfigParser()
+        parser.read_dict(self.sections)
+        config_file = os.path.join(self.dir, 'trove-backup-ext.conf')
+        with open(config_file, 'w') as f:
+            parser.write(f)
+        result = subprocess.run(
+            [sys.executable, '-m', 'trove_backup_ext.cmd.status',
+             '--config-file', config_file, 'upgrade', 'check'] + list(extra),
+            capture_output=True, text=True, timeout=120,
+            stdin=subprocess.DEVNULL)
+        self.assertIn(result.returncode, (SUCCESS, WARNING, FAILURE),
+                      result.stdout + result.stderr)
+        self.output = result.stdout
+        return result.returncode, _parse_table(result.stdout)
+
+    def assertCheck(self, checks, name, result, *fragments):
+        self.assertIn(name, checks, self.output)
+        self.assertEqual(result, checks[name][0], self.output)
+        for fragment in fragments:
+            self.assertIn(fragment, checks[name][1], self.output)
+
+
+def _parse_table(text):
+    """{check name: (result, details)} from oslo.upgradecheck's table."""
+    checks, current = {}, None
+    for line in text.splitlines():
+        cell = line.strip('|').strip() if line.startswith('|') else None
+        if cell is None:
+            current = None
+        elif cell.startswith('Check: '):
+            current = cell[len('Check: '):]
+            checks[current] = [None, '']
+        elif current and cell.startswith('Result: '):
+            checks[current][0] = cell[len('Result: '):]
+        elif current and cell.startswith('Details: '):
+            checks[current][1] = cell[len('Details: '):]
+        elif current:
+            checks[current][1] += ' ' + cell
+    return {name: tuple(value) for name, value in checks.items()}
+
+
+class SchemaAndSourceTest(StatusTestCase):
+
+    def test_good_setup_passes_every_check(self):
+        self.good_setup()
+        code, checks = self.status()
+        self.assertEqual(SUCCESS, code, self.output)
+        self.assertEqual(['Database schema', 'Policy file', 'Storage',
+                          'Instance source'], list(checks))
+        self.assertCheck(checks, 'Database schema', 'Success',
+                         migration.head())
+        self.assertCheck(checks, 'Storage', 'Success', self.storage_dir)
+        self.assertCheck(checks, 'Instance source', 'Success', 'registry')
+
+    def test_unknown_instance_source_fails_in_json(self):
+        self.good_setup()
+        self.sections['DEFAULT']['instance_source'] = 'nonexistent'
+        code, _ = self.status('--json')
+        self.assertEqual(FAILURE, code)
+        checks = {c['check']: c for c in json.loads(self.output)['checks']}
+        self.assertEqual({'Database schema': 0, 'Policy file': 0,
+                          'Storage': 0, 'Instance source': 2},
+                         {name: c['result'] for name, c in checks.items()})
+        self.assertIn('nonexistent', checks['Instance source']['details'])
+
+    def test_fresh_deployment_fails_schema_and_storage(self):
+        # Nothing done yet: no "db sync", no storage directory.
+        code, checks = self.status()
+        self.assertEqual(FAILURE, code)
+        self.assertCheck(checks, 'Database schema', 'Failure', 'db sync')
+        self.assertCheck(checks, 'Storage', 'Failure', self.storage_dir,
+                         'not a directory')
+        self.assertCheck(checks, 'Policy file', 'Success')
+
+    def test_schema_of_an_unknown_revision_fails(self):
+        engine = self.migrate()
+        os.mkdir(self.storage_dir)
+        with engine.begin() as connection:
+            connection.execute(sa.text(
+                "UPDATE alembic_version SET version_num = 'ffffffffffff'"))
+        code, checks = self.status()
+        self.assertEqual(FAILURE, code)
+        self.assertCheck(checks, 'Database schema', 'Failure',
+                         'ffffffffffff', migration.head())
+
+    def test_unreachable_database_fails_without_showing_the_password(self):
+        os.mkdir(self.storage_dir)
+        self.sections['database']['connection'] = (
+            'mysql+pymysql://tbe:s3cr3t-pw@127.0.0.1:1/tbe')
+        code, checks = self.status()
+        self.assertEqual(FAILURE, code)
+        self.assertCheck(checks, 'Database schema', 'Failure',
+                         'Cannot read the schema revision')
+        self.assertNotIn('s3cr3t-pw', self.output)
+
+
+class PolicyCheckTest(StatusTestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.good_setup()
+
+    def policy(self, text, name='policy.yaml'):
+        # Found, as oslo.policy finds it, beside the config file.
+        self.write(name, text)
+        if name != 'policy.yaml':
+            self.sections['oslo_policy'] = {'policy_file': name}
+
+    def test_known_rules_pass(self):
+        self.policy('"backup:index": "rule:admin"\n'
+                    '"backup:create": "role:admin or project_id:%(tenant)s"\n')
+        code, checks = self.status()
+        self.assertEqual(SUCCESS, code, self.output)
+        self.assertCheck(checks, 'Policy file', 'Success', '2 rules')
+
+    def test_unknown_rule_name_warns(self):
+        self.policy('"backup:index": "rule:admin"\n'
+                    '"backup:shwo": "rule:admin"\n')
+        code, checks = self.status()
+        self.assertEqual(WARNING, code, self.output)
+        self.assertCheck(checks, 'Policy file', 'Warning', 'backup:shwo')
+        self.assertNotIn('backup:index', checks['Policy file'][1])
+
+    def test_json_policy_file_warns(self):
+        self.policy('{"backup:index": "rule:admin"}', name='policy.json')
+        code, checks = self.status()
+        self.assertEqual(WARNING, code, self.output)
+        self.assertCheck(checks, 'Policy file', 'Warning', 'JSON')
+
+    def test_yaml_syntax_error_fails(self):
+        self.policy('"backup:index": [\n')
+        code, checks = self.status()
+        self.assertEqual(FAILURE, code, self.output)
+        self.assertCheck(checks, 'Policy file', 'Failure', 'cannot be read')
+
+    def test_rule_that_does_not_parse_fails(self):
+        self.policy('"backup:index": "role:admin or"\n')
+        code, checks = self.status()
+        self.assertEqual(FAILURE, code, self.output)
+        self.assertCheck(checks, 'Policy file', 'Failure', 'backup:index')
+
+    def test_reference_to_an_undefined_rule_fails(self):
+        self.policy('"backup:index": "rule:no_such_rule"\n')
+        code, checks = self.status()
+        self.assertEqual(FAILURE, code, self.output)
+        self.assertCheck(checks, 'Policy file', 'Failure', 'not defined')
+
+
+class SwiftStorageCheckTest(StatusTestCase):
+    """Against the real Swift of tools/swift-aio.sh."""
+
+    def setUp(self):
+        super().setUp()
+        self.migrate()
+
+    def use_swift(self, **overrides):
+        auth = swift_fixture.swift_auth()
+        self.sections['DEFAULT']['storage_strategy'] = 'swift'
+        self.sections['swift'] = dict({
+            'auth_version': '1', 'auth_url': auth['ST_AUTH'],
+            'user': auth['ST_USER'], 'key': auth['ST_KEY']}, **overrides)
+
+    def test_reachable_swift_passes(self):
+        self.use_swift()
+        code, checks = self.status()
+        self.assertEqual(SUCCESS, code, self.output)
+        self.assertCheck(checks, 'Storage', 'Success', 'swift')
+
+    def test_swift_refusing_the_credentials_fails(self):
+        self.use_swift(key='not-the-key')
+        code, checks = self.status()
+        self.assertEqual(FAILURE, code, self.output)
+        self.assertCheck(checks, 'Storage', 'Failure', '401')
+        self.assertNotIn('not-the-key', self.output)
+
+    def test_swift_misconfigured_fails(self):
+        self.use_swift(user='')
+        code, checks = self.status()
+        self.assertEqual(FAILURE, code, self.output)
+        self.assertCheck(checks, 'Storage', 'Failure', '[swift] user')

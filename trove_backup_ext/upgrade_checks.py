@@ -1,0 +1,165 @@
+"""The checks of trove-backup-status upgrade check (oslo.upgradecheck)."""
+
+import os
+
+from oslo_policy import policy as oslo_policy
+from oslo_upgradecheck import upgradecheck
+from oslo_utils import fileutils
+
+from trove_backup_ext.db import migration
+from trove_backup_ext import exception
+from trove_backup_ext import instance_sources
+from trove_backup_ext import policies
+from trove_backup_ext import policy
+from trove_backup_ext import service
+from trove_backup_ext import storage
+from trove_backup_ext.storage import base as storage_base
+from trove_backup_ext.storage import local
+
+Code = upgradecheck.Code
+Result = upgradecheck.Result
+
+# Listed in the container the storage probe reads: a name no backup has,
+# so the answer is one small, empty listing however many backups exist.
+STORAGE_PROBE_PREFIX = 'trove-backup-status-probe/'
+
+
+def _reason(exc):
+    """An exception's first line, without the SQL or traceback around it."""
+    orig = getattr(exc, 'orig', None) or exc
+    return str(orig).strip().splitlines()[0] if str(orig).strip() else (
+        type(orig).__name__)
+
+
+class Checks(upgradecheck.UpgradeCommands):
+    """Each check tells what is wrong and what to do about it."""
+
+    display_title = 'trove-backup-ext upgrade check results'
+
+    def __init__(self, conf):
+        self.conf = conf
+
+    def check(self):
+        # Set up only now, when oslo.upgradecheck has parsed the command
+        # line. No connection retries: a status check reports an
+        # unreachable database at once instead of waiting for it.
+        self.conf.set_override('max_retries', 0, group='database')
+        service.setup(self.conf)
+        return super().check()
+
+    def _check_schema(self):
+        head = migration.head()
+        try:
+            current = migration.version()
+        except Exception as exc:
+            return Result(Code.FAILURE, 'Cannot read the schema revision '
+                          'from [database] connection: %s' % _reason(exc))
+        if current is None:
+            return Result(Code.FAILURE, 'The database has no schema: run '
+                          '"trove-backup-manage db sync".')
+        if current != head:
+            return Result(Code.FAILURE, 'The schema is at revision %s, this '
+                          'code needs %s: run "trove-backup-manage db sync" '
+                          '(a revision this code does not know means the '
+                          'database belongs to a newer release).'
+                          % (current, head))
+        return Result(Code.SUCCESS, 'At revision %s.' % head)
+
+    def _check_policy_file(self):
+        enforcer = policy.init(self.conf)
+        name = self.conf.oslo_policy.policy_file
+        path = self.conf.find_file(name)
+        if path is None:
+            return Result(Code.SUCCESS, 'No policy file %s: the rules in '
+                          'code apply.' % name)
+        try:
+            with open(path) as source:
+                rules = oslo_policy.parse_file_contents(source.read())
+        except (OSError, ValueError) as exc:
+            return Result(Code.FAILURE, 'Policy file %s cannot be read: %s'
+                          % (path, ' '.join(str(exc).split())))
+        if not isinstance(rules, dict):
+            return Result(Code.FAILURE, 'Policy file %s is not a mapping of '
+                          'rule names to rules.' % path)
+        broken = sorted(rule for rule, text in rules.items()
+                        if not _parses(text))
+        if broken:
+            return Result(Code.FAILURE, 'Policy file %s has rules that do '
+                          'not parse (oslo.policy would deny them all): %s'
+                          % (path, ', '.join(broken)))
+        enforcer.load_rules(force_reload=True)
+        if not enforcer.check_rules():
+            return Result(Code.FAILURE, 'Policy file %s refers to rules '
+                          'that are not defined, or its rules refer to each '
+                          'other in a cycle (see the log).' % path)
+        unknown = sorted(set(rules) - {rule.name for rule in
+                                       policies.list_rules()})
+        if unknown:
+            return Result(Code.WARNING, 'Policy file %s sets rules this '
+                          'service does not have (misspelt, or another '
+                          "service's?): %s" % (path, ', '.join(unknown)))
+        if fileutils.is_json(path):
+            return Result(Code.WARNING, 'Policy file %s is JSON, which '
+                          'oslo.policy deprecated: convert it with '
+                          'oslopolicy-convert-json-to-yaml.' % path)
+        return Result(Code.SUCCESS, 'Policy file %s: %d rules, all known.'
+                      % (path, len(rules)))
+
+    def _check_storage(self):
+        name = self.conf.storage_strategy
+        if 'swift' in self.conf:
+            # A status check reports; it does not wait out a long outage.
+            self.conf.set_override('retries', min(self.conf.swift.retries, 1),
+                                   group='swift')
+            self.conf.set_override('timeout', min(self.conf.swift.timeout,
+                                                  10.0), group='swift')
+        try:
+            driver = storage.load(self.conf, name)
+        except exception.ConfigurationError as exc:
+            return Result(Code.FAILURE, '[DEFAULT] storage_strategy %s: %s'
+                          % (name, exc))
+        if isinstance(driver, local.LocalStorage):
+            return _check_directory(driver.root)
+        container = self.conf.backup_swift_container
+        try:
+            driver.list_objects(container, STORAGE_PROBE_PREFIX)
+        except (storage_base.StorageError, ValueError) as exc:
+            return Result(Code.FAILURE, 'Storage %s cannot be used: %s'
+                          % (name, exc))
+        return Result(Code.SUCCESS, 'Storage %s answered a listing of '
+                      'container %s.' % (name, container))
+
+    def _check_instance_source(self):
+        try:
+            source = instance_sources.load(self.conf)
+        except exception.ConfigurationError as exc:
+            return Result(Code.FAILURE, str(exc))
+        return Result(Code.SUCCESS, 'Instance source %s (%s) loaded.' % (
+            self.conf.instance_source, type(source).__name__))
+
+    _upgrade_checks = (
+        ('Database schema', _check_schema),
+        ('Policy file', _check_policy_file),
+        ('Storage', _check_storage),
+        ('Instance source', _check_instance_source),
+    )
+
+
+def _parses(text):
+    try:
+        check = oslo_policy.Rules.from_dict({'rule': text})['rule']
+    except Exception:
+        return False
+    # oslo.policy turns what it cannot parse into "!" (deny), silently.
+    return str(check) != '!' or str(text).strip() == '!'
+
+
+def _check_directory(path):
+    if not os.path.isdir(path):
+        return Result(Code.FAILURE, '[local_storage] storage_dir %s is not '
+                      'a directory: create it (or mount the backup volume '
+                      'there), writable by the service user.' % path)
+    if not os.access(path, os.W_OK | os.X_OK):
+        return Result(Code.FAILURE, '[local_storage] storage_dir %s is not '
+                      'writable by this user.' % path)
+    return Result(Code.SUCCESS, 'Local storage in %s is writable.' % path)
