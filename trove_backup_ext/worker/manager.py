@@ -27,6 +27,14 @@ AGENT_TRANSITIONS = {
 _GB = 1024.0 ** 3
 
 
+def delete_stored_objects(driver, container, backup_id):
+    """Delete every object of a backup, its manifest first: as the
+    manifest is written last, a backup whose deletion was cut off halfway
+    is never taken for a whole one."""
+    driver.delete_object(container, backup_manifest.manifest_name(backup_id))
+    driver.delete_prefix(container, backup_manifest.object_prefix(backup_id))
+
+
 class WorkerManager:
     """RPC endpoint of trove-backup-worker (see rpcapi.WorkerAPI)."""
 
@@ -144,9 +152,9 @@ class WorkerManager:
 
     def _delete_one(self, context, backup):
         try:
-            driver = storage.load(self.conf, backup.storage_driver)
-            driver.delete_prefix(backup.container,
-                                 backup_manifest.object_prefix(backup.id))
+            delete_stored_objects(
+                storage.load(self.conf, backup.storage_driver),
+                backup.container, backup.id)
         except Exception as exc:
             reason = 'Deleting the stored objects failed: %s' % exc
             LOG.warning('Backup %s: %s', backup.id, reason)

@@ -14,9 +14,9 @@ from oslo_utils import timeutils
 
 from trove_backup_ext.db import lifecycle
 from trove_backup_ext import notifications
-from trove_backup_ext.pipeline import manifest as backup_manifest
 from trove_backup_ext import states
 from trove_backup_ext import storage
+from trove_backup_ext.worker import manager as worker_manager
 
 LOG = logging.getLogger(__name__)
 
@@ -57,8 +57,9 @@ class Reaper:
             return False    # It moved meanwhile.
         LOG.warning('Backup %s failed: %s', backup.id, reason)
         try:
-            storage.load(self.conf, backup.storage_driver).delete_prefix(
-                backup.container, backup_manifest.object_prefix(backup.id))
+            worker_manager.delete_stored_objects(
+                storage.load(self.conf, backup.storage_driver),
+                backup.container, backup.id)
         except Exception:
             LOG.exception('Could not remove the partial objects of backup '
                           '%s; deleting the backup will retry.', backup.id)
