@@ -7,6 +7,7 @@ and checked after decoding; GCM also rejects any altered byte.
 
 import hashlib
 import os
+import threading
 
 from cryptography.hazmat.primitives.ciphers import aead
 import zstandard
@@ -36,6 +37,7 @@ class ChunkCodec:
         self.level = level
         self.key = key
         self._aead = aead.AESGCM(key) if key else None
+        self._local = threading.local()
 
     @property
     def encrypted(self):
@@ -55,12 +57,21 @@ class ChunkCodec:
         associated binds the stored bytes to their place (object name), so
         a chunk moved to another name fails to decrypt.
         """
-        # A compressor object is not thread-safe; a new one is cheap.
-        stored = zstandard.ZstdCompressor(level=self.level).compress(plain)
+        stored = self._compressor().compress(plain)
         if self._aead:
             nonce = os.urandom(_NONCE_SIZE)
             stored = nonce + self._aead.encrypt(nonce, stored, associated)
         return stored
+
+    def _compressor(self):
+        # One per thread: a compressor is not thread-safe, and a new one
+        # per chunk sets its context up again (~5% of the CPU time of a
+        # 64 KiB chunk).
+        compressor = getattr(self._local, 'compressor', None)
+        if compressor is None:
+            compressor = self._local.compressor = zstandard.ZstdCompressor(
+                level=self.level)
+        return compressor
 
     def decode(self, stored, associated, sha256, size):
         """The plain chunk, verified against its manifest entry."""

@@ -1,7 +1,9 @@
 """The pipeline: chunks, manifests, incrementals and verification."""
 
 import io
+import json
 import os
+from unittest import mock
 
 import fixtures
 from oslo_config import cfg
@@ -165,3 +167,85 @@ class PipelineTest(base.TestCase):
                          backup_manifest.chunk_name('b', 7))
         self.assertTrue(backup_manifest.chunk_name('b', 1).startswith(
             backup_manifest.object_prefix('b')))
+
+    def test_failure_of_the_last_upload_writes_no_manifest(self):
+        put = self.storage.put_object
+
+        def refuse_last(container, name, data):
+            if name == 'b1/chunks/00000004':
+                raise local.base.StorageError('disk full')
+            put(container, name, data)
+        self.storage.put_object = refuse_last
+        self.assertRaises(local.base.StorageError, self.write, 'b1',
+                          [('a', os.urandom(4 * CHUNK))])
+        self.assertEqual([], self.storage.list_objects('backups',
+                                                       'b1/manifest'))
+
+    def test_chain_reuses_chunks_where_they_are_stored(self):
+        first = bytearray(os.urandom(4 * CHUNK))
+        full = self.write('full', [('db', bytes(first))])
+        first[0] ^= 1
+        second = backup_writer.BackupWriter(
+            self.storage, 'other', 'inc1', self.codec, chunk_size=CHUNK,
+            parent=full.manifest, parent_container='backups').write(
+                FakeSession([('db', bytes(first))]), {})
+        first[-1] ^= 1
+        third = backup_writer.BackupWriter(
+            self.storage, 'other', 'inc2', self.codec, chunk_size=CHUNK,
+            parent=second.manifest, parent_container='other').write(
+                FakeSession([('db', bytes(first))]), {})
+        chunks = third.manifest['members'][0]['chunks']
+        self.assertEqual(['inc1/chunks/00000001', 'full/chunks/00000002',
+                          'full/chunks/00000003', 'inc2/chunks/00000004'],
+                         [c['object'] for c in chunks])
+        self.assertEqual([None, 'backups', 'backups', None],
+                         [c.get('container') for c in chunks])
+        reader = backup_reader.BackupReader(self.storage, self.codec)
+        self.assertEqual(bytes(first), b''.join(reader.member_chunks(
+            'other', third.manifest['members'][0])))
+        # The parent's manifest is not changed by being built upon.
+        self.assertNotIn('container',
+                         second.manifest['members'][0]['chunks'][0])
+
+    def test_manifest_is_stored_compressed(self):
+        plain = chunk_codec.ChunkCodec()
+        self.write('b1', [('a', b'row' * 40 * CHUNK)], codec=plain)
+        stored = self.storage.get_object('backups', 'b1/manifest')
+        self.assertTrue(stored.startswith(b'\x28\xb5\x2f\xfd'))
+        manifest = backup_reader.BackupReader(self.storage, plain).manifest(
+            'backups', 'b1')
+        self.assertEqual(40 * 3, len(manifest['members'][0]['chunks']))
+
+    def test_plain_json_manifest_of_earlier_versions_is_read(self):
+        plain = chunk_codec.ChunkCodec()
+        result = self.write('b1', [('a', b'abc' * CHUNK)], codec=plain)
+        body = json.dumps(result.manifest).encode()
+        self.storage.put_object('backups', 'b1/manifest', body)
+        reader = backup_reader.BackupReader(self.storage, plain)
+        self.assertEqual(b'abc' * CHUNK, b''.join(reader.member_chunks(
+            'backups', reader.manifest('backups', 'b1')['members'][0])))
+
+    def test_damaged_compressed_manifest_is_refused(self):
+        plain = chunk_codec.ChunkCodec()
+        self.write('b1', [('a', b'abc')], codec=plain)
+        stored = self.storage.get_object('backups', 'b1/manifest')
+        self.storage.put_object('backups', 'b1/manifest', stored[:-9])
+        exc = self.assertRaises(
+            chunk_codec.IntegrityError,
+            backup_reader.BackupReader(self.storage, plain).manifest,
+            'backups', 'b1')
+        self.assertIn('not valid', str(exc))
+
+    def test_allocator_is_tuned_once(self):
+        calls = []
+
+        def mallopt(option, value):
+            calls.append((option, value))
+            return 1
+        self.useFixture(fixtures.MockPatchObject(
+            backup_writer, '_allocator_tuned', False))
+        self.useFixture(fixtures.MockPatch(
+            'ctypes.CDLL', return_value=mock.Mock(mallopt=mallopt)))
+        backup_writer.tune_allocator()
+        backup_writer.tune_allocator()
+        self.assertEqual([(-3, 32 << 20), (-1, 64 << 20)], calls)
