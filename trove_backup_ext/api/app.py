@@ -25,15 +25,3 @@ def setup_app(conf, instance_source=None, worker_api=None):
         guess_content_type_from_ext=False,
         force_canonical=False)
 
-
-def app_factory(global_conf, **local_conf):
-    """Paste app factory: the bare pecan app, for a deployer's pipeline.
-
-    local_conf may name config_file (comma separated) of the plugin's own
-    configuration; the pipeline supplies authentication.
-    """
-    from trove_backup_ext import service as backup_service_setup
-    files = [f.strip() for f in local_conf.get('config_file', '').split(',')
-             if f.strip()]
-    conf = backup_service_setup.prepare(files)
-    return setup_app(conf)

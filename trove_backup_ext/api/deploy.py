@@ -1,37 +1,27 @@
 """Wraps the pecan app in the middleware stack of a stand-alone API."""
 
-from keystonemiddleware import auth_token
-from oslo_middleware import http_proxy_to_wsgi
+import functools
+
 from oslo_middleware import request_id
 
 from trove_backup_ext.api import app as backup_app
 from trove_backup_ext.api import faults
-from trove_backup_ext.api import noauth
-
-
-def _auth_middleware(conf):
-    if conf.api.auth_strategy == 'noauth':
-        return noauth.NoAuthMiddleware
-
-    def keystone(application):
-        # Our own ConfigOpts, not the global one: see conf/__init__.py.
-        return auth_token.AuthProtocol(application,
-                                       {'oslo_config_config': conf})
-    return keystone
+from trove_backup_ext.api import paste
 
 
 def deploy(conf, application=None):
     """The WSGI application: the pecan app inside its middleware."""
     application = application or backup_app.setup_app(conf)
-    # Outermost first. The request id comes first so every response, even
-    # a fault, carries one; the fault wrapper sits above authentication so
-    # that auth_token's 401 gets Trove's fault body too; proxy headers are
-    # applied before anything reads the request's URL.
+    # Outermost first, the same stack as the "main" pipeline of
+    # etc/trove-backup-ext/api-paste.ini, which says why each sits where
+    # it does: keep the two in step.
     stack = [
         request_id.RequestId,
+        functools.partial(paste.cors_middleware, conf),
+        functools.partial(paste.Healthcheck, conf),
         faults.FaultWrapper,
-        lambda app: http_proxy_to_wsgi.HTTPProxyToWSGI(app, conf),
-        _auth_middleware(conf),
+        functools.partial(paste.proxy_middleware, conf),
+        functools.partial(paste.auth_middleware, conf),
     ]
     for middleware in reversed(stack):
         application = middleware(application)

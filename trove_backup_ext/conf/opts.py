@@ -26,6 +26,10 @@ def set_defaults():
     from oslo_config import cfg
     from oslo_db import options as db_options
 
+    from oslo_middleware import cors
+
+    from trove_backup_ext.api import paste
     from trove_backup_ext.conf import database
     cfg.set_defaults(db_options.database_opts,
                      connection=database.DEFAULT_CONNECTION)
+    cors.set_defaults(**paste.CORS_DEFAULTS)

@@ -7,7 +7,29 @@ never shares or reconfigures the host's database engine.
 from oslo_db import api as oslo_db_api
 from oslo_db.sqlalchemy import enginefacade
 
-context_manager = enginefacade.transaction_context()
+class _TransactionFactory(enginefacade._TransactionFactory):
+    """oslo.db's factory, minus its use of the global cfg.CONF.
+
+    Started with conf=False (always, here), oslo.db registers its
+    [database] options on the global cfg.CONF and takes from it every
+    engine setting configure() did not name: inside a Trove API, Trove's
+    database settings (or a DuplicateOptError, Trove's options being
+    other objects). configure() gets ours; nothing else is read.
+    """
+
+    def _start(self, conf=False, connection=None, slave_connection=None):
+        super()._start(conf=None if conf is False else conf,
+                       connection=connection,
+                       slave_connection=slave_connection)
+
+
+class _TransactionContextManager(enginefacade._TransactionContextManager):
+
+    def _create_root_factory(self):
+        return _TransactionFactory()
+
+
+context_manager = _TransactionContextManager()
 
 # Writers that can meet a deadlock (MySQL/MariaDB under parallel creates)
 # are retried from the start of their transaction.
