@@ -20,6 +20,8 @@ tools/install-backup-tools.sh
 # A real Swift for the swift storage tests (installed on first use).
 swift_env=$(tools/swift-aio.sh start)
 eval "$swift_env"
+# Trove, in its own venv, for the trove instance source's schema tests.
+tools/trove-schema.sh install
 
 export PATH="$PWD/$VENV/bin:$PATH"
 log=$(mktemp)

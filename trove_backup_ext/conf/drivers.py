@@ -12,6 +12,7 @@ DRIVER_MODULES = (
     'trove_backup_ext.datastores.sqlite',
     'trove_backup_ext.datastores.mariadb',
     'trove_backup_ext.datastores.postgresql',
+    'trove_backup_ext.instance_sources.trove',
 )
 
 
