@@ -28,10 +28,13 @@ def _canonical(uuid):
 
 class BackupService:
 
-    def __init__(self, conf, instance_source, worker_api):
+    def __init__(self, conf, instance_source, worker_api, trusts=None):
+        """trusts: a trusts.TrustMaker when backups are kept in their
+        owners' Swift accounts ([swift] store_in_owner_account)."""
         self.conf = conf
         self.instances = instance_source
         self.worker = worker_api
+        self.trusts = trusts
 
     @staticmethod
     def _visible_project(context):
@@ -79,18 +82,33 @@ class BackupService:
             'container': (spec.get('swift_container') or
                           self.conf.backup_swift_container),
         }
-        backup = backups_db.create(
-            context, values, parent_id=_canonical(spec.get('parent_id')),
-            incremental=bool(spec.get('incremental')),
-            quota_limit=self.conf.max_backups_per_tenant)
+        values['trust_id'] = self._trust(context, values['storage_driver'])
+        try:
+            backup = backups_db.create(
+                context, values, parent_id=_canonical(spec.get('parent_id')),
+                incremental=bool(spec.get('incremental')),
+                quota_limit=self.conf.max_backups_per_tenant)
+        except Exception:
+            self._drop_trust(context, values['trust_id'])
+            raise
         try:
             self.worker.create_backup(context, backup.id)
         except Exception:
             LOG.exception('Casting create_backup for backup %s failed; '
                           'removing it.', backup.id)
             backups_db.undo_create(context, backup.id)
+            self._drop_trust(context, values['trust_id'])
             raise exception.ServiceUnavailable(reason=_CAST_FAILED)
         return backup
+
+    def _trust(self, context, storage_driver):
+        if self.trusts is None or storage_driver != 'swift':
+            return None
+        return self.trusts.create(context)
+
+    def _drop_trust(self, context, trust_id):
+        if trust_id:
+            self.trusts.delete(context, trust_id)
 
     def _storage_driver(self, spec):
         name = spec.get('storage_driver') or self.conf.storage_strategy

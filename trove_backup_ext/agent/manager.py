@@ -53,9 +53,10 @@ class AgentManager:
             self._busy.release()
 
     def restore_backup(self, context, backup_id, container, storage_driver,
-                       target, checksum=None):
+                       target, checksum=None, trust_id=None):
         restore.restore_backup(self.conf, self.datastore, storage_driver,
-                               container, backup_id, target, checksum)
+                               container, backup_id, target, checksum,
+                               trust_id)
         return {'backup_id': backup_id, 'target': target}
 
     def wait(self):

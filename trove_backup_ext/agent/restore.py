@@ -7,13 +7,14 @@ from trove_backup_ext import storage
 
 
 def restore_backup(conf, datastore, storage_driver, container, backup_id,
-                   target, checksum=None):
+                   target, checksum=None, trust_id=None):
     """Restore backup_id (and, for native incrementals, its chain) into
     target; return where the data is (a file or the target directory).
     checksum, the manifest's sha256 the worker recorded, is checked when
-    given."""
+    given. trust_id: the owner's trust, for a backup in its account."""
     reader = backup_reader.BackupReader(
-        storage.load(conf, storage_driver), encryption.make_codec(conf),
+        storage.load(conf, storage_driver, trust_id=trust_id),
+        encryption.make_codec(conf),
         parallel=conf.agent.parallel_uploads)
     manifests = reader.chain(container, backup_id, checksum)
     containers = [container]

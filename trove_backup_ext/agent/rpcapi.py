@@ -12,7 +12,7 @@ class AgentAPI:
 
     * 1.0 - Initial version: create_backup(backup_info) (cast),
       restore_backup(backup_id, container, storage_driver, target,
-      checksum) (call).
+      checksum, trust_id) (call).
     """
 
     RPC_API_VERSION = '1.0'
@@ -36,9 +36,11 @@ class AgentAPI:
         cctxt.cast(context, 'create_backup', backup_info=backup_info)
 
     def restore_backup(self, context, instance_id, backup_id, container,
-                       storage_driver, target, checksum=None, timeout=3600):
+                       storage_driver, target, checksum=None, trust_id=None,
+                       timeout=3600):
         cctxt = self.client.prepare(topic=rpc.agent_topic(instance_id),
                                     version='1.0', timeout=timeout)
         return cctxt.call(context, 'restore_backup', backup_id=backup_id,
                           container=container, storage_driver=storage_driver,
-                          target=target, checksum=checksum)
+                          target=target, checksum=checksum,
+                          trust_id=trust_id)

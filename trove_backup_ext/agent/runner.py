@@ -78,7 +78,8 @@ class BackupRunner:
             return
         store = None
         try:
-            store = storage.load(self.conf, info['storage_driver'])
+            store = storage.load(self.conf, info['storage_driver'],
+                                 trust_id=info.get('trust_id'))
             result = self._write(context, info, store)
         except Exception as exc:
             if not isinstance(exc, BackupAbandoned):

@@ -48,6 +48,10 @@ def _restore_parser():
     parser.add_argument('--checksum',
                         help='sha256 of the manifest, as the worker '
                              'recorded it, to check the manifest against.')
+    parser.add_argument('--trust-id',
+                        help='Keystone trust of a backup kept in its '
+                             'owner\'s Swift account ([swift] '
+                             'store_in_owner_account).')
     return parser
 
 
@@ -85,7 +89,7 @@ def _restore(conf, args):
         result = restore.restore_backup(
             conf, datastore, args.storage_driver or conf.storage_strategy,
             args.container or conf.backup_swift_container, args.backup_id,
-            args.target, args.checksum)
+            args.target, args.checksum, args.trust_id)
     except (exception.BackupExtError, exception.ConfigurationError,
             storage_base.StorageError) as exc:
         print('ERROR: %s' % exc, file=sys.stderr)

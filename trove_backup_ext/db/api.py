@@ -7,6 +7,7 @@ never shares or reconfigures the host's database engine.
 from oslo_db import api as oslo_db_api
 from oslo_db.sqlalchemy import enginefacade
 
+
 class _TransactionFactory(enginefacade._TransactionFactory):
     """oslo.db's factory, minus its use of the global cfg.CONF.
 

@@ -55,6 +55,9 @@ class Backup(Base):
     datastore_version_id = Column(String(36), nullable=False)
     storage_driver = Column(String(255), nullable=False)
     container = Column(String(256))
+    # The Keystone trust from the owner under which the worker and agents
+    # reach the owner's own Swift account (None: the service's account).
+    trust_id = Column(String(64))
     location = Column(String(1024))
     checksum = Column(String(128))
     size = Column(Float)

@@ -110,7 +110,22 @@ class LocalStorage(base.Storage):
 
     def delete_prefix(self, container, prefix):
         super().delete_prefix(container, prefix)
+        self._remove_partials(container, prefix)
         self._prune(container)
+
+    def _remove_partials(self, container, prefix):
+        # Uploads cut off by a killed writer leave their temporary files;
+        # listings never show them, so only this removes them.
+        top = self._path(container)
+        for directory, _, files in os.walk(top):
+            for file_name in files:
+                path = os.path.join(directory, file_name)
+                if (file_name.startswith('.partial-') and
+                        os.path.relpath(path, top).startswith(prefix)):
+                    try:
+                        os.unlink(path)
+                    except FileNotFoundError:
+                        pass
 
     def _prune(self, container):
         # Directories emptied by a deletion go too, so deleted backups

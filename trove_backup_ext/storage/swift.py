@@ -81,6 +81,16 @@ swift_opts = [
                  help='Longest wait between two retries, in seconds.'),
     cfg.FloatOpt('timeout', default=60.0, min=0.1,
                  help='Seconds to wait for Swift to connect or answer.'),
+    cfg.BoolOpt('store_in_owner_account', default=False,
+                help='Keep each backup in the Swift account of the project '
+                     'that owns it (needs auth_version 3 and [api] '
+                     'auth_strategy keystone). At each create request the '
+                     'API then creates a Keystone trust from the caller to '
+                     'the [swift] user, with the caller\'s roles on the '
+                     'project; the worker and the agent authenticate as the '
+                     '[swift] user scoped to that trust, so no upload ever '
+                     'depends on the caller\'s token. Otherwise backups '
+                     'live in the account of [swift] project_name.'),
 ]
 
 # Idle connections kept for reuse; more are opened when more threads need

@@ -63,6 +63,12 @@ class WorkerManager:
         except exception.NotFound:
             return self._fail(context, backup, 'Instance %s no longer '
                               'exists.' % backup.instance_id)
+        except Exception as exc:
+            # The instance source itself failed (e.g. Trove's database is
+            # down): say so now rather than leave the backup to the reaper.
+            LOG.exception('Cannot look up instance %s', backup.instance_id)
+            return self._fail(context, backup, 'Instance %s could not be '
+                              'checked: %s' % (backup.instance_id, exc))
         if not instance.can_back_up:
             return self._fail(context, backup, 'Instance %s is %s, not '
                               'ACTIVE.' % (instance.id, instance.status))
@@ -90,6 +96,8 @@ class WorkerManager:
                 'storage_driver': backup.storage_driver,
                 'container': backup.container,
                 'backup_type': backup.backup_type,
+                # The agent stores under the owner's trust, if any.
+                'trust_id': backup.trust_id,
                 'parent': parent}
 
     def _fail(self, context, backup, reason):
@@ -153,7 +161,8 @@ class WorkerManager:
     def _delete_one(self, context, backup):
         try:
             delete_stored_objects(
-                storage.load(self.conf, backup.storage_driver),
+                storage.load(self.conf, backup.storage_driver,
+                             trust_id=backup.trust_id),
                 backup.container, backup.id)
         except Exception as exc:
             reason = 'Deleting the stored objects failed: %s' % exc

@@ -58,7 +58,8 @@ class Reaper:
         LOG.warning('Backup %s failed: %s', backup.id, reason)
         try:
             worker_manager.delete_stored_objects(
-                storage.load(self.conf, backup.storage_driver),
+                storage.load(self.conf, backup.storage_driver,
+                             trust_id=backup.trust_id),
                 backup.container, backup.id)
         except Exception:
             LOG.exception('Could not remove the partial objects of backup '

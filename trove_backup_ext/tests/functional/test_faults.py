@@ -7,7 +7,6 @@ import subprocess
 import uuid
 
 import fixtures
-from testtools import content
 
 from trove_backup_ext import context as backup_context
 from trove_backup_ext.db import lifecycle
@@ -93,18 +92,13 @@ class AgentKilledTest(_FaultTest):
         self.assertIn('No progress for 10 seconds: the agent of instance '
                       '%s stopped' % self.instance_id,
                       self.row(backup_id).fail_reason)
-        # Uploads the kill cut off leave .partial-* files that the local
-        # driver neither lists nor deletes (a bug of storage/local.py,
-        # reported): only whole objects are checked until it is fixed.
-        self.deploy.wait_no_objects(backup_id, partial=False)
-        self.addDetail('partial-files-left', content.text_content('\n'.join(
-            self.deploy.objects_of(backup_id))))
+        # Nothing is left, not even the uploads the kill cut off.
+        self.deploy.wait_no_objects(backup_id)
 
         # A new agent, unthrottled: the instance takes backups again.
         self.deploy.start_agent(self.instance_id)
         backup = self.finished()
-        self.assertEqual([], self.deploy.objects_of(backup_id,
-                                                    partial=False))
+        self.assertEqual([], self.deploy.objects_of(backup_id))
         self.assertTrue(os.path.exists(os.path.join(
             self.deploy.storage_dir, 'database_backups',
             backup_manifest.manifest_name(backup['id']))))
