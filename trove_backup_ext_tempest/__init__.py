@@ -1,0 +1,1 @@
+"""Tempest plugin of trove-backup-ext: API tests of the backups service."""

@@ -1,0 +1,1 @@
+"""API tests: the backups resource over HTTP, with real credentials."""
