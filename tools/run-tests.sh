@@ -22,6 +22,10 @@ swift_env=$(tools/swift-aio.sh start)
 eval "$swift_env"
 # Trove, in its own venv, for the trove instance source's schema tests.
 tools/trove-schema.sh install
+# A real Keystone for the keystone-mode tests and the tempest run
+# (installed on first use).
+keystone_env=$(tools/keystone-aio.sh start)
+eval "$keystone_env"
 
 export PATH="$PWD/$VENV/bin:$PATH"
 log=$(mktemp)
@@ -32,6 +36,22 @@ set -e
 passed=$(awk '/ - Passed: /{print $3}' "$log" | tail -n1)
 failed=$(awk '/ - Failed: /{print $3}' "$log" | tail -n1)
 skipped=$(awk '/ - Skipped: /{print $3}' "$log" | tail -n1)
+# The tempest plugin against a live deployment and the real Keystone, on
+# whole runs only (a filtered run is a developer's quick check).
+if [ $# -eq 0 ] || [ -n "${TBE_FORCE_TEMPEST:-}" ]; then
+    set +e
+    tools/tempest-run.sh | tee "$log"
+    tempest_rc=${PIPESTATUS[0]}
+    set -e
+    read -r t_passed t_failed t_skipped \
+        < <(awk '/^tempest: /{print $2, $4, $6}' "$log" | tail -n1) || true
+    passed=$(( ${passed:-0} + ${t_passed:-0} ))
+    failed=$(( ${failed:-0} + ${t_failed:-0} ))
+    skipped=$(( ${skipped:-0} + ${t_skipped:-0} ))
+    if [ "$rc" = 0 ]; then
+        rc=$tempest_rc
+    fi
+fi
 rm -f "$log"
 echo "${passed:-0} passed, ${failed:-0} failed, ${skipped:-0} skipped"
 if [ "${passed:-0}" = "0" ] && [ "$rc" = "0" ]; then
