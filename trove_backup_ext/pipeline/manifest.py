@@ -7,7 +7,10 @@ ancestors, in their containers, that it shares with them.
 """
 
 import hashlib
+import io
+import itertools
 import json
+import uuid
 
 import zstandard
 
@@ -16,6 +19,8 @@ from trove_backup_ext.pipeline import codec as chunk_codec
 FORMAT = 1
 _ENCRYPTED_MAGIC = b'TBE-SEALED-1\n'
 _ZSTD_MAGIC = b'\x28\xb5\x2f\xfd'
+_SEPARATORS = (',', ':')
+_BATCH = 4096    # chunk entries compressed at once
 
 
 class KeyMismatch(chunk_codec.IntegrityError):
@@ -43,19 +48,75 @@ def object_prefix(backup_id):
     return '%s/' % backup_id
 
 
-def serialize(manifest, codec):
-    """The stored bytes of a manifest dict, and their sha256."""
-    body = json.dumps(manifest, sort_keys=True,
-                      separators=(',', ':')).encode('utf-8')
-    # zstd: a manifest names every chunk, so at 64 KiB chunks its JSON is
-    # the larger part of a small incremental; compressed it is 4x smaller.
-    # parse() also reads the plain JSON that earlier versions stored.
-    body = zstandard.ZstdCompressor(level=1).compress(body)
+def chunk_json(entry):
+    """The JSON text of one chunk entry, as it stands in the manifest."""
+    return json.dumps(entry, sort_keys=True, separators=_SEPARATORS)
+
+
+def compress(fields, members):
+    """The manifest's JSON, zstd-compressed, made piece by piece.
+
+    fields are the manifest's keys but members; members are (name, size,
+    iterable of chunk_json texts). The text is json.dumps(manifest,
+    sort_keys=True, separators=(',', ':')), but a manifest of a million
+    chunks never exists as one dict or one string: memory holds the
+    compressed text only. zstd: at 64 KiB chunks the JSON was the larger
+    part of a small incremental, and compresses 4x.
+    """
+    token = '\0members-%s\0' % uuid.uuid4().hex
+    before, after = json.dumps(dict(fields, members=token), sort_keys=True,
+                               separators=_SEPARATORS).split(
+                                   json.dumps(token), 1)
+    out = io.BytesIO()
+    with zstandard.ZstdCompressor(level=1).stream_writer(
+            out, closefd=False) as writer:
+        writer.write(before.encode('utf-8') + b'[')
+        for position, (name, size, chunks) in enumerate(members):
+            writer.write(b',{"chunks":[' if position else b'{"chunks":[')
+            batch, first = [], True
+            for text in itertools.chain(chunks, [None]):
+                if text is not None:
+                    batch.append(text)
+                if len(batch) == _BATCH or (text is None and batch):
+                    writer.write(((',' if not first else '') +
+                                  ','.join(batch)).encode('utf-8'))
+                    batch, first = [], False
+            writer.write(('],"name":%s,"size":%d}' % (json.dumps(name), size)
+                          ).encode('utf-8'))
+        writer.write(b']' + after.encode('utf-8'))
+    return out.getvalue()
+
+
+def load(body):
+    """The manifest dict from compress()'s bytes."""
+    return json.loads(_decompress(body))
+
+
+def _decompress(body):
+    # A streamed frame does not state its size: decompressobj, and eof to
+    # tell a whole frame from a cut one.
+    decompressor = zstandard.ZstdDecompressor().decompressobj()
+    plain = decompressor.decompress(body)
+    if not decompressor.eof or decompressor.unused_data:
+        raise zstandard.ZstdError('not one whole zstd frame')
+    return plain
+
+
+def seal(body, backup_id, codec):
+    """The stored bytes of a compressed manifest, and their sha256."""
     if codec.encrypted:
-        associated = manifest_name(manifest['backup_id']).encode()
+        associated = manifest_name(backup_id).encode()
         body = (_ENCRYPTED_MAGIC + codec.key_id.encode() + b'\n' +
                 codec.seal(body, associated))
     return body, hashlib.sha256(body).hexdigest()
+
+
+def serialize(manifest, codec):
+    """The stored bytes of a manifest dict, and their sha256."""
+    fields = {k: v for k, v in manifest.items() if k != 'members'}
+    members = [(m['name'], m['size'], map(chunk_json, m['chunks']))
+               for m in manifest['members']]
+    return seal(compress(fields, members), manifest['backup_id'], codec)
 
 
 def parse(data, backup_id, codec, expected_checksum=None):
@@ -73,8 +134,9 @@ def parse(data, backup_id, codec, expected_checksum=None):
             raise KeyMismatch(backup_id, sealed_with, codec.key_id)
         data = codec.unseal(sealed, name.encode())
     try:
+        # Earlier versions stored plain JSON.
         if data.startswith(_ZSTD_MAGIC):
-            data = zstandard.ZstdDecompressor().decompress(data)
+            data = _decompress(data)
         manifest = json.loads(data)
     except (ValueError, zstandard.ZstdError):
         raise chunk_codec.IntegrityError(

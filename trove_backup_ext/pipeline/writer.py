@@ -6,10 +6,11 @@ is spooled to disk. Chunks an incremental's parent already stored are
 referenced, not stored again.
 """
 
+import collections
 import concurrent.futures
 import ctypes
-import dataclasses
 import functools
+import json
 import threading
 
 from oslo_utils import timeutils
@@ -25,13 +26,30 @@ _MMAP_THRESHOLD = 32 * 1024 * 1024
 _allocator_tuned = False
 
 
-@dataclasses.dataclass
 class WriteResult:
-    manifest: dict
-    location: str       # URL of the manifest: the backup's locationRef
-    checksum: str       # sha256 of the stored manifest
-    size: int           # plain bytes of the backup
-    stored_size: int    # bytes this backup added to storage
+    """A written backup. manifest is parsed from the stored text on first
+    use: the writer itself never holds the manifest as dicts."""
+
+    def __init__(self, body, location, checksum, size, stored_size):
+        self._body = body        # the manifest's zstd-compressed JSON
+        self._manifest = None
+        self.location = location        # the manifest's URL: locationRef
+        self.checksum = checksum        # sha256 of the stored manifest
+        self.size = size                # plain bytes of the backup
+        self.stored_size = stored_size  # bytes this backup added to storage
+
+    @property
+    def manifest(self):
+        if self._manifest is None:
+            self._manifest = backup_manifest.load(self._body)
+        return self._manifest
+
+
+# A chunk this backup stored, as compact as it can be kept: a backup of
+# a million chunks keeps a million of these until its manifest is made.
+_Stored = collections.namedtuple('_Stored',
+                                 'sequence size stored_size sha256')
+_NEW_CHUNK = '{"object":%s,"sha256":"%s","size":%d,"stored_size":%d}'
 
 
 def read_block(stream, size):
@@ -161,26 +179,20 @@ class BackupWriter:
         name = backup_manifest.chunk_name(self.backup_id, sequence)
         stored = self.codec.encode(block, name.encode())
         self.storage.put_object(self.container, name, stored)
-        return {'object': name, 'size': len(block),
-                'stored_size': len(stored), 'sha256': digest}
+        return _Stored(sequence, len(block), len(stored), digest)
 
     def _write_manifest(self, members, metadata, info, size):
         listed, stored_size = [], 0
-        for name, chunks in members:
-            for position, entry in enumerate(chunks):
-                if isinstance(entry, tuple):
-                    # A parent's chunk: named where it is stored.
-                    chunk, container = entry
-                    entry = chunks[position] = dict(chunk)
-                    entry.pop('container', None)
-                    if container != self.container:
-                        entry['container'] = container
+        for name, entries in members:
+            plain = 0
+            for entry in entries:
+                if isinstance(entry, _Stored):
+                    stored_size += entry.stored_size
+                    plain += entry.size
                 else:
-                    stored_size += entry['stored_size']
-            listed.append({'name': name,
-                           'size': sum(c['size'] for c in chunks),
-                           'chunks': chunks})
-        manifest = dict(info, **{
+                    plain += entry[0]['size']
+            listed.append((name, plain, self._chunk_texts(entries)))
+        fields = dict(info, **{
             'format': backup_manifest.FORMAT,
             'backup_id': self.backup_id,
             'parent_id': self.parent['backup_id'] if self.parent else None,
@@ -192,17 +204,34 @@ class BackupWriter:
                             'key_id': self.codec.key_id}
                            if self.codec.encrypted else None),
             'chunk_size': self.chunk_size,
-            'members': listed,
             'metadata': metadata,
             'size': size,
             'stored_size': stored_size,
         })
-        data, checksum = backup_manifest.serialize(manifest, self.codec)
+        body = backup_manifest.compress(fields, listed)
+        data, checksum = backup_manifest.seal(body, self.backup_id,
+                                              self.codec)
         name = backup_manifest.manifest_name(self.backup_id)
         # Last: only now does the backup exist as a whole.
         self.storage.put_object(self.container, name, data)
-        return WriteResult(manifest=manifest,
-                           location=self.storage.object_url(self.container,
-                                                            name),
-                           checksum=checksum, size=size,
-                           stored_size=stored_size + len(data))
+        return WriteResult(body, self.storage.object_url(self.container,
+                                                         name),
+                           checksum, size, stored_size + len(data))
+
+    def _chunk_texts(self, entries):
+        """The manifest's JSON text of each chunk entry, made when the
+        manifest is: only the compact entries live until then."""
+        for entry in entries:
+            if isinstance(entry, _Stored):
+                yield _NEW_CHUNK % (
+                    json.dumps(backup_manifest.chunk_name(self.backup_id,
+                                                          entry.sequence)),
+                    entry.sha256, entry.size, entry.stored_size)
+            else:
+                # A parent's chunk: named where it is stored.
+                chunk, container = entry
+                chunk = dict(chunk)
+                chunk.pop('container', None)
+                if container != self.container:
+                    chunk['container'] = container
+                yield backup_manifest.chunk_json(chunk)

@@ -249,3 +249,23 @@ class PipelineTest(base.TestCase):
         backup_writer.tune_allocator()
         backup_writer.tune_allocator()
         self.assertEqual([(-3, 32 << 20), (-1, 64 << 20)], calls)
+
+    def test_streamed_manifest_text_is_that_of_json_dumps(self):
+        # Batches of 3 entries: the joins between batches are exercised.
+        self.useFixture(fixtures.MockPatchObject(backup_manifest, '_BATCH',
+                                                 3))
+        chunk = {'object': 'b/chunks/00000001', 'sha256': 'ab' * 32,
+                 'size': 7, 'stored_size': 5}
+        manifest = {
+            'backup_id': 'b', 'format': 1, 'metadata': {'x': ['é', None]},
+            'members': [
+                {'name': 'a', 'size': 70, 'chunks': [chunk] * 10},
+                {'name': 'empty', 'size': 0, 'chunks': []},
+                {'name': 'dir/ü"', 'size': 7, 'chunks': [
+                    dict(chunk, container='other')]}],
+            'zzz': 'members'}
+        body, _ = backup_manifest.serialize(manifest, chunk_codec.ChunkCodec())
+        self.assertEqual(json.dumps(manifest, sort_keys=True,
+                                    separators=(',', ':')).encode(),
+                         backup_manifest._decompress(body))
+        self.assertEqual(manifest, backup_manifest.load(body))
