@@ -6,6 +6,9 @@
 #   tools/swift-aio.sh stop      stop the processes this script started
 #   tools/swift-aio.sh status    say what runs
 #   tools/swift-aio.sh env       print the auth variables only
+#   tools/swift-aio.sh start-keystone-proxy
+#                                start, then also a second proxy that
+#                                authenticates with Keystone (see below)
 #
 # `eval "$(tools/swift-aio.sh start)"` exports ST_AUTH, ST_USER and ST_KEY
 # (tempauth, v1): only those `export` lines go to stdout, the rest to
@@ -16,10 +19,23 @@
 # tempauth's tokens. Idempotent: a second start with everything up only
 # checks the proxy (and restarts it all if the generated configuration
 # changed); stop keeps the data for the next start. Ports: SWIFT_AIO_PORT (default 16200) for the proxy,
-# the next four for the object, container and account servers and memcached.
+# the next four for the object, container and account servers and memcached,
+# the fifth for the Keystone proxy.
+#
+# start-keystone-proxy: a second proxy server on the same rings and storage
+# servers whose pipeline is keystonemiddleware's auth_token plus Swift's
+# keystoneauth (operator_roles admin, member; accounts AUTH_<project id>),
+# against the Keystone of tools/keystone-aio.sh (started if it is not
+# running). keystonemiddleware==KSM_VERSION goes into Swift's venv. It
+# registers that proxy in Keystone's catalog (service swift, type
+# object-store, http://127.0.0.1:PORT/v1/AUTH_$(project_id)s) and prints,
+# besides the ST_* variables, TBE_SWIFT_KEYSTONE_URL (the proxy's /v1 URL).
+# The catalog has one such entry: the last start-keystone-proxy's (another
+# SWIFT_AIO_DIR/PORT re-points it). stop stops it too.
 set -euo pipefail
 
 SWIFT_VERSION=2.38.3
+KSM_VERSION=13.0.1
 cd "$(dirname "$0")/.."
 ROOT=$(realpath -m "${SWIFT_AIO_DIR:-.swift-aio}")
 VENV=$ROOT/venv
@@ -32,6 +48,7 @@ OBJECT_PORT=$((PROXY_PORT + 1))
 CONTAINER_PORT=$((PROXY_PORT + 2))
 ACCOUNT_PORT=$((PROXY_PORT + 3))
 MEMCACHED_PORT=$((PROXY_PORT + 4))
+KEYSTONE_PROXY_PORT=$((PROXY_PORT + 5))
 ST_AUTH=http://127.0.0.1:$PROXY_PORT/auth/v1.0
 ST_USER=test:tester
 ST_KEY=testing
@@ -51,6 +68,7 @@ port_of() {
         proxy) echo "$PROXY_PORT" ;; object) echo "$OBJECT_PORT" ;;
         container) echo "$CONTAINER_PORT" ;; account) echo "$ACCOUNT_PORT" ;;
         memcached) echo "$MEMCACHED_PORT" ;;
+        proxy-keystone) echo "$KEYSTONE_PROXY_PORT" ;;
     esac
 }
 
@@ -225,8 +243,9 @@ build_rings() {
     echo "$stamp" >"$ETC/rings.stamp"
 }
 
-config_sum() {
-    { cat "$ETC"/*.conf "$ETC"/run_server.py "$ETC"/rings.stamp 2>/dev/null || true; } | md5sum
+config_sum() {     # of the tempauth proxy and the storage servers
+    { cat "$ETC"/{account,container,object,proxy}-server.conf "$ETC"/swift.conf \
+        "$ETC"/run_server.py "$ETC"/rings.stamp 2>/dev/null || true; } | md5sum
 }
 
 start_one() {    # name, then the command; detached, logged, pid recorded
@@ -242,7 +261,7 @@ start_one() {    # name, then the command; detached, logged, pid recorded
     echo $! >"$RUN/$name.pid"
 }
 
-start() {
+start_base() {     # everything but the Keystone proxy, up and answering
     local server module before after
     install
     before=$(config_sum)
@@ -266,7 +285,6 @@ start() {
     for _ in $(seq 1 150); do
         if proxy_answers; then
             say "up: proxy $ST_AUTH (state in $ROOT)"
-            print_env
             return 0
         fi
         for server in memcached $SERVERS; do
@@ -278,14 +296,167 @@ start() {
     die "the proxy did not answer within 30 s; see $LOG/"
 }
 
+start() {
+    start_base
+    print_env
+}
+
+install_keystonemiddleware() {
+    [ -f "$VENV/.keystonemiddleware-$KSM_VERSION" ] && return 0
+    say "installing keystonemiddleware==$KSM_VERSION into $VENV"
+    "$VENV/bin/pip" install -q "keystonemiddleware==$KSM_VERSION" 2>&1 \
+        | grep -v -e '^WARNING: Location' >&2 || true
+    "$VENV/bin/python" -c 'import keystonemiddleware.auth_token' \
+        || die "keystonemiddleware did not install"
+    touch "$VENV/.keystonemiddleware-$KSM_VERSION"
+}
+
+write_keystone_proxy_config() {     # needs the TBE_KEYSTONE_* variables
+    (umask 077; cat >"$ETC/proxy-keystone-server.conf" <<EOF
+[DEFAULT]
+bind_ip = 127.0.0.1
+bind_port = $KEYSTONE_PROXY_PORT
+workers = 0
+user = $(id -un)
+swift_dir = $ETC
+log_name = proxy-keystone
+
+[pipeline:main]
+pipeline = catch_errors gatekeeper healthcheck proxy-logging cache listing_formats authtoken keystoneauth copy slo dlo versioned_writes proxy-logging proxy-server
+
+[app:proxy-server]
+use = egg:swift#proxy
+account_autocreate = true
+
+[filter:authtoken]
+paste.filter_factory = keystonemiddleware.auth_token:filter_factory
+www_authenticate_uri = $TBE_KEYSTONE_URL
+auth_type = password
+auth_url = $TBE_KEYSTONE_AUTH_URL
+username = $TBE_KEYSTONE_SERVICE_USER
+password = $TBE_KEYSTONE_SERVICE_PASSWORD
+project_name = $TBE_KEYSTONE_SERVICE_PROJECT
+user_domain_id = default
+project_domain_id = default
+# keystoneauth decides; auth_token only says who the caller is.
+delay_auth_decision = true
+# Swift's memcache client ("memcached_servers" needs python-memcached).
+cache = swift.cache
+include_service_catalog = false
+
+[filter:keystoneauth]
+use = egg:swift#keystoneauth
+operator_roles = admin, member
+reseller_prefix = AUTH_
+
+[filter:cache]
+use = egg:swift#memcache
+memcache_servers = 127.0.0.1:$MEMCACHED_PORT
+
+[filter:catch_errors]
+use = egg:swift#catch_errors
+[filter:gatekeeper]
+use = egg:swift#gatekeeper
+[filter:healthcheck]
+use = egg:swift#healthcheck
+[filter:proxy-logging]
+use = egg:swift#proxy_logging
+[filter:listing_formats]
+use = egg:swift#listing_formats
+[filter:copy]
+use = egg:swift#copy
+[filter:slo]
+use = egg:swift#slo
+[filter:dlo]
+use = egg:swift#dlo
+[filter:versioned_writes]
+use = egg:swift#versioned_writes
+EOF
+    )
+    # Through Keystone's REST API as its admin; get-or-create, so a second
+    # run changes nothing.
+    cat >"$ETC/register_swift.py" <<'EOF'
+"""Registers the Keystone proxy as object-store in Keystone's catalog."""
+import os
+
+from keystoneauth1.identity import v3
+from keystoneauth1 import session
+
+URL = os.environ['TBE_KEYSTONE_AUTH_URL']
+sess = session.Session(auth=v3.Password(
+    auth_url=URL, username=os.environ['TBE_KEYSTONE_ADMIN_USER'],
+    password=os.environ['TBE_KEYSTONE_ADMIN_PASSWORD'],
+    user_domain_id='default', system_scope='all'))
+endpoint_url = os.environ['SWIFT_URL'] + '/AUTH_$(project_id)s'
+services = sess.get(URL + '/services',
+                    params={'type': 'object-store'}).json()['services']
+service = services[0] if services else sess.post(URL + '/services', json={
+    'service': {'name': 'swift', 'type': 'object-store', 'enabled': True,
+                'description': 'swift-aio Keystone proxy (tests)'}}
+).json()['service']
+for interface in ('public', 'internal', 'admin'):
+    found = sess.get(URL + '/endpoints', params={
+        'service_id': service['id'], 'interface': interface}).json()[
+        'endpoints']
+    if not found:
+        sess.post(URL + '/endpoints', json={'endpoint': {
+            'service_id': service['id'], 'interface': interface,
+            'region_id': 'RegionOne', 'url': endpoint_url}})
+    elif found[0]['url'] != endpoint_url:
+        sess.patch(URL + '/endpoints/' + found[0]['id'],
+                   json={'endpoint': {'url': endpoint_url}})
+EOF
+}
+
+keystone_proxy_answers() {     # 401 without a token: auth_token + keystoneauth decide
+    [ "$(curl -m 5 -s -o /dev/null -w '%{http_code}' \
+        "http://127.0.0.1:$KEYSTONE_PROXY_PORT/v1/AUTH_probe" 2>/dev/null)" = 401 ]
+}
+
+start_keystone_proxy() {
+    local keystone_env sum swift_url=http://127.0.0.1:$KEYSTONE_PROXY_PORT/v1
+    start_base
+    keystone_env=$(tools/keystone-aio.sh start 9>&-) \
+        || die "tools/keystone-aio.sh start failed"
+    eval "$keystone_env"
+    install_keystonemiddleware
+    write_keystone_proxy_config
+    sum=$({ cat "$ETC/proxy-keystone-server.conf"; config_sum; } | md5sum)
+    if running_pid proxy-keystone >/dev/null \
+            && [ "$(cat "$RUN/proxy-keystone.sum" 2>/dev/null)" != "$sum" ]; then
+        say "Keystone proxy configuration changed: restarting it"
+        stop_servers proxy-keystone
+    fi
+    if ! running_pid proxy-keystone >/dev/null; then
+        echo "$sum" >"$RUN/proxy-keystone.sum"
+        start_one proxy-keystone "$VENV/bin/python" "$ETC/run_server.py" \
+            "$ETC" swift.proxy.server "$ETC/proxy-keystone-server.conf"
+    fi
+    SWIFT_URL=$swift_url "$VENV/bin/python" "$ETC/register_swift.py" \
+        >"$LOG/register.log" 2>&1 \
+        || die "registering Swift in Keystone failed; see $LOG/register.log"
+    for _ in $(seq 1 150); do
+        if keystone_proxy_answers; then
+            say "up: Keystone proxy $swift_url"
+            print_env
+            echo "export TBE_SWIFT_KEYSTONE_URL=$swift_url"
+            return 0
+        fi
+        running_pid proxy-keystone >/dev/null \
+            || die "proxy-keystone exited; see $LOG/proxy-keystone.log"
+        sleep 0.2
+    done
+    die "the Keystone proxy did not answer within 30 s; see $LOG/"
+}
+
 alive() {     # a zombie waiting for its reaper is gone for us
     [ -r "/proc/$1/stat" ] && [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" != Z ]
 }
 
-stop() {
+stop_servers() {     # the servers named
     local name pid pids=""
     # All signalled first, then waited for: each takes a moment to exit.
-    for name in proxy account container object memcached; do
+    for name in "$@"; do
         if pid=$(running_pid "$name"); then
             kill "$pid" 2>/dev/null || true
             pids="$pids $pid"
@@ -303,6 +474,10 @@ stop() {
     return 0
 }
 
+stop() {
+    stop_servers proxy-keystone proxy account container object memcached
+}
+
 status() {
     local name rc=0
     for name in memcached $SERVERS; do
@@ -313,6 +488,10 @@ status() {
         fi
     done
     proxy_answers && say "proxy answers at $ST_AUTH" || { say "proxy does not answer"; rc=1; }
+    # Only started on demand: reported, never a failure of the status.
+    if pid=$(running_pid proxy-keystone); then
+        say "proxy-keystone: running (pid $pid, port $KEYSTONE_PROXY_PORT)"
+    fi
     return $rc
 }
 
@@ -324,8 +503,9 @@ lock() {     # test processes starting it at once: one does, the rest wait
 
 case ${1:-start} in
     start) lock; start ;;
+    start-keystone-proxy) lock; start_keystone_proxy ;;
     stop) lock; stop ;;
     status) status ;;
     env) print_env ;;
-    *) die "usage: $0 [start|stop|status|env]" ;;
+    *) die "usage: $0 [start|start-keystone-proxy|stop|status|env]" ;;
 esac

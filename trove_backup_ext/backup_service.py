@@ -82,7 +82,8 @@ class BackupService:
             'container': (spec.get('swift_container') or
                           self.conf.backup_swift_container),
         }
-        values['trust_id'] = self._trust(context, values['storage_driver'])
+        values['trust_id'] = self._trust(context, project_id,
+                                         values['storage_driver'])
         try:
             backup = backups_db.create(
                 context, values, parent_id=_canonical(spec.get('parent_id')),
@@ -101,10 +102,10 @@ class BackupService:
             raise exception.ServiceUnavailable(reason=_CAST_FAILED)
         return backup
 
-    def _trust(self, context, storage_driver):
+    def _trust(self, context, project_id, storage_driver):
         if self.trusts is None or storage_driver != 'swift':
             return None
-        return self.trusts.create(context)
+        return self.trusts.create(context, project_id)
 
     def _drop_trust(self, context, trust_id):
         if trust_id:

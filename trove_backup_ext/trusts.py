@@ -2,9 +2,11 @@
 
 A backup can outlast the token of the user who asked for it (Trove's
 uploads fail when it expires). With [swift] store_in_owner_account, the
-API uses the caller's token once, to delegate the caller's roles on the
-project to the service user; from then on the worker and the agents act
-as the service user scoped to that trust, in the owner's Swift account.
+API uses the caller's token once, to delegate one of the caller's roles
+on the project that Swift lets write ([swift] operator_roles) to the
+service user; from then on the worker and the agents act as the service
+user scoped to that trust, in the owner's Swift account. The worker
+deletes the trust with the backup.
 """
 
 import threading
@@ -68,20 +70,42 @@ class TrustMaker:
         return ks_session.Session(auth=auth, verify=self._verify(),
                                   timeout=self.options.timeout)
 
-    def create(self, context):
-        """A new trust from the caller to the service user; its id."""
+    def _writer_role(self, context):
+        # One role Swift lets write is all the trust needs: the least
+        # privileged the caller has (never admin when member will do),
+        # since the service holds the trust as long as the backup lives.
+        held = {role.lower(): role for role in context.roles}
+        for wanted in self.options.operator_roles:
+            if wanted.lower() in held:
+                return held[wanted.lower()]
+        raise exception.Forbidden(
+            'Backups are kept in your project\'s Swift account, where '
+            'storing them needs one of the roles %s; your roles are: %s.'
+            % (', '.join(self.options.operator_roles),
+               ', '.join(sorted(context.roles)) or 'none'))
+
+    def create(self, context, project_id):
+        """A new trust from the caller to the service user, on the
+        backup's project_id; its id."""
         if not context.auth_token:
             raise exception.Forbidden(
                 'Storing backups in your own Swift account needs your '
                 'Keystone token.')
+        if project_id != context.project_id:
+            # A trust delegates roles on the token's project: the data
+            # would land in the caller's account, not the owner's.
+            raise exception.Forbidden(
+                'A backup of project %s is kept in that project\'s Swift '
+                'account: create it with a token scoped to project %s, '
+                'not to %s.' % (project_id, project_id, context.project_id))
         body = {'trust': {
             'trustor_user_id': context.user_id,
             'trustee_user_id': None,
-            'project_id': context.project_id,
+            'project_id': project_id,
             # Tokens of the trust act as the owner, whose roles Swift's
             # access rules know.
             'impersonation': True,
-            'roles': [{'name': role} for role in context.roles],
+            'roles': [{'name': self._writer_role(context)}],
         }}
         try:
             body['trust']['trustee_user_id'] = self.trustee_id()
@@ -110,6 +134,29 @@ class TrustMaker:
         except ks_exceptions.ClientException as exc:
             LOG.warning('Could not delete unused trust %s: %s', trust_id,
                         exc)
+
+
+def release(conf, trust_id):
+    """Best effort: delete the trust of a deleted backup, as the service
+    user scoped to it. Keystone lets a trust's trustor delete it, and the
+    trust's tokens impersonate the trustor; no user token is needed."""
+    o = conf.swift
+    auth = ks_generic.Password(
+        auth_url=o.auth_url, username=o.user, password=o.key,
+        user_domain_name=o.user_domain_name, trust_id=trust_id)
+    session = ks_session.Session(
+        auth=auth, verify=False if o.insecure else (o.cacert or True),
+        timeout=o.timeout)
+    try:
+        session.delete(_identity_url(o.auth_url) + '/OS-TRUST/trusts/' +
+                       trust_id, raise_exc=True)
+    except ks_exceptions.NotFound:
+        pass
+    except ks_exceptions.ClientException as exc:
+        # Left behind, it still lets the service user act in the owner's
+        # account: name it, so that an operator can delete it.
+        LOG.warning('Could not delete trust %s of a deleted backup; delete '
+                    'it by hand: %s', trust_id, exc)
 
 
 def _reason(exc):

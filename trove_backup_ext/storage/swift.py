@@ -91,6 +91,15 @@ swift_opts = [
                      '[swift] user scoped to that trust, so no upload ever '
                      'depends on the caller\'s token. Otherwise backups '
                      'live in the account of [swift] project_name.'),
+    cfg.ListOpt('operator_roles', default=['member', 'swiftoperator', 'admin'],
+                help='With store_in_owner_account: the roles Swift\'s '
+                     'keystoneauth lets write in a project\'s account (its '
+                     'operator_roles), least privileged first. The trust '
+                     'delegates only the first of them the caller has, '
+                     'since one is enough and the service holds the trust '
+                     'as long as the backup lives; a caller with none of '
+                     'them is refused (403) at create, as Swift would '
+                     'refuse the upload.'),
 ]
 
 # Idle connections kept for reuse; more are opened when more threads need

@@ -15,6 +15,7 @@ from trove_backup_ext.pipeline import manifest as backup_manifest
 from trove_backup_ext import notifications
 from trove_backup_ext import states
 from trove_backup_ext import storage
+from trove_backup_ext import trusts
 
 LOG = logging.getLogger(__name__)
 
@@ -177,6 +178,10 @@ class WorkerManager:
             LOG.warning('Backup %s keeps its row: it gained a child or was '
                         'not marked for deletion.', backup.id)
             return False
+        if backup.trust_id:
+            # Only now: a retried deletion needs the trust until the row
+            # is gone.
+            trusts.release(self.conf, backup.trust_id)
         self.notifier.info(context, 'dbaas.backup_delete.end',
                            notifications.backup_payload(backup))
         return True
