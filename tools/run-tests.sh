@@ -17,8 +17,9 @@ fi
 tools/ensure-services.sh
 # The backup tools the datastore drivers run (Debian's mariadb-backup).
 tools/install-backup-tools.sh
-# A real Swift for the swift storage tests (installed on first use).
-swift_env=$(tools/swift-aio.sh start)
+# A real Swift for the swift storage tests, with a second proxy on the
+# real Keystone for the trust tests (both installed on first use).
+swift_env=$(tools/swift-aio.sh start-keystone-proxy)
 eval "$swift_env"
 # Trove, in its own venv, for the trove instance source's schema tests.
 tools/trove-schema.sh install
