@@ -30,6 +30,11 @@ def check_configuration(conf):
     if conf.swift.auth_version != '3':
         raise exception.ConfigurationError(
             '[swift] store_in_owner_account needs [swift] auth_version 3.')
+    if not (conf.swift.user and conf.swift.key):
+        # An application credential cannot be scoped to a trust.
+        raise exception.ConfigurationError(
+            '[swift] store_in_owner_account needs [swift] user and key: '
+            'the service user the trusts are made to.')
 
 
 def _identity_url(auth_url):

@@ -6,6 +6,7 @@ from oslo_policy import policy as oslo_policy
 from oslo_upgradecheck import upgradecheck
 from oslo_utils import fileutils
 
+from trove_backup_ext import context
 from trove_backup_ext.db import migration
 from trove_backup_ext import exception
 from trove_backup_ext import instance_sources
@@ -134,8 +135,17 @@ class Checks(upgradecheck.UpgradeCommands):
             source = instance_sources.load(self.conf)
         except exception.ConfigurationError as exc:
             return Result(Code.FAILURE, str(exc))
-        return Result(Code.SUCCESS, 'Instance source %s (%s) loaded.' % (
-            self.conf.instance_source, type(source).__name__))
+        # One real read: a source that loads but cannot reach its data
+        # (the trove source with wrong credentials) is not ready.
+        try:
+            source.datastore_exists(context.get_admin_context(),
+                                    'upgrade-check')
+        except Exception as exc:
+            return Result(Code.FAILURE, 'Instance source %s cannot be read: '
+                          '%s' % (self.conf.instance_source, exc))
+        return Result(Code.SUCCESS, 'Instance source %s (%s) loaded and '
+                      'read.' % (self.conf.instance_source,
+                                 type(source).__name__))
 
     _upgrade_checks = (
         ('Database schema', _check_schema),

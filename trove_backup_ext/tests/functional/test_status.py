@@ -118,6 +118,18 @@ class SchemaAndSourceTest(StatusTestCase):
                          {name: c['result'] for name, c in checks.items()})
         self.assertIn('nonexistent', checks['Instance source']['details'])
 
+    def test_unreadable_trove_source_fails(self):
+        # It loads, but its database refuses: not ready.
+        self.good_setup()
+        self.sections['DEFAULT']['instance_source'] = 'trove'
+        self.sections.setdefault('trove_database', {})['connection'] = (
+            'mysql+pymysql://nobody:wrong@127.0.0.1:3306/nowhere')
+        code, checks = self.status()
+        self.assertEqual(FAILURE, code, self.output)
+        self.assertCheck(checks, 'Instance source', 'Failure',
+                         'cannot be read')
+        self.assertNotIn('wrong', self.output)
+
     def test_fresh_deployment_fails_schema_and_storage(self):
         # Nothing done yet: no "db sync", no storage directory.
         code, checks = self.status()
