@@ -1,5 +1,6 @@
 """Start-up shared by the commands: config, logging, database."""
 
+import gc
 import os
 
 from oslo_log import log as logging
@@ -37,3 +38,13 @@ def prepare(config_files):
     paste loaders, which have no command line."""
     conf = parse_args([], default_config_files=config_files or None)
     return setup(conf)
+
+
+def freeze_startup_objects():
+    """Keep what start-up loaded out of the garbage collector's passes.
+
+    A large list page sets off full collections, which otherwise walk every
+    module and object loaded at start-up: most of such a page's p95.
+    """
+    gc.collect()
+    gc.freeze()

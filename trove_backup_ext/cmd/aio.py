@@ -134,6 +134,7 @@ def main(argv=None):
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *a: stop.set())
+    service.freeze_startup_objects()
     threading.Thread(target=server.serve_forever, daemon=True).start()
     host, port = server.server_address[:2]
     print('trove-backup-aio ready: http://%s:%d/v1.0/%s (noauth)\n'

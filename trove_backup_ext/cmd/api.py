@@ -41,6 +41,7 @@ def main(argv=None):
     conf = service.setup(service.parse_args(
         sys.argv[1:] if argv is None else argv))
     server = make_server(conf, deploy.deploy(conf))
+    service.freeze_startup_objects()
     LOG.info('trove-backup-api listening on http://%s:%s/',
              *server.server_address[:2])
     try:

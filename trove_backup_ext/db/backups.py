@@ -191,7 +191,10 @@ def list_page(context, limit, project_id=None, instance_id=None,
         stmt = stmt.where(Backup.datastore == datastore)
     if after is not None:
         created, backup_id = after
-        stmt = stmt.where(sa.or_(
+        # The first bound is implied by the second, but without it SQLite
+        # does not seek the (..., created, id) index to the marker and walks
+        # every newer row. (A row-value comparison would make MariaDB scan.)
+        stmt = stmt.where(Backup.created <= created, sa.or_(
             Backup.created < created,
             sa.and_(Backup.created == created, Backup.id < backup_id)))
     stmt = stmt.order_by(Backup.created.desc(), Backup.id.desc()).limit(limit)

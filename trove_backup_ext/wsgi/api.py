@@ -15,7 +15,9 @@ def init_application():
              os.environ.get('TROVE_BACKUP_EXT_CONFIG_FILES', '').split(',')
              if f.strip()]
     conf = service.prepare(files)
-    return deploy.deploy(conf)
+    application = deploy.deploy(conf)
+    service.freeze_startup_objects()
+    return application
 
 
 def __getattr__(name):
