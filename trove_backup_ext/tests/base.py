@@ -3,9 +3,11 @@
 from oslo_utils import uuidutils
 from oslotest import base as oslotest_base
 import requests
+import sqlalchemy as sa
 
 from trove_backup_ext import context as backup_context
 from trove_backup_ext.db import instances as instances_db
+from trove_backup_ext.db import models
 from trove_backup_ext.tests import service_fixtures
 
 PROJECT = 'project-a'
@@ -46,6 +48,18 @@ class FunctionalTestCase(TestCase):
             'id': uuidutils.generate_uuid(), 'name': name,
             'project_id': project_id, 'datastore': datastore,
             'datastore_version': version, 'status': status})
+
+    def set_backup(self, backup_id, **values):
+        """Change a backup row directly, as the worker would."""
+        with self.database.engine.begin() as connection:
+            connection.execute(sa.update(models.Backup)
+                               .where(models.Backup.id == backup_id)
+                               .values(**values))
+
+    def complete(self, backup_id, **values):
+        """Mark a backup COMPLETED, as the worker does when it finishes."""
+        self.set_backup(backup_id, status='COMPLETED',
+                        running_instance_id=None, **values)
 
     def request(self, method, path, project=PROJECT, roles=None,
                 url_project=None, **kwargs):

@@ -25,17 +25,6 @@ class _CreateTests:
 
     # Helpers.
 
-    def set_backup(self, backup_id, **values):
-        """Change a backup row as the worker would."""
-        with self.database.engine.begin() as connection:
-            connection.execute(sa.update(models.Backup)
-                               .where(models.Backup.id == backup_id)
-                               .values(**values))
-
-    def complete(self, backup_id):
-        self.set_backup(backup_id, status='COMPLETED',
-                        running_instance_id=None)
-
     def post(self, body, **kwargs):
         return self.request('POST', '/backups', json=body, **kwargs)
 

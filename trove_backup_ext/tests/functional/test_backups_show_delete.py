@@ -18,17 +18,6 @@ class _ShowDeleteTests:
 
     # Helpers.
 
-    def set_backup(self, backup_id, **values):
-        """Change a backup row as the worker would."""
-        with self.database.engine.begin() as connection:
-            connection.execute(sa.update(models.Backup)
-                               .where(models.Backup.id == backup_id)
-                               .values(**values))
-
-    def complete(self, backup_id):
-        self.set_backup(backup_id, status='COMPLETED',
-                        running_instance_id=None)
-
     def completed_backup(self, **fields):
         backup = self.create_backup(self.instance.id, **fields)
         self.complete(backup['id'])

@@ -101,13 +101,6 @@ class _ParallelRequests:
             time.sleep(0.05)
         return sorted(self.worker.calls)
 
-    def complete(self, backup_id):
-        """What the worker will do when a backup finishes."""
-        with self.database.engine.begin() as connection:
-            connection.execute(
-                sa.update(Backup).where(Backup.id == backup_id)
-                .values(status='COMPLETED', running_instance_id=None))
-
 
 class _OneRunningBackupTests(_ParallelRequests):
 

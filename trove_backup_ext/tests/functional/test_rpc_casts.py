@@ -37,13 +37,6 @@ class _CastTestCase(base.FunctionalTestCase):
         with self.database.engine.connect() as connection:
             return list(connection.execute(sa.select(Backup).where(*where)))
 
-    def complete(self, backup_id):
-        """What the worker will do when a backup finishes."""
-        with self.database.engine.begin() as connection:
-            connection.execute(
-                sa.update(Backup).where(Backup.id == backup_id)
-                .values(status='COMPLETED', running_instance_id=None))
-
     def usage(self, project=base.PROJECT):
         return backups_db.usage(self.admin_context, project)
 

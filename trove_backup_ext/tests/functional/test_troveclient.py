@@ -69,13 +69,7 @@ class TroveClientTestCase(base.FunctionalTestCase):
         return trove_client.Client(session=session)
 
     def complete(self, backup_id):
-        """What the worker will do when the backup finishes."""
-        with self.database.engine.begin() as connection:
-            connection.execute(
-                sa.update(models.Backup)
-                .where(models.Backup.id == backup_id)
-                .values(status='COMPLETED', running_instance_id=None,
-                        size=0.5))
+        super().complete(backup_id, size=0.5)
 
     def db_backup(self, backup_id):
         with self.database.engine.connect() as connection:
