@@ -2,6 +2,8 @@
 
 from oslo_config import cfg
 
+from trove_backup_ext import opt_groups
+
 agent_group = cfg.OptGroup('agent', title='Backup agent options')
 agent_opts = [
     cfg.StrOpt('datastore',
@@ -41,10 +43,8 @@ encryption_opts = [
 
 
 def register_opts(conf):
-    conf.register_group(agent_group)
-    conf.register_opts(agent_opts, group=agent_group)
-    conf.register_group(encryption_group)
-    conf.register_opts(encryption_opts, group=encryption_group)
+    opt_groups.register(conf, agent_group, agent_opts)
+    opt_groups.register(conf, encryption_group, encryption_opts)
 
 
 def list_opts():

@@ -3,6 +3,8 @@
 from keystonemiddleware import auth_token
 from oslo_config import cfg
 
+from trove_backup_ext import opt_groups
+
 api_group = cfg.OptGroup('api', title='REST API options')
 
 api_opts = [
@@ -32,8 +34,7 @@ api_opts = [
 
 
 def register_opts(conf):
-    conf.register_group(api_group)
-    conf.register_opts(api_opts, group=api_group)
+    opt_groups.register(conf, api_group, api_opts)
     # [keystone_authtoken] is read from our own ConfigOpts (see
     # deploy.py); registered here so it can be set before the middleware
     # is built.

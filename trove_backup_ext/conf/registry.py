@@ -2,6 +2,8 @@
 
 from oslo_config import cfg
 
+from trove_backup_ext import opt_groups
+
 registry_group = cfg.OptGroup(
     'registry', title='Instance registry options',
     help='The "registry" instance source: instances are listed in the '
@@ -16,8 +18,7 @@ registry_opts = [
 
 
 def register_opts(conf):
-    conf.register_group(registry_group)
-    conf.register_opts(registry_opts, group=registry_group)
+    opt_groups.register(conf, registry_group, registry_opts)
 
 
 def list_opts():

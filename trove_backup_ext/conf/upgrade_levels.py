@@ -2,6 +2,8 @@
 
 from oslo_config import cfg
 
+from trove_backup_ext import opt_groups
+
 upgrade_group = cfg.OptGroup(
     'upgrade_levels', title='RPC version caps',
     help='During a rolling upgrade, cap the RPC version sent to a role at a '
@@ -17,8 +19,7 @@ upgrade_opts = [
 
 
 def register_opts(conf):
-    conf.register_group(upgrade_group)
-    conf.register_opts(upgrade_opts, group=upgrade_group)
+    opt_groups.register(conf, upgrade_group, upgrade_opts)
 
 
 def list_opts():

@@ -2,6 +2,8 @@
 
 from oslo_config import cfg
 
+from trove_backup_ext import opt_groups
+
 worker_group = cfg.OptGroup('worker', title='Backup worker options')
 
 worker_opts = [
@@ -20,8 +22,7 @@ worker_opts = [
 
 
 def register_opts(conf):
-    conf.register_group(worker_group)
-    conf.register_opts(worker_opts, group=worker_group)
+    opt_groups.register(conf, worker_group, worker_opts)
 
 
 def list_opts():

@@ -12,6 +12,7 @@ from oslo_config import cfg
 from oslo_log import log as logging
 
 from trove_backup_ext.datastores import base
+from trove_backup_ext import opt_groups
 
 LOG = logging.getLogger(__name__)
 
@@ -68,10 +69,8 @@ mysql_opts = _opts('xtrabackup', 'xbstream', checkpoint=False)
 
 
 def register_opts(conf):
-    conf.register_group(mariadb_group)
-    conf.register_opts(mariadb_opts, group=mariadb_group)
-    conf.register_group(mysql_group)
-    conf.register_opts(mysql_opts, group=mysql_group)
+    opt_groups.register(conf, mariadb_group, mariadb_opts)
+    opt_groups.register(conf, mysql_group, mysql_opts)
 
 
 def list_opts():

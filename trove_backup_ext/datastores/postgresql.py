@@ -16,6 +16,7 @@ from oslo_config import cfg
 from oslo_log import log as logging
 
 from trove_backup_ext.datastores import base
+from trove_backup_ext import opt_groups
 
 LOG = logging.getLogger(__name__)
 
@@ -71,8 +72,7 @@ postgresql_opts = [
 
 
 def register_opts(conf):
-    conf.register_group(postgresql_group)
-    conf.register_opts(postgresql_opts, group=postgresql_group)
+    opt_groups.register(conf, postgresql_group, postgresql_opts)
 
 
 def list_opts():

@@ -16,6 +16,7 @@ from oslo_config import cfg
 
 from trove_backup_ext.datastores import base
 from trove_backup_ext.datastores import sqlite_wal
+from trove_backup_ext import opt_groups
 
 MEMBER = 'database.sqlite'
 
@@ -30,8 +31,7 @@ sqlite_opts = [
 
 
 def register_opts(conf):
-    conf.register_group(sqlite_group)
-    conf.register_opts(sqlite_opts, group=sqlite_group)
+    opt_groups.register(conf, sqlite_group, sqlite_opts)
 
 
 def list_opts():

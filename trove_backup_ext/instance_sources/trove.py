@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from trove_backup_ext import exception
 from trove_backup_ext.instance_sources import base
+from trove_backup_ext import opt_groups
 
 LOG = logging.getLogger(__name__)
 
@@ -41,8 +42,7 @@ trove_database_opts = [
 
 
 def register_opts(conf):
-    conf.register_group(trove_database_group)
-    conf.register_opts(trove_database_opts, group=trove_database_group)
+    opt_groups.register(conf, trove_database_group, trove_database_opts)
 
 
 def list_opts():

@@ -9,6 +9,7 @@ import tempfile
 from oslo_config import cfg
 
 from trove_backup_ext.storage import base
+from trove_backup_ext import opt_groups
 
 local_group = cfg.OptGroup('local_storage', title='Local directory storage')
 local_opts = [
@@ -19,8 +20,7 @@ local_opts = [
 
 
 def register_opts(conf):
-    conf.register_group(local_group)
-    conf.register_opts(local_opts, group=local_group)
+    opt_groups.register(conf, local_group, local_opts)
 
 
 def list_opts():

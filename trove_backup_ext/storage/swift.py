@@ -35,6 +35,7 @@ from swiftclient import exceptions as swift_exceptions
 
 from trove_backup_ext import exception
 from trove_backup_ext.storage import base
+from trove_backup_ext import opt_groups
 
 swift_group = cfg.OptGroup('swift', title='Swift storage')
 swift_opts = [
@@ -112,8 +113,7 @@ _MAX_OBJECT_BYTES = 1024
 
 
 def register_opts(conf):
-    conf.register_group(swift_group)
-    conf.register_opts(swift_opts, group=swift_group)
+    opt_groups.register(conf, swift_group, swift_opts)
 
 
 def list_opts():
