@@ -37,6 +37,16 @@ class RequestContextSerializer(messaging.NoOpSerializer):
 _VERSION = re.compile(r'^([0-9]+)\.[0-9]+$')
 
 
+def get_client(transport, topic, configured_cap, aliases, latest):
+    """A versioned RPC client of topic, capped by an [upgrade_levels]
+    value, sending contexts as dicts."""
+    target = messaging.Target(topic=topic, version=latest)
+    return messaging.get_rpc_client(
+        transport, target,
+        version_cap=version_cap(configured_cap, aliases, latest),
+        serializer=RequestContextSerializer())
+
+
 def version_cap(configured, aliases, latest):
     """Resolve an [upgrade_levels] value (alias, version or 'latest').
 

@@ -1,7 +1,5 @@
 """Client side of the agents' RPC API, used by the worker and tools."""
 
-import oslo_messaging as messaging
-
 from trove_backup_ext import rpc
 
 
@@ -19,13 +17,11 @@ class AgentAPI:
     VERSION_ALIASES = {'2027.1': '1.0'}
 
     def __init__(self, conf, transport):
-        target = messaging.Target(topic=rpc.AGENT_TOPIC_PREFIX + 'unset',
-                                  version=self.RPC_API_VERSION)
-        cap = rpc.version_cap(conf.upgrade_levels.agent,
-                              self.VERSION_ALIASES, self.RPC_API_VERSION)
-        self.client = messaging.get_rpc_client(
-            transport, target, version_cap=cap,
-            serializer=rpc.RequestContextSerializer())
+        # Each message names its agent's topic (see prepare below).
+        self.client = rpc.get_client(
+            transport, rpc.AGENT_TOPIC_PREFIX + 'unset',
+            conf.upgrade_levels.agent, self.VERSION_ALIASES,
+            self.RPC_API_VERSION)
 
     def can_send_version(self, version):
         return self.client.can_send_version(version)

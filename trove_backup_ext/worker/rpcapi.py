@@ -1,7 +1,5 @@
 """Client side of the worker's RPC API, used by the API service."""
 
-import oslo_messaging as messaging
-
 from trove_backup_ext import rpc
 
 
@@ -27,13 +25,9 @@ class WorkerAPI:
 
     def __init__(self, conf, transport):
         self.retry = conf.api.rpc_cast_retry
-        target = messaging.Target(topic=rpc.WORKER_TOPIC,
-                                  version=self.RPC_API_VERSION)
-        cap = rpc.version_cap(conf.upgrade_levels.worker,
-                              self.VERSION_ALIASES, self.RPC_API_VERSION)
-        self.client = messaging.get_rpc_client(
-            transport, target, version_cap=cap,
-            serializer=rpc.RequestContextSerializer())
+        self.client = rpc.get_client(
+            transport, rpc.WORKER_TOPIC, conf.upgrade_levels.worker,
+            self.VERSION_ALIASES, self.RPC_API_VERSION)
 
     def can_send_version(self, version):
         return self.client.can_send_version(version)
