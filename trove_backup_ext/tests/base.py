@@ -1,5 +1,6 @@
 """Base test cases."""
 
+from oslo_config import cfg
 from oslo_utils import uuidutils
 from oslotest import base as oslotest_base
 import requests
@@ -8,6 +9,7 @@ import sqlalchemy as sa
 from trove_backup_ext import context as backup_context
 from trove_backup_ext.db import instances as instances_db
 from trove_backup_ext.db import models
+from trove_backup_ext.storage import local
 from trove_backup_ext.tests import service_fixtures
 
 PROJECT = 'project-a'
@@ -15,8 +17,29 @@ OTHER_PROJECT = 'project-b'
 ADMIN_PROJECT = 'admin-project'
 
 
+def local_storage(root):
+    """A LocalStorage keeping its containers under root."""
+    conf = cfg.ConfigOpts()
+    local.register_opts(conf)
+    conf([], default_config_files=[])
+    conf.set_override('storage_dir', root, group='local_storage')
+    return local.LocalStorage(conf)
+
+
 class TestCase(oslotest_base.BaseTestCase):
     """Unit tests: no database, no network."""
+
+    def assertFault(self, response, code, name, fragment=None):
+        """Assert a Trove fault body of the given code and name."""
+        self.assertEqual(code, response.status_code, response.text)
+        self.assertTrue(response.headers['Content-Type'].startswith(
+            'application/json'))
+        body = response.json()
+        self.assertEqual([name], list(body))
+        self.assertEqual(code, body[name]['code'])
+        if fragment is not None:
+            self.assertIn(fragment, body[name]['message'])
+        return body[name]['message']
 
 
 class FunctionalTestCase(TestCase):
@@ -80,18 +103,6 @@ class FunctionalTestCase(TestCase):
                                 json=body)
         self.assertEqual(expect, response.status_code, response.text)
         return response.json().get('backup')
-
-    def assertFault(self, response, code, name, fragment=None):
-        """Assert a Trove fault body of the given code and name."""
-        self.assertEqual(code, response.status_code, response.text)
-        self.assertTrue(response.headers['Content-Type'].startswith(
-            'application/json'))
-        body = response.json()
-        self.assertEqual([name], list(body))
-        self.assertEqual(code, body[name]['code'])
-        if fragment is not None:
-            self.assertIn(fragment, body[name]['message'])
-        return body[name]['message']
 
 
 def for_each_backend(tests, module_name):

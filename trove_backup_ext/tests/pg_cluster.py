@@ -152,3 +152,33 @@ class Cluster(fixtures.Fixture):
 
     def psql(self, sql, database='postgres'):
         return self.server.psql(sql, database)
+
+
+# A sample table for backup tests: its digest, how to fill it and how to
+# change 1% of it (a contiguous range, plus as many new rows).
+ITEMS_DIGEST = ("SELECT count(*) || ':' || md5(string_agg(t::text, ',' "
+                "ORDER BY id)) FROM items t")
+
+
+def load_items(target, rows):
+    """Create and fill items on target (anything with psql(sql))."""
+    target.psql(
+        "CREATE TABLE items (id int PRIMARY KEY, name text, qty int, "
+        "payload text);"
+        "INSERT INTO items SELECT i, 'item ' || i, i %% 97, "
+        "md5(i::text) || md5((i * 7)::text) "
+        "FROM generate_series(1, %d) i;"
+        # A table at rest has its hint bits set; without this the first
+        # read after the full backup rewrites every page, and the
+        # incremental stores them all.
+        "VACUUM ANALYZE items;" % rows)
+
+
+def change_items(target, rows):
+    """Change 1% of the rows (one range) and add 1% more."""
+    target.psql(
+        "UPDATE items SET qty = qty + 1000, name = name || ' changed' "
+        "WHERE id BETWEEN 20001 AND %d;"
+        "INSERT INTO items SELECT i, 'new ' || i, 1, md5(i::text) "
+        "FROM generate_series(%d, %d) i;"
+        % (20000 + rows // 100, rows + 1, rows + rows // 100))

@@ -21,8 +21,6 @@ from trove_backup_ext.tests import pg_cluster
 CONTAINER = 'backups'
 ROWS = 50000
 # Every row's content, in order, as one digest: equal digests, equal data.
-TABLE_DIGEST = ("SELECT count(*) || ':' || md5(string_agg(t::text, ',' "
-                "ORDER BY id)) FROM items t")
 
 
 class PostgreSQLDatastoreTest(base.TestCase):
@@ -55,24 +53,10 @@ class PostgreSQLDatastoreTest(base.TestCase):
             self.conf.set_override(name, value, group='postgresql')
 
     def load_rows(self):
-        self.cluster.psql(
-            "CREATE TABLE items (id int PRIMARY KEY, name text, qty int, "
-            "payload text);"
-            "INSERT INTO items SELECT i, 'item ' || i, i %% 97, "
-            "md5(i::text) || md5((i * 7)::text) "
-            "FROM generate_series(1, %d) i;"
-            # A table at rest has its hint bits set; without this the
-            # first read after the full backup would rewrite every page.
-            "VACUUM ANALYZE items;" % ROWS)
+        pg_cluster.load_items(self.cluster, ROWS)
 
     def change_rows(self):
-        """Change 1% of the rows and add 1% more."""
-        self.cluster.psql(
-            "UPDATE items SET qty = qty + 1000, name = name || ' changed' "
-            "WHERE id BETWEEN 20001 AND %d;"
-            "INSERT INTO items SELECT i, 'new ' || i, 1, md5(i::text) "
-            "FROM generate_series(%d, %d) i;"
-            % (20000 + ROWS // 100, ROWS + 1, ROWS + ROWS // 100))
+        pg_cluster.change_items(self.cluster, ROWS)
 
     def backup(self, backup_id, codec, parent=None, progress=None):
         writer = backup_writer.BackupWriter(
@@ -109,10 +93,10 @@ class PostgreSQLDatastoreTest(base.TestCase):
         # this 6 MB table, 4 MiB chunks would make any change touch half.
         self.chunk_size = 64 * 1024
         self.load_rows()
-        before = self.cluster.psql(TABLE_DIGEST)
+        before = self.cluster.psql(pg_cluster.ITEMS_DIGEST)
         full = self.backup('full', codec)
         self.change_rows()
-        after = self.cluster.psql(TABLE_DIGEST)
+        after = self.cluster.psql(pg_cluster.ITEMS_DIGEST)
         self.assertNotEqual(before, after)
         inc = self.backup('inc', codec, parent=full.manifest)
 
@@ -128,9 +112,9 @@ class PostgreSQLDatastoreTest(base.TestCase):
         self.assertLess(inc.stored_size, full.stored_size / 10)
 
         restored_full = self.restore('full', codec)
-        self.assertEqual(before, restored_full.psql(TABLE_DIGEST))
+        self.assertEqual(before, restored_full.psql(pg_cluster.ITEMS_DIGEST))
         restored_inc = self.restore('inc', codec)
-        self.assertEqual(after, restored_inc.psql(TABLE_DIGEST))
+        self.assertEqual(after, restored_inc.psql(pg_cluster.ITEMS_DIGEST))
         for server in (restored_full, restored_inc):
             # Out of recovery and writable: a usable primary.
             self.assertEqual('f', server.psql('SELECT pg_is_in_recovery()'))
@@ -192,8 +176,8 @@ class PostgreSQLDatastoreTest(base.TestCase):
         with open(os.path.join(target, 'pg_hba.conf')) as hba:
             self.assertEqual('local all all peer\n', hba.read())
         server = self.useFixture(pg_cluster.Server(target, self.workdir))
-        self.assertEqual(self.cluster.psql(TABLE_DIGEST),
-                         server.psql(TABLE_DIGEST))
+        self.assertEqual(self.cluster.psql(pg_cluster.ITEMS_DIGEST),
+                         server.psql(pg_cluster.ITEMS_DIGEST))
 
     def test_password_is_on_no_command_line(self):
         seen = []

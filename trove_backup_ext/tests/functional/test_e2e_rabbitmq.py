@@ -20,8 +20,6 @@ from trove_backup_ext.tests import rabbitmq_fixtures as rf
 from trove_backup_ext.tests import service_fixtures
 
 PG_ROWS = 50000
-PG_DIGEST = ("SELECT count(*) || ':' || md5(string_agg(t::text, ',' "
-             "ORDER BY id)) FROM items t")
 MARIADB_ROWS = 50000
 
 
@@ -143,15 +141,7 @@ class PostgreSQLInstanceTest(_RoundTrip, base.TestCase):
         password = 'pw-' + uuid.uuid4().hex
         self.cluster = self.useFixture(pg_cluster.Cluster(password))
         self.workdir = self.useFixture(pg_cluster.WorkDir()).path
-        self.cluster.psql(
-            "CREATE TABLE items (id int PRIMARY KEY, name text, qty int, "
-            "payload text);"
-            "INSERT INTO items SELECT i, 'item ' || i, i %% 97, "
-            "md5(i::text) || md5((i * 7)::text) "
-            "FROM generate_series(1, %d) i;"
-            # Hint bits set now, or the first read after the full backup
-            # rewrites every page and the incremental stores them all.
-            "VACUUM ANALYZE items;" % PG_ROWS)
+        pg_cluster.load_items(self.cluster, PG_ROWS)
         return {'agent': {'chunk_size': 65536},
                 'postgresql': {'host': '127.0.0.1',
                                'port': self.cluster.port,
@@ -163,18 +153,14 @@ class PostgreSQLInstanceTest(_RoundTrip, base.TestCase):
         return self.workdir
 
     def digest(self):
-        return self.cluster.psql(PG_DIGEST)
+        return self.cluster.psql(pg_cluster.ITEMS_DIGEST)
 
     def change(self):
-        self.cluster.psql(
-            "UPDATE items SET qty = qty + 1000, name = name || ' changed' "
-            "WHERE id BETWEEN 20001 AND 20500;"
-            "INSERT INTO items SELECT i, 'new ' || i, 1, md5(i::text) "
-            "FROM generate_series(%d, %d) i;" % (PG_ROWS + 1, PG_ROWS + 500))
+        pg_cluster.change_items(self.cluster, PG_ROWS)
 
     def restored_digest(self, target):
         server = self.useFixture(pg_cluster.Server(target, self.workdir))
-        return server.psql(PG_DIGEST)
+        return server.psql(pg_cluster.ITEMS_DIGEST)
 
 
 class MariaDBInstanceTest(_RoundTrip, base.TestCase):

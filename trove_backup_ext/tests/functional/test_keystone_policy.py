@@ -73,16 +73,6 @@ class KeystonePolicyTest(base.TestCase):
         self.assertEqual(202, response.status_code, response.text)
         return response.json()['backup']
 
-    def assertFault(self, response, code, name, fragment=None):
-        self.assertEqual(code, response.status_code, response.text)
-        self.assertTrue(response.headers['Content-Type'].startswith(
-            'application/json'))
-        body = response.json()
-        self.assertEqual([name], list(body))
-        self.assertEqual(code, body[name]['code'])
-        if fragment is not None:
-            self.assertIn(fragment, body[name]['message'])
-
     def test_no_token_is_401_with_keystone_named(self):
         response = self.call('GET', self.a)
         self.assertFault(response, 401, 'unauthorized')

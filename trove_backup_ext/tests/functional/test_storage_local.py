@@ -4,14 +4,12 @@ import concurrent.futures
 import os
 
 import fixtures
-from oslo_config import cfg
 
 from trove_backup_ext.pipeline import codec as chunk_codec
 from trove_backup_ext.pipeline import manifest as backup_manifest
 from trove_backup_ext.pipeline import reader as backup_reader
 from trove_backup_ext.pipeline import writer as backup_writer
 from trove_backup_ext.storage import base as storage_base
-from trove_backup_ext.storage import local
 from trove_backup_ext.tests import base
 from trove_backup_ext.tests.unit import test_pipeline
 
@@ -212,11 +210,7 @@ class LocalStorageTest(StorageContractTests, base.TestCase):
     def setUp(self):
         super().setUp()
         self.root = self.useFixture(fixtures.TempDir()).path
-        conf = cfg.ConfigOpts()
-        local.register_opts(conf)
-        conf([], default_config_files=[])
-        conf.set_override('storage_dir', self.root, group='local_storage')
-        self.storage = local.LocalStorage(conf)
+        self.storage = base.local_storage(self.root)
         self.container = 'backups'
         self.other_container = 'other'
 

@@ -6,7 +6,6 @@ import os
 from unittest import mock
 
 import fixtures
-from oslo_config import cfg
 
 from trove_backup_ext.datastores import base as datastore_base
 from trove_backup_ext.pipeline import codec as chunk_codec
@@ -42,11 +41,7 @@ class PipelineTest(base.TestCase):
     def setUp(self):
         super().setUp()
         self.root = self.useFixture(fixtures.TempDir()).path
-        conf = cfg.ConfigOpts()
-        local.register_opts(conf)
-        conf([], default_config_files=[])
-        conf.set_override('storage_dir', self.root, group='local_storage')
-        self.storage = local.LocalStorage(conf)
+        self.storage = base.local_storage(self.root)
         self.codec = chunk_codec.ChunkCodec(key=os.urandom(32))
         self.reader = backup_reader.BackupReader(self.storage, self.codec)
 

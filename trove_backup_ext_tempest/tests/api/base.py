@@ -93,3 +93,14 @@ class BaseBackupsTest(test.BaseTestCase):
                 query = parse.parse_qs(parse.urlsplit(link['href']).query)
                 return query['marker'][0]
         return None
+
+
+class AdminProjectBackupsTest(BaseBackupsTest):
+    """Tests that also need a backup in the admin credentials' project."""
+
+    @classmethod
+    def skip_checks(cls):
+        super().skip_checks()
+        if not CONF.database_backup.admin_instance_id:
+            raise cls.skipException('[database_backup] admin_instance_id '
+                                    'is not set.')

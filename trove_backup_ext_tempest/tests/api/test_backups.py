@@ -150,15 +150,8 @@ class BackupsDeleteTest(base.BaseBackupsTest):
         self.assertNotIn(inc['id'], listed)
 
 
-class BackupsAdminTest(base.BaseBackupsTest):
+class BackupsAdminTest(base.AdminProjectBackupsTest):
     """Two projects: the primary's and the admin's."""
-
-    @classmethod
-    def skip_checks(cls):
-        super().skip_checks()
-        if not CONF.database_backup.admin_instance_id:
-            raise cls.skipException('[database_backup] admin_instance_id '
-                                    'is not set.')
 
     @classmethod
     def resource_setup(cls):

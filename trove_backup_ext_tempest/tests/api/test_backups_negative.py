@@ -117,14 +117,7 @@ class BackupsNegativeTest(base.BaseBackupsTest):
                          ['backup']['status'])
 
 
-class BackupsOtherProjectNegativeTest(base.BaseBackupsTest):
-
-    @classmethod
-    def skip_checks(cls):
-        super().skip_checks()
-        if not CONF.database_backup.admin_instance_id:
-            raise cls.skipException('[database_backup] admin_instance_id '
-                                    'is not set.')
+class BackupsOtherProjectNegativeTest(base.AdminProjectBackupsTest):
 
     @classmethod
     def resource_setup(cls):
