@@ -9,13 +9,13 @@ import pwd
 import re
 import shutil
 import subprocess
-import tarfile
 import threading
 
 from oslo_config import cfg
 from oslo_log import log as logging
 
 from trove_backup_ext.datastores import base
+from trove_backup_ext.datastores import tar_stream
 from trove_backup_ext import opt_groups
 
 LOG = logging.getLogger(__name__)
@@ -112,7 +112,7 @@ class _MemberStream:
     def read(self, size=-1):
         try:
             return self.stream.read(size)
-        except tarfile.TarError as exc:
+        except tar_stream.TarStreamError as exc:
             raise self.session.broken(exc)
 
 
@@ -126,9 +126,10 @@ class _Session(base.BackupSession):
         self.directories, self.symlinks, self.modes = {}, {}, {}
         self.kept = {}
         self.ended = False
+        # Buffered: tar headers are read 512 bytes at a time.
         self.process = subprocess.Popen(
             command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, env=env)
+            stderr=subprocess.PIPE, env=env, bufsize=_TAR_BUFFER)
         # Drained aside, or a chatty tool would block on a full pipe.
         self._stderr_reader = threading.Thread(
             target=self._read_stderr, name='pg_basebackup-stderr',
@@ -144,16 +145,11 @@ class _Session(base.BackupSession):
 
     def members(self):
         try:
-            with tarfile.open(fileobj=self.process.stdout, mode='r|',
-                              bufsize=_TAR_BUFFER) as tar:
-                for info in tar:
-                    member = self._take(tar, info)
-                    if member is not None:
-                        yield member
-                    # Stream mode keeps every header read; a cluster of
-                    # many files would grow memory without this.
-                    tar.members = []
-        except tarfile.TarError as exc:
+            for entry in tar_stream.TarStream(self.process.stdout):
+                member = self._take(entry)
+                if member is not None:
+                    yield member
+        except tar_stream.TarStreamError as exc:
             raise self.broken(exc)
         self.ended = True
 
@@ -164,21 +160,21 @@ class _Session(base.BackupSession):
         return self._failure('its output is not a complete tar stream (%s)'
                              % exc)
 
-    def _take(self, tar, info):
+    def _take(self, entry):
         # pg_basebackup writes some names as ./pg_wal/...
-        name = posixpath.normpath(info.name)
+        name = posixpath.normpath(entry.name)
         if name == '.':
             pass
-        elif info.isdir():
-            self.directories[name] = info.mode & 0o777
-        elif info.issym():
+        elif entry.type == tar_stream.DIRECTORY:
+            self.directories[name] = entry.mode & 0o777
+        elif entry.type == tar_stream.SYMLINK:
             if name.startswith('pg_tblspc/'):
                 self.close()
                 raise self._failure('', tablespace=True)
-            self.symlinks[name] = info.linkname
-        elif info.isreg():
-            self.modes[name] = info.mode & 0o777
-            stream = _MemberStream(self, tar.extractfile(info))
+            self.symlinks[name] = entry.linkname
+        elif entry.type == tar_stream.REGULAR:
+            self.modes[name] = entry.mode & 0o777
+            stream = _MemberStream(self, entry.reader)
             if name in _KEPT_FILES:
                 self.kept[name] = stream.read()
                 stream = io.BytesIO(self.kept[name])
@@ -186,7 +182,7 @@ class _Session(base.BackupSession):
         else:
             self.close()
             raise self._failure('unexpected tar entry %r (type %r)'
-                                % (name, info.type))
+                                % (name, entry.type))
         return None
 
     def _wait(self):
@@ -222,7 +218,8 @@ class _Session(base.BackupSession):
         if not self.ended:
             self.close()
             raise self._failure('its tar stream was not read to the end')
-        # The tar ends with padding after its end-of-archive blocks.
+        # The reader stops at the first end-of-archive block; the second
+        # and the padding to a whole tar record follow.
         while self.process.stdout.read(65536):
             pass
         code = self._wait()
