@@ -170,6 +170,7 @@ class _Session(base.BackupSession):
             self.process, self.tail = _spawn(
                 command, stdout=subprocess.PIPE, cwd=self.workdir,
                 secrets=[self.opts.password])
+            base.widen_pipe(self.process.stdout)
         except BaseException:
             self.close()
             raise

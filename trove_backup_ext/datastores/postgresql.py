@@ -130,6 +130,7 @@ class _Session(base.BackupSession):
         self.process = subprocess.Popen(
             command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
             stderr=subprocess.PIPE, env=env, bufsize=_TAR_BUFFER)
+        base.widen_pipe(self.process.stdout)
         # Drained aside, or a chatty tool would block on a full pipe.
         self._stderr_reader = threading.Thread(
             target=self._read_stderr, name='pg_basebackup-stderr',
