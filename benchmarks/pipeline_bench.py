@@ -26,7 +26,10 @@ import uuid
 MIB = 1 << 20
 PAGE = 8192
 CHUNK_SIZES = (64 * 1024, 256 * 1024, MIB, 4 * MIB)
-DEFAULTS = {'chunk_size': 4 * MIB, 'parallel': 4, 'level': 1}
+# The agent's defaults ([agent] chunk_size, object_size, parallel_uploads,
+# compression_level).
+DEFAULTS = {'chunk_size': 256 * 1024, 'object_size': 4 * MIB, 'parallel': 4,
+            'level': 1}
 
 # -- the generated stream ---------------------------------------------------
 # Heap-like pages: a 24-byte header, line pointers, free space, then rows
@@ -199,8 +202,8 @@ def child_main():
     writer = backup_writer.BackupWriter(
         store, 'bench', backup_id,
         chunk_codec.ChunkCodec(level=spec['level'], key=key),
-        chunk_size=spec['chunk_size'], parallel=spec['parallel'],
-        parent=parent)
+        chunk_size=spec['chunk_size'], object_size=spec['object_size'],
+        parallel=spec['parallel'], parent=parent)
     started = time.perf_counter()
     with _child_session(spec, conf, parent) as session:
         result = writer.write(session, {'instance_id': 'bench'})
@@ -219,8 +222,10 @@ def child_main():
          for m in result.manifest['members']), reverse=True)[:6]
     json.dump({'wall': wall, 'size': result.size,
                'stored_size': result.stored_size,
-               'objects': sum(c['object'].startswith(backup_id + '/')
-                              for c in chunks),
+               'objects': len({c['object'] for c in chunks
+                               if c['object'].startswith(backup_id + '/')}),
+               'new_chunks': sum(c['object'].startswith(backup_id + '/')
+                                 for c in chunks),
                'chunks': len(chunks), 'baseline_rss_kib': baseline,
                'rss_kib': peak,
                'stored_by_member': [(n, s) for s, n in stored_by_member
@@ -557,6 +562,11 @@ class Bench:
                 self.tool('pg_basebackup | zstd -1 -T0', base +
                           ' | zstd -q -1 -T0 > /dev/null', size,
                           'postgresql')
+                out = os.path.join(self.tmp, 'zstd.out')
+                self.tool('pg_basebackup | zstd -1 -T0 > file, sync', base +
+                          ' | zstd -q -1 -T0 -f -o %s && sync %s' % (out, out),
+                          size, 'postgresql')
+                os.unlink(out)
                 if round_ == 0:
                     self.tool('pg_basebackup | gzip -6', base +
                               ' | gzip -6 > /dev/null', size, 'postgresql')

@@ -12,6 +12,7 @@ from oslo_log import log as logging
 
 from trove_backup_ext.agent import encryption
 from trove_backup_ext import exception
+from trove_backup_ext.pipeline import chunk_index
 from trove_backup_ext.pipeline import manifest as backup_manifest
 from trove_backup_ext.pipeline import reader as backup_reader
 from trove_backup_ext.pipeline import writer as backup_writer
@@ -101,15 +102,21 @@ class BackupRunner:
     def _write(self, context, info, store):
         codec = encryption.make_codec(self.conf)
         parent = info.get('parent')
-        parent_manifest = None
+        parent_manifest = parent_index = None
         if parent:
-            parent_manifest = self._usable_parent(store, codec, parent)
+            parent_index = chunk_index.ChunkIndex(parent['container'])
+            parent_manifest = self._usable_parent(store, codec, parent,
+                                                  parent_index)
+            if parent_manifest is None:
+                parent_index = None
         writer = backup_writer.BackupWriter(
             store, info['container'], info['id'], codec,
             chunk_size=self.conf.agent.chunk_size,
+            object_size=self.conf.agent.object_size,
             parallel=self.conf.agent.parallel_uploads,
             parent=parent_manifest,
             parent_container=parent['container'] if parent else None,
+            parent_index=parent_index,
             progress=_Progress(
                 lambda status: self._report(context, info['id'], status),
                 self.conf.agent.progress_interval))
@@ -121,17 +128,23 @@ class BackupRunner:
         ) as session:
             return writer.write(session, described)
 
-    def _usable_parent(self, store, codec, parent):
-        """The parent's manifest if this backup may build on it.
+    def _usable_parent(self, store, codec, parent, index):
+        """The parent's manifest, but its members, if this backup may
+        build on it; its chunks go into index.
 
         A backup's chunks are all sealed with one key (or none): reusing
         a parent's chunks sealed otherwise would make a backup no single
         key restores. A native incremental cannot do without its parent,
         so it fails; a deduplicating one is then taken whole.
         """
+        # Read as a stream: a parent of a million chunks is never held
+        # as dicts. A native incremental needs none of its chunks.
+        on_chunk = (index.add if self.datastore.incremental == 'dedup'
+                    else lambda chunk: None)
         try:
             manifest = backup_reader.BackupReader(store, codec).manifest(
-                parent['container'], parent['id'], parent.get('checksum'))
+                parent['container'], parent['id'], parent.get('checksum'),
+                on_chunk=on_chunk)
             sealed_with = (manifest.get('encryption') or {}).get('key_id')
             if sealed_with != codec.key_id:
                 raise backup_manifest.KeyMismatch(parent['id'], sealed_with,

@@ -13,15 +13,22 @@ agent_opts = [
     cfg.IntOpt('progress_interval', default=20, min=1,
                help='Seconds between two progress reports of a running '
                     'backup; keep it well under [worker] backup_timeout.'),
-    cfg.IntOpt('chunk_size', default=1024 * 1024, min=64 * 1024,
-               help='Bytes of a chunk: the unit of upload, checksum and '
-                    'reuse by incrementals. Smaller chunks make smaller '
-                    'incrementals and more objects (1 MiB: 1,024 objects '
-                    'per GiB; 256 KiB makes PostgreSQL incrementals about '
-                    'a third smaller for four times the objects).'),
+    cfg.IntOpt('chunk_size', default=256 * 1024, min=64 * 1024,
+               max=64 * 1024 * 1024,
+               help='Plain bytes of a chunk: the unit of checksum and of '
+                    'reuse by incrementals, which store every chunk with a '
+                    'changed byte (smaller chunks, smaller incrementals; '
+                    'each costs a manifest entry). An incremental keeps '
+                    'the chunk size of its parent.'),
+    cfg.IntOpt('object_size', default=4 * 1024 * 1024, min=64 * 1024,
+               max=1024 * 1024 * 1024,
+               help='Stored bytes of a data object: chunks are packed into '
+                    'objects of about this size, one storage request '
+                    'each.'),
     cfg.IntOpt('parallel_uploads', default=4, min=1,
-               help='Chunks encoded and uploaded at once. Memory use is '
-                    'about 2 x parallel_uploads x chunk_size.'),
+               help='Objects uploaded, and chunks encoded, at once. Memory '
+                    'use is about parallel_uploads x (2 x chunk_size + '
+                    'object_size).'),
     cfg.IntOpt('compression_level', default=1, min=1, max=19,
                help='zstd level of chunks.'),
     cfg.IntOpt('report_timeout', default=30, min=1,

@@ -1,20 +1,31 @@
 """How one chunk is stored: zstd-compressed, optionally AES-256-GCM sealed.
 
 Stored form: zstd frame, or with encryption 12-byte nonce + GCM ciphertext
-and tag. Integrity: the sha256 of the plain chunk is kept in the manifest
-and checked after decoding; GCM also rejects any altered byte.
+and tag. Integrity: the digest of the plain chunk (BLAKE3, or SHA-256 in
+chains begun before format 2) is kept in the manifest and checked after
+decoding; GCM also rejects any altered byte.
 """
 
 import hashlib
 import os
 import threading
 
+import blake3
 from cryptography.hazmat.primitives.ciphers import aead
 import zstandard
 
 from trove_backup_ext import exception
 
 _NONCE_SIZE = 12
+SEAL_OVERHEAD = _NONCE_SIZE + 16    # nonce and GCM tag
+# BLAKE3 is 4-5 times faster than SHA-256 (even with SHA instructions):
+# on data that compresses 24:1 SHA-256 cost as much as zstd itself.
+# max_threads=1: chunks are hashed by several threads already.
+DIGESTS = {
+    'blake3': lambda data: blake3.blake3(data).hexdigest(),
+    'sha256': lambda data: hashlib.sha256(data).hexdigest(),
+}
+DEFAULT_DIGEST = 'blake3'
 
 
 class IntegrityError(exception.BackupExtError):
@@ -47,21 +58,25 @@ class ChunkCodec:
     def key_id(self):
         return key_id(self.key) if self.key else None
 
+    @property
+    def overhead(self):
+        """Bytes sealing adds to each chunk."""
+        return SEAL_OVERHEAD if self._aead else 0
+
     @staticmethod
-    def digest(plain):
-        return hashlib.sha256(plain).hexdigest()
+    def digest(plain, algorithm=DEFAULT_DIGEST):
+        return DIGESTS[algorithm](plain)
+
+    def compress(self, plain):
+        return self._compressor().compress(plain)
 
     def encode(self, plain, associated):
         """The stored bytes of a plain chunk.
 
-        associated binds the stored bytes to their place (object name), so
-        a chunk moved to another name fails to decrypt.
+        associated binds the stored bytes to their place, so a chunk moved
+        elsewhere fails to decrypt.
         """
-        stored = self._compressor().compress(plain)
-        if self._aead:
-            nonce = os.urandom(_NONCE_SIZE)
-            stored = nonce + self._aead.encrypt(nonce, stored, associated)
-        return stored
+        return self.seal(self.compress(plain), associated)
 
     def _compressor(self):
         # One per thread: a compressor is not thread-safe, and a new one
@@ -73,7 +88,8 @@ class ChunkCodec:
                 level=self.level)
         return compressor
 
-    def decode(self, stored, associated, sha256, size):
+    def decode(self, stored, associated, digest, size,
+               algorithm=DEFAULT_DIGEST):
         """The plain chunk, verified against its manifest entry."""
         if self._aead:
             nonce, sealed = stored[:_NONCE_SIZE], stored[_NONCE_SIZE:]
@@ -90,13 +106,13 @@ class ChunkCodec:
         except zstandard.ZstdError as exc:
             raise IntegrityError(reason='chunk %s is not valid zstd: %s' % (
                 associated.decode(), exc))
-        if len(plain) != size or hashlib.sha256(plain).hexdigest() != sha256:
+        if len(plain) != size or DIGESTS[algorithm](plain) != digest:
             raise IntegrityError(reason='chunk %s does not match its '
                                         'checksum' % associated.decode())
         return plain
 
     def seal(self, data, associated):
-        """Encrypt a whole small object (the manifest) if a key is set."""
+        """Encrypt a compressed chunk or the manifest if a key is set."""
         if not self._aead:
             return data
         nonce = os.urandom(_NONCE_SIZE)

@@ -2,21 +2,28 @@
 
 A backup exists only once its manifest does, so a backup cut off halfway
 is never taken for a whole one. The manifest names every chunk with its
-size and sha256; an incremental's manifest also names chunks stored by its
-ancestors, in their containers, that it shares with them.
+size and digest and where it is stored; an incremental's manifest also
+names chunks stored by its ancestors, in their containers, that it shares
+with them.
+
+Format 2 stores chunks packed, several to an object: an entry names its
+object and its offset there, and is sealed bound to both. Format 1 stored
+each chunk as an object of its own (an entry without an offset), with a
+SHA-256 digest; both are read, and a format 2 incremental of a format 1
+parent refers to its chunks as they are.
 """
 
 import hashlib
 import io
-import itertools
 import json
-import uuid
 
 import zstandard
 
 from trove_backup_ext.pipeline import codec as chunk_codec
+from trove_backup_ext.pipeline import manifest_scan
 
-FORMAT = 1
+FORMAT = 2
+READABLE_FORMATS = (1, 2)
 _ENCRYPTED_MAGIC = b'TBE-SEALED-1\n'
 _ZSTD_MAGIC = b'\x28\xb5\x2f\xfd'
 _SEPARATORS = (',', ':')
@@ -39,8 +46,24 @@ def manifest_name(backup_id):
     return '%s/manifest' % backup_id
 
 
-def chunk_name(backup_id, sequence):
-    return '%s/chunks/%08d' % (backup_id, sequence)
+def object_name(backup_id, sequence):
+    """A data object of format 2: chunks packed one after another."""
+    return '%s/objects/%08d' % (backup_id, sequence)
+
+
+def chunk_digest(entry):
+    """(algorithm, hex digest) of a chunk entry: its key names it."""
+    if 'blake3' in entry:
+        return 'blake3', entry['blake3']
+    return 'sha256', entry['sha256']
+
+
+def associated_data(entry):
+    """What a chunk was sealed bound to: its object, and its offset there
+    when packed with others."""
+    if 'offset' in entry:
+        return ('%s@%d' % (entry['object'], entry['offset'])).encode()
+    return entry['object'].encode()
 
 
 def object_prefix(backup_id):
@@ -53,38 +76,75 @@ def chunk_json(entry):
     return json.dumps(entry, sort_keys=True, separators=_SEPARATORS)
 
 
+class ManifestStream:
+    """The manifest's JSON, zstd-compressed, written as the backup goes.
+
+    A backup of millions of chunks never holds its manifest as dicts nor
+    as text, nor an entry per chunk: each entry goes into zstd when its
+    chunk is placed, and memory holds the compressed text only (about 40
+    bytes a chunk). The text is json.dumps(manifest, sort_keys=True,
+    separators=(',', ':')) as long as head has the keys that sort before
+    "members" and the keys of tail sort after it.
+    """
+
+    def __init__(self, head):
+        self._out = io.BytesIO()
+        self._zstd = zstandard.ZstdCompressor(level=1).stream_writer(
+            self._out, closefd=False)
+        text = json.dumps(head, sort_keys=True, separators=_SEPARATORS)
+        self._zstd.write((text[:-1] + (',' if head else '') +
+                          '"members":[').encode('utf-8'))
+        self._members = 0
+        self._batch = []
+        self._chunks = 0
+
+    def begin_member(self):
+        self._zstd.write(b',{"chunks":[' if self._members else
+                         b'{"chunks":[')
+        self._members += 1
+        self._chunks = 0
+
+    def chunk(self, text):
+        """Add the chunk_json text of the member's next chunk."""
+        self._batch.append(text)
+        if len(self._batch) == _BATCH:
+            self._write_batch()
+
+    def _write_batch(self):
+        if self._batch:
+            self._zstd.write(((',' if self._chunks else '') +
+                              ','.join(self._batch)).encode('utf-8'))
+            self._chunks += len(self._batch)
+            self._batch = []
+
+    def end_member(self, name, size):
+        self._write_batch()
+        self._zstd.write(('],"name":%s,"size":%d}' % (json.dumps(name), size)
+                          ).encode('utf-8'))
+
+    def finish(self, tail):
+        """The compressed manifest, with tail's keys after "members"."""
+        text = json.dumps(tail, sort_keys=True, separators=_SEPARATORS)
+        self._zstd.write((']' + (',' + text[1:] if tail else '}')
+                          ).encode('utf-8'))
+        self._zstd.close()
+        return self._out.getvalue()
+
+
 def compress(fields, members):
     """The manifest's JSON, zstd-compressed, made piece by piece.
 
     fields are the manifest's keys but members; members are (name, size,
-    iterable of chunk_json texts). The text is json.dumps(manifest,
-    sort_keys=True, separators=(',', ':')), but a manifest of a million
-    chunks never exists as one dict or one string: memory holds the
-    compressed text only. zstd: at 64 KiB chunks the JSON was the larger
-    part of a small incremental, and compresses 4x.
+    iterable of chunk_json texts).
     """
-    token = '\0members-%s\0' % uuid.uuid4().hex
-    before, after = json.dumps(dict(fields, members=token), sort_keys=True,
-                               separators=_SEPARATORS).split(
-                                   json.dumps(token), 1)
-    out = io.BytesIO()
-    with zstandard.ZstdCompressor(level=1).stream_writer(
-            out, closefd=False) as writer:
-        writer.write(before.encode('utf-8') + b'[')
-        for position, (name, size, chunks) in enumerate(members):
-            writer.write(b',{"chunks":[' if position else b'{"chunks":[')
-            batch, first = [], True
-            for text in itertools.chain(chunks, [None]):
-                if text is not None:
-                    batch.append(text)
-                if len(batch) == _BATCH or (text is None and batch):
-                    writer.write(((',' if not first else '') +
-                                  ','.join(batch)).encode('utf-8'))
-                    batch, first = [], False
-            writer.write(('],"name":%s,"size":%d}' % (json.dumps(name), size)
-                          ).encode('utf-8'))
-        writer.write(b']' + after.encode('utf-8'))
-    return out.getvalue()
+    stream = ManifestStream({k: v for k, v in fields.items()
+                             if k < 'members'})
+    for name, size, chunks in members:
+        stream.begin_member()
+        for text in chunks:
+            stream.chunk(text)
+        stream.end_member(name, size)
+    return stream.finish({k: v for k, v in fields.items() if k > 'members'})
 
 
 def load(body):
@@ -119,8 +179,13 @@ def serialize(manifest, codec):
     return seal(compress(fields, members), manifest['backup_id'], codec)
 
 
-def parse(data, backup_id, codec, expected_checksum=None):
-    """The manifest dict of backup_id from stored bytes, verified."""
+def parse(data, backup_id, codec, expected_checksum=None, on_chunk=None):
+    """The manifest dict of backup_id from stored bytes, verified.
+
+    With on_chunk, the manifest is read as a stream: on_chunk(entry) is
+    called with each chunk entry, in order, and the dict returned has no
+    members.
+    """
     name = manifest_name(backup_id)
     if (expected_checksum is not None and
             hashlib.sha256(data).hexdigest() != expected_checksum):
@@ -134,14 +199,21 @@ def parse(data, backup_id, codec, expected_checksum=None):
             raise KeyMismatch(backup_id, sealed_with, codec.key_id)
         data = codec.unseal(sealed, name.encode())
     try:
-        # Earlier versions stored plain JSON.
-        if data.startswith(_ZSTD_MAGIC):
-            data = _decompress(data)
-        manifest = json.loads(data)
-    except (ValueError, zstandard.ZstdError):
+        if on_chunk is not None and data.startswith(_ZSTD_MAGIC):
+            manifest = manifest_scan.scan(data, on_chunk)
+        else:
+            # Earlier versions stored plain JSON.
+            if data.startswith(_ZSTD_MAGIC):
+                data = _decompress(data)
+            manifest = json.loads(data)
+            if on_chunk is not None:
+                for member in manifest.pop('members'):
+                    for chunk in member['chunks']:
+                        on_chunk(chunk)
+    except (ValueError, KeyError, TypeError, zstandard.ZstdError):
         raise chunk_codec.IntegrityError(
             reason='%s is not valid (zstd-compressed) JSON' % name)
-    if manifest.get('format') != FORMAT:
+    if manifest.get('format') not in READABLE_FORMATS:
         raise chunk_codec.IntegrityError(
             reason='%s has unknown format %r' % (name,
                                                  manifest.get('format')))
@@ -152,13 +224,7 @@ def parse(data, backup_id, codec, expected_checksum=None):
     return manifest
 
 
-def chunk_index(manifest, container):
-    """sha256 -> (chunk entry, its container) of every chunk the manifest
-    names, for an incremental to reuse. The entries are the manifest's
-    own, not copies: an index of a large parent costs little memory."""
-    index = {}
-    for member in manifest['members']:
-        for chunk in member['chunks']:
-            index[chunk['sha256']] = (chunk,
-                                      chunk.get('container', container))
-    return index
+def digest_algorithm(manifest):
+    """The digest its chunks are named by; an incremental keeps its
+    parent's, or it would share none of its chunks."""
+    return manifest.get('digest', 'sha256')

@@ -13,6 +13,30 @@ from trove_backup_ext.pipeline import manifest as backup_manifest
 from trove_backup_ext.storage import base as storage_base
 
 
+# A run of chunks read at once: one object's, side by side, at most this.
+_MAX_RUN = 16 * 1024 * 1024
+
+
+def _runs(container, chunks):
+    """(container, [entries]) of chunks stored side by side in one object,
+    in the manifest's order."""
+    run, where, end = [], None, None
+    for chunk in chunks:
+        place = chunk.get('container', container)
+        if (run and 'offset' in chunk and place == where and
+                chunk['object'] == run[0]['object'] and
+                chunk['offset'] == end and
+                end - run[0]['offset'] < _MAX_RUN):
+            run.append(chunk)
+        else:
+            if run:
+                yield where, run
+            run, where = [chunk], place
+        end = chunk.get('offset', 0) + chunk['stored_size']
+    if run:
+        yield where, run
+
+
 class BackupReader:
 
     def __init__(self, storage, codec, parallel=4):
@@ -20,7 +44,10 @@ class BackupReader:
         self.codec = codec
         self.parallel = parallel
 
-    def manifest(self, container, backup_id, expected_checksum=None):
+    def manifest(self, container, backup_id, expected_checksum=None,
+                 on_chunk=None):
+        """The backup's manifest, verified; see manifest.parse for
+        on_chunk."""
         name = backup_manifest.manifest_name(backup_id)
         try:
             data = self.storage.get_object(container, name)
@@ -29,7 +56,7 @@ class BackupReader:
                 reason='backup %s has no manifest in container %s: it is '
                        'incomplete or was deleted' % (backup_id, container))
         return backup_manifest.parse(data, backup_id, self.codec,
-                                     expected_checksum)
+                                     expected_checksum, on_chunk)
 
     def chain(self, container, backup_id, expected_checksum=None):
         """Manifests from the full backup to backup_id (oldest first)."""
@@ -42,29 +69,64 @@ class BackupReader:
         return list(reversed(pieces))
 
     def member_chunks(self, container, member):
-        """Yield the member's plain bytes, chunk by chunk, verified; up to
-        `parallel` chunks are fetched ahead."""
-        chunks = member['chunks']
-        with concurrent.futures.ThreadPoolExecutor(self.parallel) as pool:
-            pending = collections.deque()
-            position = 0
-            while position < len(chunks) or pending:
-                while position < len(chunks) and len(pending) < self.parallel:
-                    pending.append(pool.submit(self._fetch, container,
-                                               chunks[position]))
-                    position += 1
-                yield pending.popleft().result()
+        """Yield the member's plain bytes, chunk by chunk, verified.
 
-    def _fetch(self, container, chunk):
-        where = chunk.get('container', container)
+        Chunks stored side by side in one object are fetched with one
+        ranged read; up to `parallel` reads are ahead, and up to
+        `parallel` chunks are being decoded.
+        """
+        with concurrent.futures.ThreadPoolExecutor(self.parallel) as pool:
+            decoding = collections.deque()
+            for chunk, stored, where in self._stored_chunks(
+                    pool, container, member['chunks']):
+                decoding.append(pool.submit(self._decode, chunk, stored,
+                                            where))
+                if len(decoding) >= self.parallel:
+                    yield decoding.popleft().result()
+            while decoding:
+                yield decoding.popleft().result()
+
+    def _stored_chunks(self, pool, container, chunks):
+        """(entry, stored bytes, container) of each chunk, in order."""
+        reading = collections.deque()
+        for run in _runs(container, chunks):
+            reading.append(pool.submit(self._read, *run))
+            if len(reading) > self.parallel:
+                yield from reading.popleft().result()
+        while reading:
+            yield from reading.popleft().result()
+
+    def _read(self, where, entries):
+        name = entries[0]['object']
         try:
-            stored = self.storage.get_object(where, chunk['object'])
+            if 'offset' not in entries[0]:
+                # Format 1: the chunk is the whole object.
+                return [(entries[0], self.storage.get_object(where, name),
+                         where)]
+            start = entries[0]['offset']
+            length = sum(e['stored_size'] for e in entries)
+            data = self.storage.get_object_range(where, name, start, length)
         except storage_base.ObjectNotFound:
             raise chunk_codec.IntegrityError(
-                reason='chunk %s is missing from container %s' % (
-                    chunk['object'], where))
-        return self.codec.decode(stored, chunk['object'].encode(),
-                                 chunk['sha256'], chunk['size'])
+                reason='object %s is missing from container %s' % (
+                    name, where))
+        if len(data) != length:
+            raise chunk_codec.IntegrityError(
+                reason='object %s in container %s ends before its chunk at '
+                       'offset %d' % (name, where, start + len(data)))
+        view, parts = memoryview(data), []
+        for entry in entries:
+            offset = entry['offset'] - start
+            parts.append((entry, view[offset:offset + entry['stored_size']],
+                          where))
+        return parts
+
+    def _decode(self, chunk, stored, where):
+        algorithm, digest = backup_manifest.chunk_digest(chunk)
+        return self.codec.decode(
+            bytes(stored) if self.codec.encrypted else stored,
+            backup_manifest.associated_data(chunk), digest, chunk['size'],
+            algorithm)
 
     def verify(self, container, backup_id, expected_checksum=None):
         """Read and check every chunk of the backup; return its manifest."""

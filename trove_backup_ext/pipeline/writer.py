@@ -1,23 +1,30 @@
 """Streams a backup session into storage as chunks, then the manifest.
 
-Memory stays bounded whatever the backup's size: at most `parallel * 2`
-chunks are in flight (read, being encoded, or being uploaded) and nothing
-is spooled to disk. Chunks an incremental's parent already stored are
-referenced, not stored again.
+Chunks (the unit of checksum and of reuse by incrementals) are small, so
+that a change costs an incremental little; they are packed into objects
+of about object_size, so that storage sees few requests. Memory stays
+bounded whatever the backup's size: at most `parallel * 2` chunks are
+being encoded, one object is being filled and `parallel` are being
+uploaded, and nothing is spooled to disk. Chunks an incremental's parent
+already stored are referenced, not stored again.
 """
 
 import collections
 import concurrent.futures
 import ctypes
-import functools
 import json
 import threading
 
 from oslo_utils import timeutils
 
+from trove_backup_ext.pipeline import chunk_index
+from trove_backup_ext.pipeline import codec as chunk_codec
 from trove_backup_ext.pipeline import manifest as backup_manifest
 
-DEFAULT_CHUNK_SIZE = 4 * 1024 * 1024
+DEFAULT_CHUNK_SIZE = 256 * 1024
+DEFAULT_OBJECT_SIZE = 4 * 1024 * 1024
+# Chunks are read, hashed and compressed about this many bytes at a time.
+_BATCH_SIZE = 1024 * 1024
 # glibc's mallopt parameters (malloc.h) and the largest mmap threshold it
 # accepts on 64-bit.
 _M_TRIM_THRESHOLD = -1
@@ -45,11 +52,13 @@ class WriteResult:
         return self._manifest
 
 
-# A chunk this backup stored, as compact as it can be kept: a backup of
-# a million chunks keeps a million of these until its manifest is made.
-_Stored = collections.namedtuple('_Stored',
-                                 'sequence size stored_size sha256')
-_NEW_CHUNK = '{"object":%s,"sha256":"%s","size":%d,"stored_size":%d}'
+# Keys in sorted order, as manifest.chunk_json writes them.
+_NEW_CHUNK = {
+    'blake3': '{"blake3":"%s","object":%s,"offset":%d,"size":%d,'
+              '"stored_size":%d}',
+    'sha256': '{"object":%s,"offset":%d,"sha256":"%s","size":%d,'
+              '"stored_size":%d}',
+}
 
 
 def read_block(stream, size):
@@ -89,25 +98,74 @@ def tune_allocator():
         mallopt(_M_TRIM_THRESHOLD, 2 * _MMAP_THRESHOLD)
 
 
+class _Shared:
+    """A chunk the parent stored: its entry, and the entry's container."""
+
+    __slots__ = ('entry', 'container')
+
+    def __init__(self, entry, container):
+        self.entry = entry
+        self.container = container
+
+    def text(self, container):
+        """Its manifest entry in a backup stored in container: named
+        where it is stored."""
+        chunk = dict(self.entry)
+        chunk.pop('container', None)
+        if self.container != container:
+            chunk['container'] = self.container
+        return backup_manifest.chunk_json(chunk)
+
+
+class _MemberStart:
+    pass
+
+
+class _MemberEnd:
+
+    def __init__(self, name):
+        self.name = name
+
+
 class BackupWriter:
 
     def __init__(self, storage, container, backup_id, codec,
-                 chunk_size=DEFAULT_CHUNK_SIZE, parallel=4, parent=None,
-                 parent_container=None, progress=None):
-        """parent is the parent's manifest for an incremental; progress,
-        if given, is called with the plain bytes read so far."""
+                 chunk_size=DEFAULT_CHUNK_SIZE,
+                 object_size=DEFAULT_OBJECT_SIZE, parallel=4, parent=None,
+                 parent_container=None, parent_index=None, progress=None):
+        """parent is the parent's manifest for an incremental, and
+        parent_index its chunk_index.ChunkIndex, made from parent's
+        members if not given; progress, if given, is called with the
+        plain bytes read so far.
+
+        An incremental cuts its chunks as its parent did and names them
+        by the same digest, whatever is configured now: otherwise no
+        chunk would be shared.
+        """
         self.storage = storage
         self.container = container
         self.backup_id = backup_id
         self.codec = codec
-        self.chunk_size = chunk_size
+        self.chunk_size = (parent or {}).get('chunk_size') or chunk_size
+        self.digest = (backup_manifest.digest_algorithm(parent) if parent
+                       else chunk_codec.DEFAULT_DIGEST)
+        self.object_size = object_size
         self.parallel = parallel
         self.parent = parent
         self.parent_container = parent_container or container
-        self.known = (backup_manifest.chunk_index(
-            parent, self.parent_container) if parent else {})
+        if parent_index is None and parent:
+            parent_index = chunk_index.of_manifest(parent,
+                                                   self.parent_container)
+        self.known = parent_index or {}
         self.progress = progress
-        self._sequence = 0
+        self._objects = 0
+        # The object being filled: its zstd frames, and their lengths.
+        self._packed, self._frames, self._packed_size = bytearray(), [], 0
+        self._object_name = None    # its name as JSON, once it has one
+        self._stored_size = 0
+        self._member_size = 0
+        self._manifest = None
+        self._uploads = threading.BoundedSemaphore(parallel)
         self._errors = []
 
     def write(self, session, info):
@@ -115,84 +173,43 @@ class BackupWriter:
         backup's descriptive fields (instance_id, datastore, ...)."""
         tune_allocator()
         self.storage.ensure_container(self.container)
-        members, size = [], 0
-        window = threading.BoundedSemaphore(self.parallel * 2)
-        # Only chunks in flight keep a future: a finished one leaves just
-        # its manifest entry, so memory per chunk stays a few hundred
-        # bytes (a future with its locks is ~2 KiB: 1 GiB at 64 KiB
-        # chunks would hold 30 MiB of them).
-        pending = set()
-        with concurrent.futures.ThreadPoolExecutor(self.parallel) as pool:
-            try:
-                for member in session.members():
-                    entries = []
-                    for block in self._blocks(member.stream):
-                        window.acquire()
-                        entries.append(None)
-                        future = pool.submit(self._store, block,
-                                             self._next_sequence())
-                        pending.add(future)
-                        future.add_done_callback(functools.partial(
-                            self._done, window, pending, entries,
-                            len(entries) - 1))
-                        size += len(block)
-                        if self.progress:
-                            self.progress(size)
-                    members.append((member.name, entries))
-            except BaseException:
-                for future in list(pending):
-                    future.cancel()
-                raise
-        if self._errors:
-            raise self._errors[0]
-        metadata = session.finish()
-        return self._write_manifest(members, metadata, info, size)
+        fields = self._fields(info)
+        self._manifest = backup_manifest.ManifestStream(
+            {k: v for k, v in fields.items() if k < 'members'})
+        size = 0
+        # Batches of chunks being encoded, oldest first, and where members
+        # start and end: they are packed, and entered in the manifest, in
+        # order.
+        encoding = collections.deque()
+        in_flight = 0
+        pool = concurrent.futures.ThreadPoolExecutor(self.parallel)
+        try:
+            for member in session.members():
+                encoding.append(_MemberStart())
+                for block in self._blocks(member.stream):
+                    while in_flight >= 2 * self.parallel:
+                        in_flight -= self._place(encoding.popleft(), pool)
+                    encoding.append(pool.submit(self._encode, block))
+                    in_flight += 1
+                    size += len(block)
+                    if self.progress:
+                        self.progress(size)
+                encoding.append(_MemberEnd(member.name))
+            while encoding:
+                self._place(encoding.popleft(), pool)
+            self._upload(pool)
+        except BaseException:
+            pool.shutdown(cancel_futures=True)
+            raise
+        pool.shutdown()
+        self._check()
+        fields.update(metadata=session.finish(), size=size,
+                      stored_size=self._stored_size)
+        self.storage.flush(self.container)
+        return self._write_manifest(fields)
 
-    def _blocks(self, stream):
-        while True:
-            if self._errors:
-                raise self._errors[0]
-            block = read_block(stream, self.chunk_size)
-            if not block:
-                return
-            yield block
-
-    def _next_sequence(self):
-        self._sequence += 1
-        return self._sequence
-
-    def _done(self, window, pending, entries, index, future):
-        window.release()
-        pending.discard(future)
-        if future.cancelled():
-            return
-        if future.exception() is not None:
-            self._errors.append(future.exception())
-        else:
-            entries[index] = future.result()
-
-    def _store(self, block, sequence):
-        digest = self.codec.digest(block)
-        known = self.known.get(digest)
-        if known is not None and known[0]['size'] == len(block):
-            return known
-        name = backup_manifest.chunk_name(self.backup_id, sequence)
-        stored = self.codec.encode(block, name.encode())
-        self.storage.put_object(self.container, name, stored)
-        return _Stored(sequence, len(block), len(stored), digest)
-
-    def _write_manifest(self, members, metadata, info, size):
-        listed, stored_size = [], 0
-        for name, entries in members:
-            plain = 0
-            for entry in entries:
-                if isinstance(entry, _Stored):
-                    stored_size += entry.stored_size
-                    plain += entry.size
-                else:
-                    plain += entry[0]['size']
-            listed.append((name, plain, self._chunk_texts(entries)))
-        fields = dict(info, **{
+    def _fields(self, info):
+        return dict(info, **{
             'format': backup_manifest.FORMAT,
             'backup_id': self.backup_id,
             'parent_id': self.parent['backup_id'] if self.parent else None,
@@ -203,35 +220,134 @@ class BackupWriter:
             'encryption': ({'algorithm': 'AES-256-GCM',
                             'key_id': self.codec.key_id}
                            if self.codec.encrypted else None),
+            'digest': self.digest,
             'chunk_size': self.chunk_size,
-            'metadata': metadata,
-            'size': size,
-            'stored_size': stored_size,
+            'object_size': self.object_size,
         })
-        body = backup_manifest.compress(fields, listed)
+
+    def _check(self):
+        if self._errors:
+            raise self._errors[0]
+
+    def _blocks(self, stream):
+        """Batches of whole chunks (the last may end short) read at once:
+        a task in the pool per batch, not per chunk, costs less than the
+        chunk itself when chunks are small."""
+        size = self.chunk_size * max(1, _BATCH_SIZE // self.chunk_size)
+        while True:
+            self._check()
+            block = read_block(stream, size)
+            if not block:
+                return
+            yield block
+
+    def _encode(self, block):
+        """For each chunk of block, (digest, plain size, zstd frame), or
+        _Shared if the parent stored it: runs in the pool, outside the GIL
+        mostly."""
+        view, encoded = memoryview(block), []
+        for start in range(0, len(block), self.chunk_size):
+            chunk = view[start:start + self.chunk_size]
+            digest = self.codec.digest(chunk, self.digest)
+            known = self.known.get(digest)
+            if known is not None and known[0]['size'] == len(chunk):
+                encoded.append(_Shared(*known))
+            else:
+                encoded.append((digest, len(chunk),
+                                self.codec.compress(chunk)))
+        return encoded
+
+    def _place(self, item, pool):
+        """Enter the next batch of chunks (or member edge) in the
+        manifest, and pack new chunks into the object being filled; the
+        number of batches placed."""
+        if isinstance(item, _MemberStart):
+            self._manifest.begin_member()
+            self._member_size = 0
+            return 0
+        if isinstance(item, _MemberEnd):
+            self._manifest.end_member(item.name, self._member_size)
+            return 0
+        for encoded in item.result():
+            self._pack(encoded, pool)
+        return 1
+
+    def _pack(self, encoded, pool):
+        if isinstance(encoded, _Shared):
+            self._member_size += encoded.entry['size']
+            self._manifest.chunk(encoded.text(self.container))
+            return
+        digest, size, frame = encoded
+        stored_size = len(frame) + self.codec.overhead
+        if self._object_name is None:
+            self._object_name = json.dumps(backup_manifest.object_name(
+                self.backup_id, self._objects + 1))
+        self._manifest.chunk(self._chunk_text(
+            self._object_name, self._packed_size, size, stored_size,
+            digest))
+        self._member_size += size
+        self._stored_size += stored_size
+        # Copied into the object: a frame from python-zstandard keeps
+        # the allocation of the worst case (a chunk's size and more),
+        # however small it is.
+        self._packed += frame
+        self._frames.append(len(frame))
+        self._packed_size += stored_size
+        if self._packed_size >= self.object_size:
+            self._upload(pool)
+
+    def _chunk_text(self, name, offset, size, stored_size, digest):
+        """name is the object's name as JSON."""
+        if self.digest == 'blake3':
+            return _NEW_CHUNK['blake3'] % (digest, name, offset, size,
+                                           stored_size)
+        return _NEW_CHUNK['sha256'] % (name, offset, digest, size,
+                                       stored_size)
+
+    def _upload(self, pool):
+        """Send the object being filled to storage, in the pool."""
+        if not self._frames:
+            return
+        self._check()
+        self._objects += 1
+        name = backup_manifest.object_name(self.backup_id, self._objects)
+        self._uploads.acquire()
+        future = pool.submit(self._store, name, self._packed, self._frames)
+        future.add_done_callback(self._uploaded)
+        self._packed, self._frames, self._packed_size = bytearray(), [], 0
+        self._object_name = None
+
+    def _uploaded(self, future):
+        self._uploads.release()
+        if not future.cancelled() and future.exception() is not None:
+            self._errors.append(future.exception())
+
+    def _store(self, name, packed, frames):
+        """Store the object; frames are the lengths of its zstd frames,
+        each sealed on its own if a key is set."""
+        if self.codec.encrypted:
+            view, sealed, start, offset = memoryview(packed), [], 0, 0
+            for length in frames:
+                sealed.append(self.codec.seal(
+                    bytes(view[start:start + length]),
+                    b'%s@%d' % (name.encode(), offset)))
+                start += length
+                offset += len(sealed[-1])
+            data = b''.join(sealed)
+        else:
+            data = bytes(packed)
+        self.storage.put_object(self.container, name, data)
+
+    def _write_manifest(self, fields):
+        body = self._manifest.finish(
+            {k: v for k, v in fields.items() if k > 'members'})
         data, checksum = backup_manifest.seal(body, self.backup_id,
                                               self.codec)
         name = backup_manifest.manifest_name(self.backup_id)
         # Last: only now does the backup exist as a whole.
         self.storage.put_object(self.container, name, data)
+        self.storage.flush(self.container)
         return WriteResult(body, self.storage.object_url(self.container,
                                                          name),
-                           checksum, size, stored_size + len(data))
-
-    def _chunk_texts(self, entries):
-        """The manifest's JSON text of each chunk entry, made when the
-        manifest is: only the compact entries live until then."""
-        for entry in entries:
-            if isinstance(entry, _Stored):
-                yield _NEW_CHUNK % (
-                    json.dumps(backup_manifest.chunk_name(self.backup_id,
-                                                          entry.sequence)),
-                    entry.sha256, entry.size, entry.stored_size)
-            else:
-                # A parent's chunk: named where it is stored.
-                chunk, container = entry
-                chunk = dict(chunk)
-                chunk.pop('container', None)
-                if container != self.container:
-                    chunk['container'] = container
-                yield backup_manifest.chunk_json(chunk)
+                           checksum, fields['size'],
+                           self._stored_size + len(data))

@@ -1,8 +1,8 @@
 """Base of the storage drivers (namespace trove_backup_ext.storage).
 
-A driver keeps named objects in containers. Objects are small (a chunk of
-a few MiB, or a manifest): the pipeline splits backups, so a driver never
-sees a whole backup and never a database.
+A driver keeps named objects in containers. Objects are small (a few MiB
+of packed chunks, or a manifest): the pipeline splits backups, so a driver
+never sees a whole backup and never a database.
 """
 
 import abc
@@ -41,6 +41,19 @@ class Storage(abc.ABC):
     @abc.abstractmethod
     def get_object(self, container, name):
         """The object's bytes; raise ObjectNotFound if it does not exist."""
+
+    def get_object_range(self, container, name, offset, length):
+        """length bytes of the object from offset (fewer if it ends
+        first); raise ObjectNotFound if it does not exist."""
+        return self.get_object(container, name)[offset:offset + length]
+
+    def flush(self, container):
+        """Make the objects put so far durable.
+
+        Called before a manifest is put, which must never be stored
+        while the chunks it names could still be lost: a driver whose
+        put_object is durable at once has nothing to do.
+        """
 
     @abc.abstractmethod
     def delete_object(self, container, name):

@@ -3,6 +3,7 @@
 Object names may contain "/": they become subdirectories.
 """
 
+import ctypes
 import os
 import tempfile
 
@@ -25,6 +26,24 @@ def register_opts(conf):
 
 def list_opts():
     return {local_group: local_opts}
+
+
+def _sync_file_system(path):
+    """Write every dirty page and inode of the file system holding path
+    to disk: one syncfs() instead of an fsync() per object (which cost a
+    fifth of a backup's throughput). os.sync() where syncfs is missing."""
+    try:
+        syncfs = ctypes.CDLL(None, use_errno=True).syncfs
+    except (OSError, AttributeError):
+        os.sync()
+        return
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        if syncfs(fd) != 0:
+            error = ctypes.get_errno()
+            raise OSError(error, os.strerror(error))
+    finally:
+        os.close(fd)
 
 
 def _check(name):
@@ -66,8 +85,8 @@ class LocalStorage(base.Storage):
             try:
                 with os.fdopen(fd, 'wb') as out:
                     out.write(data)
-                    out.flush()
-                    os.fsync(out.fileno())
+                # Durable at flush(), which the pipeline calls before and
+                # after it puts the manifest.
                 os.replace(partial, path)
             except BaseException:
                 os.unlink(partial)
@@ -76,10 +95,21 @@ class LocalStorage(base.Storage):
             raise base.StorageError('Cannot write %s/%s: %s'
                                     % (container, name, exc))
 
+    def flush(self, container):
+        try:
+            _sync_file_system(self._path(container))
+        except OSError as exc:
+            raise base.StorageError('Cannot flush container %s to disk: %s'
+                                    % (container, exc))
+
     def get_object(self, container, name):
+        return self.get_object_range(container, name, 0, -1)
+
+    def get_object_range(self, container, name, offset, length):
         try:
             with open(self._path(container, name), 'rb') as source:
-                return source.read()
+                source.seek(offset)
+                return source.read(length)
         except FileNotFoundError:
             raise base.ObjectNotFound('%s/%s' % (container, name))
         except OSError as exc:

@@ -38,7 +38,8 @@ class _FaultTest(base.TestCase):
         self.deploy = pf.Deployment(
             self, transport_url, self.database.url, sections=sections,
             agent_sections={'agent': {'datastore': 'sqlite',
-                                      'chunk_size': 65536},
+                                      'chunk_size': 65536,
+                                      'object_size': 65536},
                             'sqlite': {'database_path': self.live}})
         self.client = self.deploy.client
         self.instance_id = self.deploy.start_all('sqlite', '3')
@@ -67,7 +68,7 @@ class AgentKilledTest(_FaultTest):
                                  'reaper_interval': 1}},
             agent_sections={
                 'agent': {'datastore': 'postgresql', 'chunk_size': 65536,
-                          'progress_interval': 1},
+                          'object_size': 65536, 'progress_interval': 1},
                 'postgresql': {'host': '127.0.0.1', 'port': cluster.port,
                                'user': pg_cluster.BACKUP_ROLE,
                                'password': password}})
@@ -146,7 +147,8 @@ class WorkerKilledDuringDeleteTest(_FaultTest):
 
     def setUp(self):
         super().setUp()
-        # ~6 MB in 64 KiB chunks: about a hundred objects per backup.
+        # ~6 MB in 64 KiB chunks packed into 64 KiB objects: a few dozen
+        # objects per backup, for a deletion to stop halfway through.
         self.deploy_sqlite(rows=300000)
         self.full = self.finished()
         with sqlite3.connect(self.live) as connection:
@@ -155,7 +157,7 @@ class WorkerKilledDuringDeleteTest(_FaultTest):
         self.inc = self.finished(incremental=1)
         self.ids = [self.full['id'], self.inc['id']]
         self.assertGreater(len(self.deploy.objects_of(self.full['id'])),
-                           50)
+                           20)
 
     def test_delete_sent_while_no_worker_runs_completes(self):
         self.deploy.worker.kill()
@@ -182,7 +184,7 @@ class WorkerKilledDuringDeleteTest(_FaultTest):
     def test_refused_delete_is_delete_failed_then_finished(self):
         chunks = sorted(path for path in
                         self.deploy.objects_of(self.full['id'])
-                        if '/chunks/' in path)
+                        if '/objects/' in path)
         fix_storage = self.immutable(chunks[-1])
         self.client.delete(self.full['id'])
 

@@ -34,6 +34,24 @@ class StorageContractTests:
         self.assertEqual(b'', self.storage.get_object(self.container,
                                                       'empty'))
 
+    def test_ranged_read(self):
+        self.storage.ensure_container(self.container)
+        self.storage.put_object(self.container, 'pack', b'0123456789')
+        self.assertEqual(b'3456', self.storage.get_object_range(
+            self.container, 'pack', 3, 4))
+        self.assertEqual(b'0', self.storage.get_object_range(
+            self.container, 'pack', 0, 1))
+        # An object shorter than asked for gives what it has.
+        self.assertEqual(b'89', self.storage.get_object_range(
+            self.container, 'pack', 8, 10))
+        self.assertRaises(storage_base.ObjectNotFound,
+                          self.storage.get_object_range, self.container,
+                          'no/such/object', 0, 1)
+        # flush() makes what was put durable and changes nothing.
+        self.storage.flush(self.container)
+        self.assertEqual(b'0123456789', self.storage.get_object(
+            self.container, 'pack'))
+
     def test_ensure_container_twice(self):
         self.storage.ensure_container(self.container)
         self.storage.ensure_container(self.container)
@@ -168,7 +186,7 @@ class StorageContractTests:
         self.assertEqual(
             ['b1/manifest'],
             [n for n in self.storage.list_objects(self.container, 'b1/')
-             if not n.startswith('b1/chunks/')])
+             if not n.startswith('b1/objects/')])
 
     def test_incremental_references_parent_chunks(self):
         # The parent lives in another container: the manifest names it.
@@ -179,8 +197,8 @@ class StorageContractTests:
         inc = self.write_backup(self.container, 'inc', [('db', bytes(data))],
                                 parent=full.manifest,
                                 parent_container=self.other_container)
-        self.assertEqual(['inc/chunks/00000006'], self.storage.list_objects(
-            self.container, 'inc/chunks/'))
+        self.assertEqual(['inc/objects/00000001'], self.storage.list_objects(
+            self.container, 'inc/objects/'))
         chunks = inc.manifest['members'][0]['chunks']
         self.assertEqual(11, sum(c.get('container') == self.other_container
                                  for c in chunks))

@@ -3,6 +3,7 @@
 import io
 import json
 import os
+import tracemalloc
 from unittest import mock
 
 import fixtures
@@ -45,11 +46,18 @@ class PipelineTest(base.TestCase):
         self.codec = chunk_codec.ChunkCodec(key=os.urandom(32))
         self.reader = backup_reader.BackupReader(self.storage, self.codec)
 
-    def write(self, backup_id, members, parent=None, codec=None, **kw):
+    def write(self, backup_id, members, parent=None, codec=None,
+              object_size=CHUNK, **kw):
+        """object_size CHUNK: a chunk of random bytes fills its object."""
         writer = backup_writer.BackupWriter(
             self.storage, 'backups', backup_id, codec or self.codec,
-            chunk_size=CHUNK, parallel=3, parent=parent)
+            chunk_size=CHUNK, object_size=object_size, parallel=3,
+            parent=parent)
         return writer.write(FakeSession(members, **kw), {'instance_id': 'i'})
+
+    def object_path(self, backup_id, sequence):
+        return os.path.join(self.root, 'backups', backup_id, 'objects',
+                            '%08d' % sequence)
 
     def restored(self, backup_id, checksum=None):
         manifest = self.reader.manifest('backups', backup_id, checksum)
@@ -75,7 +83,7 @@ class PipelineTest(base.TestCase):
         data[7 * CHUNK + 5] ^= 0xff
         inc = self.write('inc', [('db', bytes(data))], parent=full.manifest)
         self.assertEqual(1, len(self.storage.list_objects(
-            'backups', 'inc/chunks/')))
+            'backups', 'inc/objects/')))
         self.assertLess(inc.stored_size, 2 * CHUNK)
         self.assertEqual({'db': bytes(data)}, self.restored('inc'))
         self.assertEqual(['full', 'inc'],
@@ -91,22 +99,38 @@ class PipelineTest(base.TestCase):
                                 self.reader.manifest, 'backups', 'b1')
         self.assertIn('no manifest', str(exc))
 
+    def flip_byte(self, path, offset):
+        with open(path, 'r+b') as stored:
+            stored.seek(offset)
+            byte = stored.read(1)
+            stored.seek(offset)
+            stored.write(bytes([byte[0] ^ 1]))
+
     def test_damaged_chunk_is_refused(self):
         self.write('b1', [('a', os.urandom(3 * CHUNK))])
-        path = os.path.join(self.root, 'backups', 'b1', 'chunks', '00000002')
-        with open(path, 'r+b') as chunk:
-            chunk.seek(30)
-            byte = chunk.read(1)
-            chunk.seek(30)
-            chunk.write(bytes([byte[0] ^ 1]))
+        self.flip_byte(self.object_path('b1', 2), 30)
         exc = self.assertRaises(chunk_codec.IntegrityError,
                                 self.reader.verify, 'backups', 'b1')
-        self.assertIn('b1/chunks/00000002', str(exc))
+        self.assertIn('b1/objects/00000002@0', str(exc))
+
+    def test_damaged_chunk_packed_with_others_is_refused(self):
+        plain = chunk_codec.ChunkCodec()
+        result = self.write('b1', [('a', b'abc' * 4 * CHUNK)], codec=plain,
+                            object_size=1024 * CHUNK)
+        chunks = result.manifest['members'][0]['chunks']
+        self.assertEqual({'b1/objects/00000001'},
+                         {c['object'] for c in chunks})
+        third = chunks[2]
+        self.flip_byte(self.object_path('b1', 1), third['offset'] + 5)
+        reader = backup_reader.BackupReader(self.storage, plain)
+        exc = self.assertRaises(chunk_codec.IntegrityError, reader.verify,
+                                'backups', 'b1')
+        self.assertIn('b1/objects/00000001@%d' % third['offset'], str(exc))
 
     def test_damaged_unencrypted_chunk_is_refused(self):
         plain = chunk_codec.ChunkCodec()
         self.write('b1', [('a', b'abc' * CHUNK)], codec=plain)
-        path = os.path.join(self.root, 'backups', 'b1', 'chunks', '00000001')
+        path = self.object_path('b1', 1)
         data = bytearray(open(path, 'rb').read())
         data[-5] ^= 1
         open(path, 'wb').write(bytes(data))
@@ -116,11 +140,20 @@ class PipelineTest(base.TestCase):
 
     def test_missing_chunk_is_refused(self):
         self.write('b1', [('a', os.urandom(3 * CHUNK))])
-        os.unlink(os.path.join(self.root, 'backups', 'b1', 'chunks',
-                               '00000003'))
+        os.unlink(self.object_path('b1', 3))
         exc = self.assertRaises(chunk_codec.IntegrityError,
                                 self.reader.verify, 'backups', 'b1')
-        self.assertIn('missing', str(exc))
+        self.assertIn('b1/objects/00000003 is missing', str(exc))
+
+    def test_cut_object_is_refused(self):
+        self.write('b1', [('a', b'xyz' * 8 * CHUNK)],
+                   object_size=1024 * CHUNK)
+        path = self.object_path('b1', 1)
+        os.truncate(path, os.path.getsize(path) - 1)
+        exc = self.assertRaises(chunk_codec.IntegrityError,
+                                self.reader.verify, 'backups', 'b1')
+        self.assertIn('b1/objects/00000001 in container backups ends '
+                      'before', str(exc))
 
     def test_wrong_key_and_no_key(self):
         self.write('b1', [('a', os.urandom(CHUNK))])
@@ -142,11 +175,8 @@ class PipelineTest(base.TestCase):
 
     def test_chunk_moved_to_another_name_is_refused(self):
         self.write('b1', [('a', os.urandom(2 * CHUNK))])
-        directory = os.path.join(self.root, 'backups', 'b1', 'chunks')
-        first = os.path.join(directory, '00000001')
-        second = os.path.join(directory, '00000002')
-        data = open(first, 'rb').read()
-        open(second, 'wb').write(data)
+        data = open(self.object_path('b1', 1), 'rb').read()
+        open(self.object_path('b1', 2), 'wb').write(data)
         self.assertRaises(chunk_codec.IntegrityError, self.reader.verify,
                           'backups', 'b1')
 
@@ -158,16 +188,16 @@ class PipelineTest(base.TestCase):
                           [('a', os.urandom(10 * CHUNK))])
 
     def test_object_names(self):
-        self.assertEqual('b/chunks/00000007',
-                         backup_manifest.chunk_name('b', 7))
-        self.assertTrue(backup_manifest.chunk_name('b', 1).startswith(
+        self.assertEqual('b/objects/00000007',
+                         backup_manifest.object_name('b', 7))
+        self.assertTrue(backup_manifest.object_name('b', 1).startswith(
             backup_manifest.object_prefix('b')))
 
     def test_failure_of_the_last_upload_writes_no_manifest(self):
         put = self.storage.put_object
 
         def refuse_last(container, name, data):
-            if name == 'b1/chunks/00000004':
+            if name == 'b1/objects/00000004':
                 raise local.base.StorageError('disk full')
             put(container, name, data)
         self.storage.put_object = refuse_last
@@ -190,8 +220,8 @@ class PipelineTest(base.TestCase):
             parent=second.manifest, parent_container='other').write(
                 FakeSession([('db', bytes(first))]), {})
         chunks = third.manifest['members'][0]['chunks']
-        self.assertEqual(['inc1/chunks/00000001', 'full/chunks/00000002',
-                          'full/chunks/00000003', 'inc2/chunks/00000004'],
+        self.assertEqual(['inc1/objects/00000001', 'full/objects/00000002',
+                          'full/objects/00000003', 'inc2/objects/00000001'],
                          [c['object'] for c in chunks])
         self.assertEqual([None, 'backups', 'backups', None],
                          [c.get('container') for c in chunks])
@@ -264,3 +294,118 @@ class PipelineTest(base.TestCase):
                                     separators=(',', ':')).encode(),
                          backup_manifest._decompress(body))
         self.assertEqual(manifest, backup_manifest.load(body))
+
+    def test_new_chunk_text_is_that_of_chunk_json(self):
+        for algorithm in ('blake3', 'sha256'):
+            writer = backup_writer.BackupWriter(
+                self.storage, 'backups', 'b', self.codec,
+                parent={'backup_id': 'p', 'digest': algorithm,
+                        'members': []} if algorithm == 'sha256' else None)
+            text = writer._chunk_text('"b/objects/00000003"', 1234, 7, 40,
+                                      'ab' * 32)
+            self.assertEqual(backup_manifest.chunk_json({
+                'object': 'b/objects/00000003', 'offset': 1234, 'size': 7,
+                'stored_size': 40, algorithm: 'ab' * 32}), text)
+
+    def test_chunks_are_packed_and_read_a_run_at_a_time(self):
+        plain = chunk_codec.ChunkCodec()
+        data = b''.join(b'%08d,row,' % i for i in range(40 * CHUNK // 13))
+        result = self.write('b1', [('a', data)], codec=plain,
+                            object_size=4 * CHUNK)
+        chunks = result.manifest['members'][0]['chunks']
+        objects = self.storage.list_objects('backups', 'b1/objects/')
+        self.assertGreater(len(chunks), 2 * len(objects))
+        self.assertEqual(sorted({c['object'] for c in chunks}), objects)
+        reads = []
+        read_range = self.storage.get_object_range
+
+        def counted(container, name, offset, length):
+            reads.append(name)
+            return read_range(container, name, offset, length)
+        self.storage.get_object_range = counted
+        reader = backup_reader.BackupReader(self.storage, plain)
+        self.assertEqual(data, b''.join(reader.member_chunks(
+            'backups', result.manifest['members'][0])))
+        self.assertEqual(objects, reads)
+
+    def test_manifest_is_put_after_the_objects_are_flushed(self):
+        calls = []
+        put, flush = self.storage.put_object, self.storage.flush
+        self.storage.put_object = lambda c, n, d: (calls.append(n),
+                                                   put(c, n, d))
+        self.storage.flush = lambda c: (calls.append('flush'), flush(c))
+        self.write('b1', [('a', os.urandom(2 * CHUNK))])
+        self.assertEqual(['b1/objects/00000001', 'b1/objects/00000002',
+                          'flush', 'b1/manifest', 'flush'], sorted(
+                              calls[:2]) + calls[2:])
+
+    def test_incremental_keeps_its_parents_chunk_size_and_digest(self):
+        data = bytearray(os.urandom(8 * CHUNK))
+        full = self.write('full', [('db', bytes(data))])
+        self.assertEqual(('blake3', CHUNK), (full.manifest['digest'],
+                                             full.manifest['chunk_size']))
+        data[0] ^= 1
+        writer = backup_writer.BackupWriter(
+            self.storage, 'backups', 'inc', self.codec,
+            chunk_size=4 * CHUNK, parent=full.manifest)
+        inc = writer.write(FakeSession([('db', bytes(data))]), {})
+        self.assertEqual(CHUNK, inc.manifest['chunk_size'])
+        self.assertEqual(1, len(self.storage.list_objects('backups',
+                                                          'inc/objects/')))
+        self.assertEqual({'db': bytes(data)}, self.restored('inc'))
+
+    def write_format_1(self, backup_id, data):
+        """A backup as format 1 stored it: an object per chunk, named by
+        its SHA-256 and sealed bound to its object's name."""
+        chunks = []
+        for number, start in enumerate(range(0, len(data), CHUNK), 1):
+            plain = data[start:start + CHUNK]
+            name = '%s/chunks/%08d' % (backup_id, number)
+            stored = self.codec.encode(plain, name.encode())
+            self.storage.put_object('backups', name, stored)
+            chunks.append({'object': name, 'size': len(plain),
+                           'stored_size': len(stored),
+                           'sha256': self.codec.digest(plain, 'sha256')})
+        manifest = {
+            'format': 1, 'backup_id': backup_id, 'parent_id': None,
+            'parent_container': None, 'chunk_size': CHUNK, 'metadata': {},
+            'encryption': {'algorithm': 'AES-256-GCM',
+                           'key_id': self.codec.key_id},
+            'size': len(data), 'members': [
+                {'name': 'db', 'size': len(data), 'chunks': chunks}]}
+        body, _ = backup_manifest.serialize(manifest, self.codec)
+        self.storage.put_object('backups', backup_id + '/manifest', body)
+        return manifest
+
+    def test_format_1_backups_are_read_and_built_upon(self):
+        data = bytearray(os.urandom(6 * CHUNK + 5))
+        old = self.write_format_1('old', bytes(data))
+        self.assertEqual({'db': bytes(data)}, self.restored('old'))
+        data[-1] ^= 1
+        inc = self.write('inc', [('db', bytes(data))],
+                         parent=self.reader.manifest('backups', 'old'))
+        self.assertEqual('sha256', inc.manifest['digest'])
+        chunks = inc.manifest['members'][0]['chunks']
+        self.assertEqual([c['object'] for c in old['members'][0]['chunks']
+                          ][:6], [c['object'] for c in chunks[:6]])
+        self.assertEqual('inc/objects/00000001', chunks[6]['object'])
+        self.assertEqual({'db': bytes(data)}, self.restored('inc'))
+
+    def test_memory_held_per_chunk_is_its_compressed_size(self):
+        # 1,024 chunks that compress to a few bytes, all in one object:
+        # the writer must not keep the worst-case buffer of each (64 KiB
+        # of python-zstandard's output, 64 MiB in all) until the upload.
+        self.useFixture(fixtures.MockPatchObject(
+            backup_writer, 'tune_allocator', lambda: None))
+        data = b''.join(i.to_bytes(8, 'big') + bytes(CHUNK - 8)
+                        for i in range(1024))
+        tracemalloc.start()
+        self.addCleanup(tracemalloc.stop)
+        tracemalloc.reset_peak()
+        base = tracemalloc.get_traced_memory()[0]
+        self.write('b1', [('a', data)], codec=chunk_codec.ChunkCodec(),
+                   object_size=1024 * CHUNK)
+        peak = tracemalloc.get_traced_memory()[1] - base
+        # In flight at most: 2 x parallel (3) batches of 1 MiB, plain and
+        # compressed.
+        self.assertLess(peak, 16 * 1024 * 1024)
