@@ -16,27 +16,18 @@ def restore_backup(conf, datastore, storage_driver, container, backup_id,
         storage.load(conf, storage_driver, trust_id=trust_id),
         encryption.make_codec(conf),
         parallel=conf.agent.parallel_uploads)
-    manifests = reader.chain(container, backup_id, checksum)
-    containers = [container]
-    for manifest in reversed(manifests[1:]):
-        containers.append(manifest.get('parent_container') or containers[-1])
-    containers.reverse()
-    for manifest in manifests:
-        if manifest.get('datastore') not in (None, datastore.name):
+    # Read as streams: a manifest of millions of chunks is never held.
+    chain = reader.stored_chain(container, backup_id, checksum)
+    for stored in chain:
+        if stored.fields.get('datastore') not in (None, datastore.name):
             raise datastore_base.DatastoreError(
                 reason='Backup %s is a %s backup; this agent restores %s.'
-                       % (manifest['backup_id'], manifest['datastore'],
-                          datastore.name))
-    pieces = [_piece(reader, where, manifest)
-              for where, manifest in zip(containers, manifests)]
+                       % (stored.fields['backup_id'],
+                          stored.fields['datastore'], datastore.name))
     if datastore.incremental == 'dedup':
-        pieces = pieces[-1:]    # Each backup is complete by itself.
+        chain = chain[-1:]    # Each backup is complete by itself.
+    pieces = [datastore_base.RestorePiece(stored.fields['backup_id'],
+                                          stored.fields['metadata'],
+                                          stored.members)
+              for stored in chain]
     return datastore.restore(pieces, target) or target
-
-
-def _piece(reader, container, manifest):
-    def members():
-        for member in manifest['members']:
-            yield member['name'], reader.member_chunks(container, member)
-    return datastore_base.RestorePiece(manifest['backup_id'],
-                                       manifest['metadata'], members)

@@ -82,9 +82,8 @@ class ManifestStream:
     A backup of millions of chunks never holds its manifest as dicts nor
     as text, nor an entry per chunk: each entry goes into zstd when its
     chunk is placed, and memory holds the compressed text only (about 40
-    bytes a chunk). The text is json.dumps(manifest, sort_keys=True,
-    separators=(',', ':')) as long as head has the keys that sort before
-    "members" and the keys of tail sort after it.
+    bytes a chunk). Keys are sorted, but in each member the name comes
+    first; head's keys come before "members", tail's after.
     """
 
     def __init__(self, head):
@@ -98,9 +97,12 @@ class ManifestStream:
         self._batch = []
         self._chunks = 0
 
-    def begin_member(self):
-        self._zstd.write(b',{"chunks":[' if self._members else
-                         b'{"chunks":[')
+    def begin_member(self, name):
+        # The name first, though it sorts after "chunks": a restore reads
+        # the manifest as a stream and must know the file before its
+        # chunks.
+        self._zstd.write(('%s{"name":%s,"chunks":[' % (
+            ',' if self._members else '', json.dumps(name))).encode('utf-8'))
         self._members += 1
         self._chunks = 0
 
@@ -117,10 +119,9 @@ class ManifestStream:
             self._chunks += len(self._batch)
             self._batch = []
 
-    def end_member(self, name, size):
+    def end_member(self, size):
         self._write_batch()
-        self._zstd.write(('],"name":%s,"size":%d}' % (json.dumps(name), size)
-                          ).encode('utf-8'))
+        self._zstd.write(('],"size":%d}' % size).encode('utf-8'))
 
     def finish(self, tail):
         """The compressed manifest, with tail's keys after "members"."""
@@ -140,10 +141,10 @@ def compress(fields, members):
     stream = ManifestStream({k: v for k, v in fields.items()
                              if k < 'members'})
     for name, size, chunks in members:
-        stream.begin_member()
+        stream.begin_member(name)
         for text in chunks:
             stream.chunk(text)
-        stream.end_member(name, size)
+        stream.end_member(size)
     return stream.finish({k: v for k, v in fields.items() if k > 'members'})
 
 
@@ -179,13 +180,9 @@ def serialize(manifest, codec):
     return seal(compress(fields, members), manifest['backup_id'], codec)
 
 
-def parse(data, backup_id, codec, expected_checksum=None, on_chunk=None):
-    """The manifest dict of backup_id from stored bytes, verified.
-
-    With on_chunk, the manifest is read as a stream: on_chunk(entry) is
-    called with each chunk entry, in order, and the dict returned has no
-    members.
-    """
+def unseal(data, backup_id, codec, expected_checksum=None):
+    """The manifest's text (zstd-compressed, or plain JSON from earlier
+    versions) from its stored bytes: checksum and key checked."""
     name = manifest_name(backup_id)
     if (expected_checksum is not None and
             hashlib.sha256(data).hexdigest() != expected_checksum):
@@ -198,14 +195,23 @@ def parse(data, backup_id, codec, expected_checksum=None, on_chunk=None):
         if sealed_with != codec.key_id:
             raise KeyMismatch(backup_id, sealed_with, codec.key_id)
         data = codec.unseal(sealed, name.encode())
+    return data
+
+
+def decode(body, backup_id, on_chunk=None):
+    """The manifest dict of backup_id from unseal()'s text, verified.
+
+    With on_chunk, the manifest is read as a stream: on_chunk(entry) is
+    called with each chunk entry, in order, and the dict returned has no
+    members.
+    """
+    name = manifest_name(backup_id)
     try:
-        if on_chunk is not None and data.startswith(_ZSTD_MAGIC):
-            manifest = manifest_scan.scan(data, on_chunk)
+        if on_chunk is not None and body.startswith(_ZSTD_MAGIC):
+            manifest = manifest_scan.scan(body, on_chunk)
         else:
-            # Earlier versions stored plain JSON.
-            if data.startswith(_ZSTD_MAGIC):
-                data = _decompress(data)
-            manifest = json.loads(data)
+            manifest = json.loads(_decompress(body)
+                                  if body.startswith(_ZSTD_MAGIC) else body)
             if on_chunk is not None:
                 for member in manifest.pop('members'):
                     for chunk in member['chunks']:
@@ -222,6 +228,36 @@ def parse(data, backup_id, codec, expected_checksum=None, on_chunk=None):
             reason='%s belongs to backup %s' % (name,
                                                 manifest.get('backup_id')))
     return manifest
+
+
+def parse(data, backup_id, codec, expected_checksum=None, on_chunk=None):
+    """The manifest dict of backup_id from stored bytes, verified; see
+    decode() for on_chunk."""
+    return decode(unseal(data, backup_id, codec, expected_checksum),
+                  backup_id, on_chunk)
+
+
+def members(body, backup_id):
+    """(name, iterator of chunk entries) of each member of a decode()d
+    manifest's text, read as a stream: each member's entries are to be
+    read before the next member."""
+    if body.startswith(_ZSTD_MAGIC):
+        streamed = manifest_scan.members(body)
+    else:
+        streamed = ((m['name'], iter(m['chunks']))
+                    for m in json.loads(body)['members'])
+    for name, entries in _checked(streamed, backup_id):
+        yield name, _checked(entries, backup_id)
+
+
+def _checked(iterator, backup_id):
+    """iterator, with what tells a damaged manifest an IntegrityError."""
+    try:
+        yield from iterator
+    except (ValueError, KeyError, TypeError, zstandard.ZstdError):
+        raise chunk_codec.IntegrityError(
+            reason='%s is not valid (zstd-compressed) JSON'
+                   % manifest_name(backup_id))
 
 
 def digest_algorithm(manifest):

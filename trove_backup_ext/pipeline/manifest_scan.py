@@ -122,19 +122,68 @@ def _keys(text):
         text.expect(',')
 
 
-def _member(text, on_chunk):
+def members(body):
+    """(name, iterator of its chunk entries) of each member of the
+    zstd-compressed manifest body, in order. A member's entries must be
+    read before the next member is asked for (those left are skipped).
+    Members that list their chunks before their name (manifests written
+    before the name came first) have their entries gathered first."""
+    text = _Text(body)
     for key in _keys(text):
-        if key != 'chunks':
-            text.value()    # name and size: the index needs neither
+        if key != 'members':
+            text.value()
             continue
         text.expect('[')
         if text.at(']'):
             continue
         while True:
-            entry = text.value()
-            if not isinstance(entry, dict):
-                raise NotStreamable('a chunk entry is not an object')
-            on_chunk(entry)
+            yield from _streamed_member(text)
             if text.at(']'):
                 break
             text.expect(',')
+
+
+def _streamed_member(text):
+    name, gathered, given = None, None, False
+    for key in _keys(text):
+        if key == 'name':
+            name = text.value()
+            if not isinstance(name, str):
+                raise NotStreamable('a member name is not a string')
+        elif key == 'chunks' and name is not None:
+            entries = _entries(text)
+            yield name, entries
+            for _ in entries:
+                pass
+            given = True
+        elif key == 'chunks':
+            gathered = list(_entries(text))
+        else:
+            text.value()
+    if name is None:
+        raise NotStreamable('a member has no name')
+    if not given:
+        yield name, iter(gathered or ())
+
+
+def _entries(text):
+    text.expect('[')
+    if text.at(']'):
+        return
+    while True:
+        entry = text.value()
+        if not isinstance(entry, dict):
+            raise NotStreamable('a chunk entry is not an object')
+        yield entry
+        if text.at(']'):
+            return
+        text.expect(',')
+
+
+def _member(text, on_chunk):
+    for key in _keys(text):
+        if key != 'chunks':
+            text.value()    # name and size: the index needs neither
+            continue
+        for entry in _entries(text):
+            on_chunk(entry)

@@ -48,15 +48,43 @@ class BackupReader:
                  on_chunk=None):
         """The backup's manifest, verified; see manifest.parse for
         on_chunk."""
-        name = backup_manifest.manifest_name(backup_id)
+        return backup_manifest.parse(self._get_manifest(container, backup_id),
+                                     backup_id, self.codec,
+                                     expected_checksum, on_chunk)
+
+    def _get_manifest(self, container, backup_id):
         try:
-            data = self.storage.get_object(container, name)
+            return self.storage.get_object(
+                container, backup_manifest.manifest_name(backup_id))
         except storage_base.ObjectNotFound:
             raise chunk_codec.IntegrityError(
                 reason='backup %s has no manifest in container %s: it is '
                        'incomplete or was deleted' % (backup_id, container))
-        return backup_manifest.parse(data, backup_id, self.codec,
-                                     expected_checksum, on_chunk)
+
+    def stored_backup(self, container, backup_id, expected_checksum=None):
+        """The backup's manifest fields, and its members as a stream.
+
+        A restore holds neither the manifest as dicts nor its text: the
+        fields are read first, then each member's chunk entries as the
+        member is restored.
+        """
+        data = self._get_manifest(container, backup_id)
+        body = backup_manifest.unseal(data, backup_id, self.codec,
+                                      expected_checksum)
+        fields = backup_manifest.decode(body, backup_id,
+                                        on_chunk=lambda chunk: None)
+        return StoredBackup(self, container, fields, body)
+
+    def stored_chain(self, container, backup_id, expected_checksum=None):
+        """StoredBackups from the full backup to backup_id."""
+        pieces = [self.stored_backup(container, backup_id,
+                                     expected_checksum)]
+        while pieces[-1].fields['parent_id']:
+            newer = pieces[-1]
+            pieces.append(self.stored_backup(
+                newer.fields.get('parent_container') or newer.container,
+                newer.fields['parent_id']))
+        return list(reversed(pieces))
 
     def chain(self, container, backup_id, expected_checksum=None):
         """Manifests from the full backup to backup_id (oldest first)."""
@@ -129,9 +157,29 @@ class BackupReader:
             algorithm)
 
     def verify(self, container, backup_id, expected_checksum=None):
-        """Read and check every chunk of the backup; return its manifest."""
-        manifest = self.manifest(container, backup_id, expected_checksum)
-        for member in manifest['members']:
-            for _ in self.member_chunks(container, member):
+        """Read and check every chunk of the backup; return its manifest's
+        fields."""
+        stored = self.stored_backup(container, backup_id, expected_checksum)
+        for _, chunks in stored.members():
+            for _ in chunks:
                 pass
-        return manifest
+        return stored.fields
+
+
+class StoredBackup:
+    """One backup in storage: its manifest's fields (all but members),
+    and its members read as a stream."""
+
+    def __init__(self, reader, container, fields, body):
+        self.reader = reader
+        self.container = container
+        self.fields = fields
+        self._body = body
+
+    def members(self):
+        """Yield (name, its plain chunks, verified) of each member; each
+        member's chunks are to be read before the next member."""
+        for name, entries in backup_manifest.members(
+                self._body, self.fields['backup_id']):
+            yield name, self.reader.member_chunks(self.container,
+                                                  {'chunks': entries})

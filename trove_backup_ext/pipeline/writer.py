@@ -118,13 +118,13 @@ class _Shared:
 
 
 class _MemberStart:
-    pass
-
-
-class _MemberEnd:
 
     def __init__(self, name):
         self.name = name
+
+
+class _MemberEnd:
+    pass
 
 
 class BackupWriter:
@@ -185,7 +185,7 @@ class BackupWriter:
         pool = concurrent.futures.ThreadPoolExecutor(self.parallel)
         try:
             for member in session.members():
-                encoding.append(_MemberStart())
+                encoding.append(_MemberStart(member.name))
                 for block in self._blocks(member.stream):
                     while in_flight >= 2 * self.parallel:
                         in_flight -= self._place(encoding.popleft(), pool)
@@ -194,7 +194,7 @@ class BackupWriter:
                     size += len(block)
                     if self.progress:
                         self.progress(size)
-                encoding.append(_MemberEnd(member.name))
+                encoding.append(_MemberEnd())
             while encoding:
                 self._place(encoding.popleft(), pool)
             self._upload(pool)
@@ -262,11 +262,11 @@ class BackupWriter:
         manifest, and pack new chunks into the object being filled; the
         number of batches placed."""
         if isinstance(item, _MemberStart):
-            self._manifest.begin_member()
+            self._manifest.begin_member(item.name)
             self._member_size = 0
             return 0
         if isinstance(item, _MemberEnd):
-            self._manifest.end_member(item.name, self._member_size)
+            self._manifest.end_member(self._member_size)
             return 0
         for encoded in item.result():
             self._pack(encoded, pool)

@@ -112,3 +112,48 @@ class ChunkIndexTest(base.TestCase):
 
     def test_empty_index_finds_nothing(self):
         self.assertIsNone(chunk_index.ChunkIndex('c').get('ab' * 32))
+
+
+class MembersTest(base.TestCase):
+
+    def members(self, body):
+        return [(name, list(entries)) for name, entries in
+                backup_manifest.members(body, 'b')]
+
+    def expected(self):
+        return [(m['name'], m['chunks']) for m in MANIFEST['members']]
+
+    def test_members_of_the_writers_layout_come_as_a_stream(self):
+        body, _ = backup_manifest.serialize(MANIFEST,
+                                            chunk_codec.ChunkCodec())
+        self.useFixture(fixtures.MockPatchObject(manifest_scan, '_READ', 7))
+        self.assertEqual(self.expected(), self.members(body))
+        # A member left half read: the next one comes whole.
+        streamed = manifest_scan.members(body)
+        name, entries = next(streamed)
+        self.assertEqual(_entry(0), next(entries))
+        self.assertEqual(('empty', []), (lambda n, e: (n, list(e)))(
+            *next(streamed)))
+
+    def test_members_listing_chunks_before_name_are_gathered(self):
+        sorted_text = json.dumps(MANIFEST, sort_keys=True)
+        self.assertLess(sorted_text.index('"chunks"'),
+                        sorted_text.index('"name"'))
+        body = zstandard.ZstdCompressor().compress(sorted_text.encode())
+        self.assertEqual(self.expected(), self.members(body))
+
+    def test_members_of_plain_json(self):
+        self.assertEqual(self.expected(),
+                         self.members(json.dumps(MANIFEST).encode()))
+
+    def test_damage_inside_a_member_is_an_integrity_error(self):
+        body, _ = backup_manifest.serialize(MANIFEST,
+                                            chunk_codec.ChunkCodec())
+        text = backup_manifest._decompress(body).replace(b'"offset":1000',
+                                                         b'"offset":1000}}')
+        streamed = backup_manifest.members(
+            zstandard.ZstdCompressor().compress(text), 'b')
+        name, entries = next(streamed)
+        self.assertEqual(_entry(0), next(entries))
+        exc = self.assertRaises(chunk_codec.IntegrityError, list, entries)
+        self.assertIn('b/manifest is not valid', str(exc))

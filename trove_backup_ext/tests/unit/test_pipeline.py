@@ -60,9 +60,18 @@ class PipelineTest(base.TestCase):
                             '%08d' % sequence)
 
     def restored(self, backup_id, checksum=None):
-        manifest = self.reader.manifest('backups', backup_id, checksum)
-        return {m['name']: b''.join(self.reader.member_chunks('backups', m))
-                for m in manifest['members']}
+        """What a restore reads: the manifest as a stream."""
+        stored = self.reader.stored_backup('backups', backup_id, checksum)
+        return {name: b''.join(chunks) for name, chunks in stored.members()}
+
+    def test_manifest_as_dicts_reads_the_same(self):
+        members = [('a', os.urandom(3 * CHUNK + 1)), ('b', b'row' * CHUNK)]
+        self.write('b1', members)
+        manifest = self.reader.manifest('backups', 'b1')
+        self.assertEqual(dict(members), {
+            m['name']: b''.join(self.reader.member_chunks('backups', m))
+            for m in manifest['members']})
+        self.assertEqual(dict(members), self.restored('b1'))
 
     def test_round_trip_of_several_members(self):
         members = [('a', os.urandom(5 * CHUNK + 17)), ('empty', b''),
@@ -275,7 +284,7 @@ class PipelineTest(base.TestCase):
         backup_writer.tune_allocator()
         self.assertEqual([(-3, 32 << 20), (-1, 64 << 20)], calls)
 
-    def test_streamed_manifest_text_is_that_of_json_dumps(self):
+    def test_streamed_manifest_text(self):
         # Batches of 3 entries: the joins between batches are exercised.
         self.useFixture(fixtures.MockPatchObject(backup_manifest, '_BATCH',
                                                  3))
@@ -290,9 +299,16 @@ class PipelineTest(base.TestCase):
                     dict(chunk, container='other')]}],
             'zzz': 'members'}
         body, _ = backup_manifest.serialize(manifest, chunk_codec.ChunkCodec())
-        self.assertEqual(json.dumps(manifest, sort_keys=True,
-                                    separators=(',', ':')).encode(),
-                         backup_manifest._decompress(body))
+        # Keys sorted, but a member's name before its chunks.
+        expected = json.dumps(manifest, sort_keys=True, separators=(',', ':'))
+        for member in manifest['members']:
+            chunks = json.dumps(member['chunks'], sort_keys=True,
+                                separators=(',', ':'))
+            name = json.dumps(member['name'])
+            expected = expected.replace(
+                '{"chunks":%s,"name":%s,' % (chunks, name),
+                '{"name":%s,"chunks":%s,' % (name, chunks))
+        self.assertEqual(expected.encode(), backup_manifest._decompress(body))
         self.assertEqual(manifest, backup_manifest.load(body))
 
     def test_new_chunk_text_is_that_of_chunk_json(self):
