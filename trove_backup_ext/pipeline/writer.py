@@ -3,10 +3,11 @@
 Chunks (the unit of checksum and of reuse by incrementals) are small, so
 that a change costs an incremental little; they are packed into objects
 of about object_size, so that storage sees few requests. Memory stays
-bounded whatever the backup's size: at most `parallel * 2` chunks are
-being encoded, one object is being filled and `parallel` are being
-uploaded, and nothing is spooled to disk. Chunks an incremental's parent
-already stored are referenced, not stored again.
+bounded whatever the backup's size: at most `parallel * 2` batches of
+chunks are being encoded, one object is being filled and `parallel` are
+being uploaded, and nothing is spooled to disk; the manifest is
+compressed as it is written. Chunks an incremental's parent already
+stored are referenced, not stored again.
 """
 
 import collections
