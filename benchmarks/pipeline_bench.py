@@ -166,17 +166,27 @@ def child_main():
     baseline = peak_rss_kib()
 
     class NullStorage(storage_base.Storage):
-        """Keeps nothing: the pipeline without the disk."""
+        """Keeps only the manifest (and its parts), in files: the
+        pipeline without the disk."""
         name = 'null'
+
+        def _path(self, name):
+            return os.path.join(spec['kept_dir'], name.replace('/', '_'))
 
         def ensure_container(self, container):
             pass
 
         def put_object(self, container, name, data):
-            pass
+            if '/manifest' in name:
+                with open(self._path(name), 'wb') as out:
+                    out.write(data)
 
         def get_object(self, container, name):
-            raise storage_base.ObjectNotFound(name)
+            try:
+                with open(self._path(name), 'rb') as source:
+                    return source.read()
+            except FileNotFoundError:
+                raise storage_base.ObjectNotFound(name)
 
         def delete_object(self, container, name):
             pass
@@ -200,12 +210,10 @@ def child_main():
         # an index of its chunks, never held as dicts.
         from trove_backup_ext.pipeline import chunk_index
         from trove_backup_ext.pipeline import manifest as backup_manifest
-        with open(spec['parent'], 'rb') as source:
-            body = source.read()
         index = chunk_index.ChunkIndex('bench')
-        parent = backup_manifest.decode(body, spec['parent_id'],
-                                        on_chunk=index.add)
-        del body
+        with open(spec['parent'], 'rb') as source:
+            parent = backup_manifest.decode(source, spec['parent_id'],
+                                            on_chunk=index.add)
     backup_id = spec['backup_id']
     writer = backup_writer.BackupWriter(
         store, 'bench', backup_id,
@@ -222,7 +230,7 @@ def child_main():
     if spec.get('manifest_out'):
         # The compressed manifest, as storage keeps it (unencrypted).
         with open(spec['manifest_out'], 'wb') as out:
-            out.write(result._body)
+            out.write(result.text())
     chunks = [c for m in result.manifest['members'] for c in m['chunks']]
     # Where an incremental's new bytes went, for explaining its size.
     stored_by_member = sorted(
@@ -393,7 +401,8 @@ class Bench:
         store = storage
         if storage == 'local':
             store = tempfile.mkdtemp(dir=self.tmp, prefix='store-')
-        spec.update(source=source, storage=store,
+        kept_dir = tempfile.mkdtemp(dir=self.tmp, prefix='kept-')
+        spec.update(source=source, storage=store, kept_dir=kept_dir,
                     key=self.key if encrypted else None, parent=parent,
                     parent_id=self.kept.get(parent),
                     manifest_out=keep, backup_id=str(uuid.uuid4()),
@@ -405,6 +414,7 @@ class Bench:
                        stdout=subprocess.PIPE)
         if storage == 'local':
             shutil.rmtree(store)
+        shutil.rmtree(kept_dir)
         result = json.loads(run['output'])
         row = dict(label=label, storage=storage, encrypted=encrypted,
                    incremental=bool(parent),
@@ -602,8 +612,10 @@ class Bench:
 
     def memory(self):
         """Peak RSS against the number of chunks (64 KiB chunks of a
-        synthetic stream): a full, then an incremental of it."""
-        for size in (1 << 30, self.args.memory_size):
+        synthetic stream): a full, then an incremental of it; past 400,000
+        chunks the manifest goes to storage in parts, past 500,000 the
+        parent's index to disk."""
+        for size in sorted({1 << 30, 8 << 30, self.args.memory_size}):
             manifest = os.path.join(self.tmp, 'synthetic.json')
             for parent in (None, manifest):
                 row = self.pipeline('synthetic %s %s' % (
@@ -766,9 +778,10 @@ def main():
                         help='KiB, comma-separated, for the incrementals')
     parser.add_argument('--skip-generated', action='store_true')
     parser.add_argument('--skip-postgresql', action='store_true')
-    parser.add_argument('--memory-size', type=int, default=8192,
-                        help='MiB of the synthetic stream whose 64 KiB '
-                             'chunks are counted (default 8192)')
+    parser.add_argument('--memory-size', type=int, default=65536,
+                        help='MiB of the largest synthetic stream whose '
+                             '64 KiB chunks are counted, beside 1 and 8 '
+                             'GiB (default 65536)')
     parser.add_argument('--skip-memory', action='store_true')
     parser.add_argument('--workdir', default='/tmp',
                         help='where the data, tars and local storage go '

@@ -123,10 +123,14 @@ class BackupRunner:
         described = {key: info.get(key) for key in (
             'instance_id', 'project_id', 'datastore', 'datastore_version',
             'backup_type')}
-        with self.datastore.backup(
-                parent_manifest['metadata'] if parent_manifest else None
-        ) as session:
-            return writer.write(session, described)
+        try:
+            with self.datastore.backup(
+                    parent_manifest['metadata'] if parent_manifest else None
+            ) as session:
+                return writer.write(session, described)
+        finally:
+            if parent_index is not None:
+                parent_index.close()
 
     def _usable_parent(self, store, codec, parent, index):
         """The parent's manifest, but its members, if this backup may

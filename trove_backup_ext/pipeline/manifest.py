@@ -25,6 +25,10 @@ from trove_backup_ext.pipeline import manifest_scan
 FORMAT = 2
 READABLE_FORMATS = (1, 2)
 _ENCRYPTED_MAGIC = b'TBE-SEALED-1\n'
+# A manifest stored in parts: this line, the JSON list of the parts before
+# the last, a newline, then the last part.
+_PARTS_MAGIC = b'TBE-MANIFEST-PARTS-1\n'
+PART_SIZE = 16 * 1024 * 1024    # compressed bytes: 400,000 chunks or so
 _ZSTD_MAGIC = b'\x28\xb5\x2f\xfd'
 _SEPARATORS = (',', ':')
 _BATCH = 4096    # chunk entries compressed at once
@@ -64,6 +68,11 @@ def associated_data(entry):
     if 'offset' in entry:
         return ('%s@%d' % (entry['object'], entry['offset'])).encode()
     return entry['object'].encode()
+
+
+def part_name(backup_id, number):
+    """A part of a manifest too large to be held whole until the end."""
+    return '%s/manifest-parts/%08d' % (backup_id, number)
 
 
 def object_prefix(backup_id):
@@ -123,6 +132,18 @@ class ManifestStream:
         self._write_batch()
         self._zstd.write(('],"size":%d}' % size).encode('utf-8'))
 
+    def buffered(self):
+        """Compressed bytes written and not yet taken."""
+        return self._out.tell()
+
+    def take(self):
+        """The compressed bytes written so far, forgotten here: a part of
+        the manifest, to be stored before the rest."""
+        data = self._out.getvalue()
+        self._out.seek(0)
+        self._out.truncate()
+        return data
+
     def finish(self, tail):
         """The compressed manifest, with tail's keys after "members"."""
         text = json.dumps(tail, sort_keys=True, separators=_SEPARATORS)
@@ -153,7 +174,15 @@ def load(body):
     return json.loads(_decompress(body))
 
 
+def _is_zstd(body):
+    """body is bytes (zstd, or plain JSON from earlier versions) or a
+    readable zstd stream (a manifest in parts)."""
+    return not isinstance(body, bytes) or body.startswith(_ZSTD_MAGIC)
+
+
 def _decompress(body):
+    if not isinstance(body, bytes):
+        body = body.read()
     # A streamed frame does not state its size: decompressobj, and eof to
     # tell a whole frame from a cut one.
     decompressor = zstandard.ZstdDecompressor().decompressobj()
@@ -163,8 +192,12 @@ def _decompress(body):
     return plain
 
 
-def seal(body, backup_id, codec):
-    """The stored bytes of a compressed manifest, and their sha256."""
+def seal(body, backup_id, codec, parts=()):
+    """The stored bytes of a compressed manifest, and their sha256; parts
+    are those stored before body, if it came in parts."""
+    if parts:
+        body = (_PARTS_MAGIC + json.dumps(list(parts)).encode() + b'\n' +
+                body)
     if codec.encrypted:
         associated = manifest_name(backup_id).encode()
         body = (_ENCRYPTED_MAGIC + codec.key_id.encode() + b'\n' +
@@ -195,7 +228,25 @@ def unseal(data, backup_id, codec, expected_checksum=None):
         if sealed_with != codec.key_id:
             raise KeyMismatch(backup_id, sealed_with, codec.key_id)
         data = codec.unseal(sealed, name.encode())
+    if data.startswith(_PARTS_MAGIC):
+        listed, _, last = data[len(_PARTS_MAGIC):].partition(b'\n')
+        try:
+            parts = json.loads(listed)
+        except ValueError:
+            raise chunk_codec.IntegrityError(
+                reason='%s lists its parts wrongly' % name)
+        return Parts(parts, last)
     return data
+
+
+class Parts:
+    """A manifest stored in parts: the parts before the last ({object,
+    sha256, size}, in order) and the last one's bytes. A reader with
+    storage turns it into a stream (reader.BackupReader)."""
+
+    def __init__(self, parts, last):
+        self.parts = parts
+        self.last = last
 
 
 def decode(body, backup_id, on_chunk=None):
@@ -207,11 +258,11 @@ def decode(body, backup_id, on_chunk=None):
     """
     name = manifest_name(backup_id)
     try:
-        if on_chunk is not None and body.startswith(_ZSTD_MAGIC):
+        if on_chunk is not None and _is_zstd(body):
             manifest = manifest_scan.scan(body, on_chunk)
         else:
-            manifest = json.loads(_decompress(body)
-                                  if body.startswith(_ZSTD_MAGIC) else body)
+            manifest = json.loads(_decompress(body) if _is_zstd(body)
+                                  else body)
             if on_chunk is not None:
                 for member in manifest.pop('members'):
                     for chunk in member['chunks']:
@@ -241,7 +292,7 @@ def members(body, backup_id):
     """(name, iterator of chunk entries) of each member of a decode()d
     manifest's text, read as a stream: each member's entries are to be
     read before the next member."""
-    if body.startswith(_ZSTD_MAGIC):
+    if _is_zstd(body):
         streamed = manifest_scan.members(body)
     else:
         streamed = ((m['name'], iter(m['chunks']))

@@ -7,6 +7,7 @@ before a restore is allowed to call the data good.
 
 import collections
 import concurrent.futures
+import hashlib
 
 from trove_backup_ext.pipeline import codec as chunk_codec
 from trove_backup_ext.pipeline import manifest as backup_manifest
@@ -48,9 +49,26 @@ class BackupReader:
                  on_chunk=None):
         """The backup's manifest, verified; see manifest.parse for
         on_chunk."""
-        return backup_manifest.parse(self._get_manifest(container, backup_id),
-                                     backup_id, self.codec,
-                                     expected_checksum, on_chunk)
+        unsealed = backup_manifest.unseal(
+            self._get_manifest(container, backup_id), backup_id, self.codec,
+            expected_checksum)
+        return backup_manifest.decode(
+            self._text(container, backup_id, unsealed), backup_id, on_chunk)
+
+    def manifest_text(self, container, backup_id):
+        """The manifest's whole text (zstd-compressed JSON), its parts
+        joined: for tests and tools, not for large backups."""
+        text = self._text(container, backup_id, backup_manifest.unseal(
+            self._get_manifest(container, backup_id), backup_id,
+            self.codec))
+        return text if isinstance(text, bytes) else text.read()
+
+    def _text(self, container, backup_id, unsealed):
+        """The manifest's text from unseal(): bytes, or for a manifest in
+        parts a stream that reads them one at a time."""
+        if isinstance(unsealed, backup_manifest.Parts):
+            return _PartsStream(self, container, backup_id, unsealed)
+        return unsealed
 
     def _get_manifest(self, container, backup_id):
         try:
@@ -69,11 +87,12 @@ class BackupReader:
         member is restored.
         """
         data = self._get_manifest(container, backup_id)
-        body = backup_manifest.unseal(data, backup_id, self.codec,
-                                      expected_checksum)
-        fields = backup_manifest.decode(body, backup_id,
-                                        on_chunk=lambda chunk: None)
-        return StoredBackup(self, container, fields, body)
+        unsealed = backup_manifest.unseal(data, backup_id, self.codec,
+                                          expected_checksum)
+        fields = backup_manifest.decode(
+            self._text(container, backup_id, unsealed), backup_id,
+            on_chunk=lambda chunk: None)
+        return StoredBackup(self, container, fields, unsealed)
 
     def stored_chain(self, container, backup_id, expected_checksum=None):
         """StoredBackups from the full backup to backup_id."""
@@ -170,16 +189,72 @@ class StoredBackup:
     """One backup in storage: its manifest's fields (all but members),
     and its members read as a stream."""
 
-    def __init__(self, reader, container, fields, body):
+    def __init__(self, reader, container, fields, unsealed):
         self.reader = reader
         self.container = container
         self.fields = fields
-        self._body = body
+        self._unsealed = unsealed
 
     def members(self):
         """Yield (name, its plain chunks, verified) of each member; each
         member's chunks are to be read before the next member."""
+        backup_id = self.fields['backup_id']
         for name, entries in backup_manifest.members(
-                self._body, self.fields['backup_id']):
+                self.reader._text(self.container, backup_id,
+                                  self._unsealed), backup_id):
             yield name, self.reader.member_chunks(self.container,
                                                   {'chunks': entries})
+
+
+class _PartsStream:
+    """read(n) over a manifest stored in parts: each part is fetched when
+    reached, checked against the sha256 the last part lists, and
+    unsealed; only one is held at a time."""
+
+    def __init__(self, reader, container, backup_id, parts):
+        self._reader = reader
+        self._container = container
+        self._backup_id = backup_id
+        self._pending = list(parts.parts)
+        self._last = parts.last
+        self._data, self._position = b'', 0
+
+    def read(self, size=-1):
+        if size is None or size < 0:
+            return b''.join(iter(lambda: self.read(1 << 20), b''))
+        while self._position == len(self._data):
+            if not self._next():
+                return b''
+        data = self._data[self._position:self._position + size]
+        self._position += len(data)
+        return data
+
+    def _next(self):
+        self._position = 0
+        if self._pending:
+            part = self._pending.pop(0)
+            self._data = self._part(part)
+        elif self._last is not None:
+            self._data, self._last = self._last, None
+        else:
+            self._data = b''
+            return False
+        return True
+
+    def _part(self, part):
+        name = part['object']
+        if not name.startswith(backup_manifest.object_prefix(
+                self._backup_id)):
+            raise chunk_codec.IntegrityError(
+                reason='%s names a part %s of another backup' % (
+                    backup_manifest.manifest_name(self._backup_id), name))
+        try:
+            stored = self._reader.storage.get_object(self._container, name)
+        except storage_base.ObjectNotFound:
+            raise chunk_codec.IntegrityError(
+                reason='manifest part %s is missing from container %s' % (
+                    name, self._container))
+        if hashlib.sha256(stored).hexdigest() != part['sha256']:
+            raise chunk_codec.IntegrityError(
+                reason='manifest part %s does not match its checksum' % name)
+        return self._reader.codec.unseal(stored, name.encode())

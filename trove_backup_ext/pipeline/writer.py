@@ -13,6 +13,8 @@ stored are referenced, not stored again.
 import collections
 import concurrent.futures
 import ctypes
+import functools
+import hashlib
 import json
 import threading
 
@@ -21,6 +23,7 @@ from oslo_utils import timeutils
 from trove_backup_ext.pipeline import chunk_index
 from trove_backup_ext.pipeline import codec as chunk_codec
 from trove_backup_ext.pipeline import manifest as backup_manifest
+from trove_backup_ext.pipeline import reader as backup_reader
 
 DEFAULT_CHUNK_SIZE = 256 * 1024
 DEFAULT_OBJECT_SIZE = 4 * 1024 * 1024
@@ -38,8 +41,8 @@ class WriteResult:
     """A written backup. manifest is parsed from the stored text on first
     use: the writer itself never holds the manifest as dicts."""
 
-    def __init__(self, body, location, checksum, size, stored_size):
-        self._body = body        # the manifest's zstd-compressed JSON
+    def __init__(self, text, location, checksum, size, stored_size):
+        self.text = text                # () -> the manifest's zstd JSON
         self._manifest = None
         self.location = location        # the manifest's URL: locationRef
         self.checksum = checksum        # sha256 of the stored manifest
@@ -49,7 +52,7 @@ class WriteResult:
     @property
     def manifest(self):
         if self._manifest is None:
-            self._manifest = backup_manifest.load(self._body)
+            self._manifest = backup_manifest.load(self.text())
         return self._manifest
 
 
@@ -133,7 +136,8 @@ class BackupWriter:
     def __init__(self, storage, container, backup_id, codec,
                  chunk_size=DEFAULT_CHUNK_SIZE,
                  object_size=DEFAULT_OBJECT_SIZE, parallel=4, parent=None,
-                 parent_container=None, parent_index=None, progress=None):
+                 parent_container=None, parent_index=None, progress=None,
+                 manifest_part_size=backup_manifest.PART_SIZE):
         """parent is the parent's manifest for an incremental, and
         parent_index its chunk_index.ChunkIndex, made from parent's
         members if not given; progress, if given, is called with the
@@ -166,6 +170,8 @@ class BackupWriter:
         self._stored_size = 0
         self._member_size = 0
         self._manifest = None
+        self.manifest_part_size = manifest_part_size
+        self._manifest_parts, self._parts_size = [], 0
         self._uploads = threading.BoundedSemaphore(parallel)
         self._errors = []
 
@@ -271,6 +277,8 @@ class BackupWriter:
             return 0
         for encoded in item.result():
             self._pack(encoded, pool)
+        if self._manifest.buffered() >= self.manifest_part_size:
+            self._put_manifest_part()
         return 1
 
     def _pack(self, encoded, pool):
@@ -339,16 +347,41 @@ class BackupWriter:
             data = bytes(packed)
         self.storage.put_object(self.container, name, data)
 
+    def _put_manifest_part(self):
+        """Store what the manifest has so far as a part of it: the
+        manifest of a backup of millions of chunks is never held whole."""
+        data = self._manifest.take()
+        name = backup_manifest.part_name(self.backup_id,
+                                         len(self._manifest_parts) + 1)
+        stored = self.codec.seal(data, name.encode())
+        self.storage.put_object(self.container, name, stored)
+        self._manifest_parts.append({
+            'object': name, 'size': len(stored),
+            'sha256': hashlib.sha256(stored).hexdigest()})
+        self._parts_size += len(stored)
+
     def _write_manifest(self, fields):
         body = self._manifest.finish(
             {k: v for k, v in fields.items() if k > 'members'})
-        data, checksum = backup_manifest.seal(body, self.backup_id,
-                                              self.codec)
+        data, checksum = backup_manifest.seal(
+            body, self.backup_id, self.codec, self._manifest_parts)
         name = backup_manifest.manifest_name(self.backup_id)
         # Last: only now does the backup exist as a whole.
         self.storage.put_object(self.container, name, data)
         self.storage.flush(self.container)
-        return WriteResult(body, self.storage.object_url(self.container,
+        if self._manifest_parts:
+            # Read back from storage, if ever asked for.
+            text = functools.partial(self._read_text, self.storage,
+                                     self.container, self.backup_id,
+                                     self.codec)
+        else:
+            text = functools.partial(bytes, body)
+        return WriteResult(text, self.storage.object_url(self.container,
                                                          name),
                            checksum, fields['size'],
-                           self._stored_size + len(data))
+                           self._stored_size + self._parts_size + len(data))
+
+    @staticmethod
+    def _read_text(storage, container, backup_id, codec):
+        return backup_reader.BackupReader(storage, codec).manifest_text(
+            container, backup_id)

@@ -1,5 +1,6 @@
 """Reading a parent's manifest as a stream, and its compact chunk index."""
 
+import concurrent.futures
 import json
 
 import fixtures
@@ -157,3 +158,22 @@ class MembersTest(base.TestCase):
         self.assertEqual(_entry(0), next(entries))
         exc = self.assertRaises(chunk_codec.IntegrityError, list, entries)
         self.assertIn('b/manifest is not valid', str(exc))
+
+    def test_a_large_index_moves_to_disk_and_finds_the_same(self):
+        index = chunk_index.ChunkIndex('backups', in_memory=3)
+        self.addCleanup(index.close)
+        entries = [_entry(n) for n in range(25)]
+        for entry in entries[:2]:
+            index.add(entry)
+        self.assertFalse(index.on_disk)
+        for entry in entries[2:]:
+            index.add(entry)
+        self.assertTrue(index.on_disk)
+        self.assertEqual(25, len(index))
+        with concurrent.futures.ThreadPoolExecutor(4) as pool:
+            found = list(pool.map(lambda e: index.get(e['blake3']),
+                                  entries))
+        self.assertEqual([(e, 'backups') for e in entries], found)
+        self.assertIsNone(index.get('%064x' % 99))
+        index.close()
+        self.assertFalse(index.on_disk)

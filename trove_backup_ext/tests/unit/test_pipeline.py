@@ -9,6 +9,7 @@ from unittest import mock
 import fixtures
 
 from trove_backup_ext.datastores import base as datastore_base
+from trove_backup_ext.pipeline import chunk_index
 from trove_backup_ext.pipeline import codec as chunk_codec
 from trove_backup_ext.pipeline import manifest as backup_manifest
 from trove_backup_ext.pipeline import reader as backup_reader
@@ -425,3 +426,50 @@ class PipelineTest(base.TestCase):
         # In flight at most: 2 x parallel (3) batches of 1 MiB, plain and
         # compressed.
         self.assertLess(peak, 16 * 1024 * 1024)
+
+    def write_in_parts(self, backup_id, members, **kw):
+        # 1 KiB chunks: zstd gives out the manifest in blocks of about
+        # 128 KiB of text, a thousand entries.
+        writer = backup_writer.BackupWriter(
+            self.storage, 'backups', backup_id, self.codec, chunk_size=1024,
+            object_size=CHUNK, parallel=3, manifest_part_size=1000, **kw)
+        return writer.write(FakeSession(members), {'instance_id': 'i'})
+
+    def test_a_large_manifest_is_stored_in_parts(self):
+        members = [('a', os.urandom(12000 * 1024 + 3)), ('b', b'x' * 1024)]
+        result = self.write_in_parts('b1', members)
+        parts = self.storage.list_objects('backups', 'b1/manifest-parts/')
+        self.assertGreater(len(parts), 1)
+        self.assertEqual(dict(members), self.restored('b1', result.checksum))
+        self.assertEqual(12001, len(result.manifest['members'][0]['chunks']))
+        self.assertEqual(result.manifest['members'],
+                         self.reader.manifest('backups', 'b1')['members'])
+        # An incremental reads a parent in parts as a stream.
+        index = chunk_index.ChunkIndex('backups')
+        parent = self.reader.manifest('backups', 'b1', result.checksum,
+                                      on_chunk=index.add)
+        self.assertEqual(12002, len(index))
+        changed = [('a', members[0][1][:-1] + b'!'), members[1]]
+        self.write_in_parts('inc', changed, parent=parent,
+                            parent_index=index)
+        self.assertEqual(1, len(self.storage.list_objects('backups',
+                                                          'inc/objects/')))
+        self.assertEqual(dict(changed), self.restored('inc'))
+        # Deleting a backup deletes its parts.
+        self.storage.delete_prefix('backups',
+                                   backup_manifest.object_prefix('b1'))
+        self.assertEqual([], self.storage.list_objects('backups', 'b1/'))
+
+    def test_damaged_or_missing_manifest_part_is_refused(self):
+        self.write_in_parts('b1', [('a', os.urandom(12000 * 1024))])
+        parts = self.storage.list_objects('backups', 'b1/manifest-parts/')
+        path = os.path.join(self.root, 'backups', parts[1])
+        self.flip_byte(path, 3)
+        exc = self.assertRaises(chunk_codec.IntegrityError,
+                                self.restored, 'b1')
+        self.assertIn('manifest part %s does not match its checksum'
+                      % parts[1], str(exc))
+        os.unlink(path)
+        exc = self.assertRaises(chunk_codec.IntegrityError,
+                                self.reader.manifest, 'backups', 'b1')
+        self.assertIn('manifest part %s is missing' % parts[1], str(exc))
