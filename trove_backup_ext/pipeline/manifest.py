@@ -232,7 +232,10 @@ def unseal(data, backup_id, codec, expected_checksum=None):
         listed, _, last = data[len(_PARTS_MAGIC):].partition(b'\n')
         try:
             parts = json.loads(listed)
-        except ValueError:
+            if not all(isinstance(part['object'], str) and
+                       isinstance(part['sha256'], str) for part in parts):
+                raise ValueError(parts)
+        except (ValueError, TypeError, KeyError):
             raise chunk_codec.IntegrityError(
                 reason='%s lists its parts wrongly' % name)
         return Parts(parts, last)

@@ -473,3 +473,15 @@ class PipelineTest(base.TestCase):
         exc = self.assertRaises(chunk_codec.IntegrityError,
                                 self.reader.manifest, 'backups', 'b1')
         self.assertIn('manifest part %s is missing' % parts[1], str(exc))
+
+    def test_manifest_listing_its_parts_wrongly_is_refused(self):
+        plain = chunk_codec.ChunkCodec()
+        for listed in (b'not json', b'[1]', b'[{"object": "b1/x"}]'):
+            self.storage.put_object(
+                'backups', 'b1/manifest',
+                backup_manifest._PARTS_MAGIC + listed + b'\n' + b'x')
+            exc = self.assertRaises(
+                chunk_codec.IntegrityError,
+                backup_reader.BackupReader(self.storage, plain).manifest,
+                'backups', 'b1')
+            self.assertIn('b1/manifest lists its parts wrongly', str(exc))
