@@ -53,17 +53,18 @@ class BackupReader:
             self._get_manifest(container, backup_id), backup_id, self.codec,
             expected_checksum)
         return backup_manifest.decode(
-            self._text(container, backup_id, unsealed), backup_id, on_chunk)
+            self.manifest_stream(container, backup_id, unsealed), backup_id,
+            on_chunk)
 
     def manifest_text(self, container, backup_id):
         """The manifest's whole text (zstd-compressed JSON), its parts
         joined: for tests and tools, not for large backups."""
-        text = self._text(container, backup_id, backup_manifest.unseal(
-            self._get_manifest(container, backup_id), backup_id,
-            self.codec))
+        unsealed = backup_manifest.unseal(
+            self._get_manifest(container, backup_id), backup_id, self.codec)
+        text = self.manifest_stream(container, backup_id, unsealed)
         return text if isinstance(text, bytes) else text.read()
 
-    def _text(self, container, backup_id, unsealed):
+    def manifest_stream(self, container, backup_id, unsealed):
         """The manifest's text from unseal(): bytes, or for a manifest in
         parts a stream that reads them one at a time."""
         if isinstance(unsealed, backup_manifest.Parts):
@@ -90,7 +91,7 @@ class BackupReader:
         unsealed = backup_manifest.unseal(data, backup_id, self.codec,
                                           expected_checksum)
         fields = backup_manifest.decode(
-            self._text(container, backup_id, unsealed), backup_id,
+            self.manifest_stream(container, backup_id, unsealed), backup_id,
             on_chunk=lambda chunk: None)
         return StoredBackup(self, container, fields, unsealed)
 
@@ -200,8 +201,8 @@ class StoredBackup:
         member's chunks are to be read before the next member."""
         backup_id = self.fields['backup_id']
         for name, entries in backup_manifest.members(
-                self.reader._text(self.container, backup_id,
-                                  self._unsealed), backup_id):
+                self.reader.manifest_stream(self.container, backup_id,
+                                            self._unsealed), backup_id):
             yield name, self.reader.member_chunks(self.container,
                                                   {'chunks': entries})
 
