@@ -32,6 +32,8 @@ PART_SIZE = 16 * 1024 * 1024    # compressed bytes: 400,000 chunks or so
 _ZSTD_MAGIC = b'\x28\xb5\x2f\xfd'
 _SEPARATORS = (',', ':')
 _BATCH = 4096    # chunk entries compressed at once
+# What reading a damaged or cut manifest's text raises.
+_DAMAGED = (ValueError, KeyError, TypeError, zstandard.ZstdError)
 
 
 class KeyMismatch(chunk_codec.IntegrityError):
@@ -270,9 +272,8 @@ def decode(body, backup_id, on_chunk=None):
                 for member in manifest.pop('members'):
                     for chunk in member['chunks']:
                         on_chunk(chunk)
-    except (ValueError, KeyError, TypeError, zstandard.ZstdError):
-        raise chunk_codec.IntegrityError(
-            reason='%s is not valid (zstd-compressed) JSON' % name)
+    except _DAMAGED:
+        raise _not_valid(backup_id)
     if manifest.get('format') not in READABLE_FORMATS:
         raise chunk_codec.IntegrityError(
             reason='%s has unknown format %r' % (name,
@@ -308,10 +309,14 @@ def _checked(iterator, backup_id):
     """iterator, with what tells a damaged manifest an IntegrityError."""
     try:
         yield from iterator
-    except (ValueError, KeyError, TypeError, zstandard.ZstdError):
-        raise chunk_codec.IntegrityError(
-            reason='%s is not valid (zstd-compressed) JSON'
-                   % manifest_name(backup_id))
+    except _DAMAGED:
+        raise _not_valid(backup_id)
+
+
+def _not_valid(backup_id):
+    return chunk_codec.IntegrityError(
+        reason='%s is not valid (zstd-compressed) JSON'
+               % manifest_name(backup_id))
 
 
 def digest_algorithm(manifest):

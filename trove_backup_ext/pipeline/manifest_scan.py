@@ -91,13 +91,8 @@ def scan(body, on_chunk):
     fields = {}
     for key in _keys(text):
         if key == 'members':
-            text.expect('[')
-            if not text.at(']'):
-                while True:
-                    _member(text, on_chunk)
-                    if text.at(']'):
-                        break
-                    text.expect(',')
+            for _ in _items(text):
+                _member(text, on_chunk)
         else:
             fields[key] = text.value()
     if text.rest().strip():
@@ -133,14 +128,8 @@ def members(body):
         if key != 'members':
             text.value()
             continue
-        text.expect('[')
-        if text.at(']'):
-            continue
-        while True:
+        for _ in _items(text):
             yield from _streamed_member(text)
-            if text.at(']'):
-                break
-            text.expect(',')
 
 
 def _streamed_member(text):
@@ -166,18 +155,25 @@ def _streamed_member(text):
         yield name, iter(gathered or ())
 
 
-def _entries(text):
+def _items(text):
+    """Stop at each element of the array that comes next, for the caller
+    to read it."""
     text.expect('[')
     if text.at(']'):
         return
     while True:
+        yield
+        if text.at(']'):
+            return
+        text.expect(',')
+
+
+def _entries(text):
+    for _ in _items(text):
         entry = text.value()
         if not isinstance(entry, dict):
             raise NotStreamable('a chunk entry is not an object')
         yield entry
-        if text.at(']'):
-            return
-        text.expect(',')
 
 
 def _member(text, on_chunk):

@@ -49,19 +49,17 @@ class BackupReader:
                  on_chunk=None):
         """The backup's manifest, verified; see manifest.parse for
         on_chunk."""
-        unsealed = backup_manifest.unseal(
-            self._get_manifest(container, backup_id), backup_id, self.codec,
-            expected_checksum)
         return backup_manifest.decode(
-            self.manifest_stream(container, backup_id, unsealed), backup_id,
-            on_chunk)
+            self.manifest_stream(container, backup_id,
+                                 self._unsealed(container, backup_id,
+                                                expected_checksum)),
+            backup_id, on_chunk)
 
     def manifest_text(self, container, backup_id):
         """The manifest's whole text (zstd-compressed JSON), its parts
         joined: for tests and tools, not for large backups."""
-        unsealed = backup_manifest.unseal(
-            self._get_manifest(container, backup_id), backup_id, self.codec)
-        text = self.manifest_stream(container, backup_id, unsealed)
+        text = self.manifest_stream(container, backup_id,
+                                    self._unsealed(container, backup_id))
         return text if isinstance(text, bytes) else text.read()
 
     def manifest_stream(self, container, backup_id, unsealed):
@@ -71,14 +69,18 @@ class BackupReader:
             return _PartsStream(self, container, backup_id, unsealed)
         return unsealed
 
-    def _get_manifest(self, container, backup_id):
+    def _unsealed(self, container, backup_id, expected_checksum=None):
+        """The stored manifest, its checksum and key checked: see
+        manifest.unseal."""
         try:
-            return self.storage.get_object(
+            data = self.storage.get_object(
                 container, backup_manifest.manifest_name(backup_id))
         except storage_base.ObjectNotFound:
             raise chunk_codec.IntegrityError(
                 reason='backup %s has no manifest in container %s: it is '
                        'incomplete or was deleted' % (backup_id, container))
+        return backup_manifest.unseal(data, backup_id, self.codec,
+                                      expected_checksum)
 
     def stored_backup(self, container, backup_id, expected_checksum=None):
         """The backup's manifest fields, and its members as a stream.
@@ -87,9 +89,7 @@ class BackupReader:
         fields are read first, then each member's chunk entries as the
         member is restored.
         """
-        data = self._get_manifest(container, backup_id)
-        unsealed = backup_manifest.unseal(data, backup_id, self.codec,
-                                          expected_checksum)
+        unsealed = self._unsealed(container, backup_id, expected_checksum)
         fields = backup_manifest.decode(
             self.manifest_stream(container, backup_id, unsealed), backup_id,
             on_chunk=lambda chunk: None)
