@@ -127,6 +127,51 @@ install() {
     fi
 }
 
+# A proxy server's configuration but its auth filters' sections, which
+# the caller writes after it: proxy_config PORT LOG_NAME AUTH_FILTERS.
+proxy_config() {
+    cat <<EOF
+[DEFAULT]
+bind_ip = 127.0.0.1
+bind_port = $1
+workers = 0
+user = $(id -un)
+swift_dir = $ETC
+log_name = $2
+
+[pipeline:main]
+pipeline = catch_errors gatekeeper healthcheck proxy-logging cache listing_formats $3 copy slo dlo versioned_writes proxy-logging proxy-server
+
+[app:proxy-server]
+use = egg:swift#proxy
+account_autocreate = true
+
+[filter:cache]
+use = egg:swift#memcache
+memcache_servers = 127.0.0.1:$MEMCACHED_PORT
+
+[filter:catch_errors]
+use = egg:swift#catch_errors
+[filter:gatekeeper]
+use = egg:swift#gatekeeper
+[filter:healthcheck]
+use = egg:swift#healthcheck
+[filter:proxy-logging]
+use = egg:swift#proxy_logging
+[filter:listing_formats]
+use = egg:swift#listing_formats
+[filter:copy]
+use = egg:swift#copy
+[filter:slo]
+use = egg:swift#slo
+[filter:dlo]
+use = egg:swift#dlo
+[filter:versioned_writes]
+use = egg:swift#versioned_writes
+
+EOF
+}
+
 write_configs() {
     local user server
     user=$(id -un)
@@ -164,49 +209,13 @@ pipeline = $server-server
 use = egg:swift#$server
 EOF
     done
-    cat >"$ETC/proxy-server.conf" <<EOF
-[DEFAULT]
-bind_ip = 127.0.0.1
-bind_port = $PROXY_PORT
-workers = 0
-user = $user
-swift_dir = $ETC
-log_name = proxy-server
-
-[pipeline:main]
-pipeline = catch_errors gatekeeper healthcheck proxy-logging cache listing_formats tempauth copy slo dlo versioned_writes proxy-logging proxy-server
-
-[app:proxy-server]
-use = egg:swift#proxy
-account_autocreate = true
-
+    { proxy_config "$PROXY_PORT" proxy-server tempauth
+      cat <<EOF
 [filter:tempauth]
 use = egg:swift#tempauth
 user_test_tester = $ST_KEY .admin
-
-[filter:cache]
-use = egg:swift#memcache
-memcache_servers = 127.0.0.1:$MEMCACHED_PORT
-
-[filter:catch_errors]
-use = egg:swift#catch_errors
-[filter:gatekeeper]
-use = egg:swift#gatekeeper
-[filter:healthcheck]
-use = egg:swift#healthcheck
-[filter:proxy-logging]
-use = egg:swift#proxy_logging
-[filter:listing_formats]
-use = egg:swift#listing_formats
-[filter:copy]
-use = egg:swift#copy
-[filter:slo]
-use = egg:swift#slo
-[filter:dlo]
-use = egg:swift#dlo
-[filter:versioned_writes]
-use = egg:swift#versioned_writes
 EOF
+    } >"$ETC/proxy-server.conf"
     # Background servers read /etc/swift/swift.conf unless told otherwise
     # before anything else is imported.
     cat >"$ETC/run_server.py" <<'EOF'
@@ -312,22 +321,10 @@ install_keystonemiddleware() {
 }
 
 write_keystone_proxy_config() {     # needs the TBE_KEYSTONE_* variables
-    (umask 077; cat >"$ETC/proxy-keystone-server.conf" <<EOF
-[DEFAULT]
-bind_ip = 127.0.0.1
-bind_port = $KEYSTONE_PROXY_PORT
-workers = 0
-user = $(id -un)
-swift_dir = $ETC
-log_name = proxy-keystone
-
-[pipeline:main]
-pipeline = catch_errors gatekeeper healthcheck proxy-logging cache listing_formats authtoken keystoneauth copy slo dlo versioned_writes proxy-logging proxy-server
-
-[app:proxy-server]
-use = egg:swift#proxy
-account_autocreate = true
-
+    (umask 077
+     { proxy_config "$KEYSTONE_PROXY_PORT" proxy-keystone \
+           "authtoken keystoneauth"
+       cat <<EOF
 [filter:authtoken]
 paste.filter_factory = keystonemiddleware.auth_token:filter_factory
 www_authenticate_uri = $TBE_KEYSTONE_URL
@@ -348,31 +345,8 @@ include_service_catalog = false
 use = egg:swift#keystoneauth
 operator_roles = admin, member
 reseller_prefix = AUTH_
-
-[filter:cache]
-use = egg:swift#memcache
-memcache_servers = 127.0.0.1:$MEMCACHED_PORT
-
-[filter:catch_errors]
-use = egg:swift#catch_errors
-[filter:gatekeeper]
-use = egg:swift#gatekeeper
-[filter:healthcheck]
-use = egg:swift#healthcheck
-[filter:proxy-logging]
-use = egg:swift#proxy_logging
-[filter:listing_formats]
-use = egg:swift#listing_formats
-[filter:copy]
-use = egg:swift#copy
-[filter:slo]
-use = egg:swift#slo
-[filter:dlo]
-use = egg:swift#dlo
-[filter:versioned_writes]
-use = egg:swift#versioned_writes
 EOF
-    )
+     } >"$ETC/proxy-keystone-server.conf")
     # Through Keystone's REST API as its admin; get-or-create, so a second
     # run changes nothing.
     cat >"$ETC/register_swift.py" <<'EOF'
