@@ -2,7 +2,6 @@
 
 import collections
 import os
-import subprocess
 import threading
 
 import fixtures
@@ -11,8 +10,9 @@ from keystoneauth1.identity import v3
 from keystoneauth1 import session as ks_session
 import requests
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__))))
+from trove_backup_ext.tests import aio_tools
+
+REPO = aio_tools.REPO
 SCRIPT = os.path.join(REPO, 'tools', 'keystone-aio.sh')
 VARIABLES = ('TBE_KEYSTONE_URL', 'TBE_KEYSTONE_AUTH_URL',
              'TBE_KEYSTONE_PASSWORD', 'TBE_KEYSTONE_SERVICE_USER',
@@ -41,19 +41,9 @@ def keystone_env():
     """
     with _lock:
         if not _env:
-            if os.environ.get('TBE_KEYSTONE_URL'):
-                found = dict(os.environ)
-            else:
-                result = subprocess.run(
-                    [SCRIPT, 'start'], capture_output=True, text=True,
-                    stdin=subprocess.DEVNULL, timeout=600)
-                if result.returncode:
-                    raise RuntimeError('tools/keystone-aio.sh start failed: '
-                                       '%s' % result.stderr[-2000:])
-                found = dict(line[len('export '):].split('=', 1)
-                             for line in result.stdout.splitlines()
-                             if line.startswith('export '))
-            _env.update((name, found[name]) for name in VARIABLES)
+            _env.update(aio_tools.started(
+                'keystone-aio.sh', 'TBE_KEYSTONE_URL', VARIABLES,
+                timeout=600))
         return dict(_env)
 
 

@@ -1,7 +1,6 @@
 """Fixtures for a real Swift: the all-in-one of tools/swift-aio.sh."""
 
 import os
-import subprocess
 import threading
 import uuid
 
@@ -11,10 +10,9 @@ import swiftclient
 from swiftclient import exceptions as swift_exceptions
 
 from trove_backup_ext.storage import swift
+from trove_backup_ext.tests import aio_tools
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__))))
-SCRIPT = os.path.join(REPO, 'tools', 'swift-aio.sh')
+REPO = aio_tools.REPO
 
 _lock = threading.Lock()
 _auth = {}
@@ -30,20 +28,9 @@ def swift_auth():
     """
     with _lock:
         if not _auth:
-            if os.environ.get('ST_AUTH'):
-                found = dict(os.environ)
-            else:
-                result = subprocess.run(
-                    [SCRIPT, 'start'], capture_output=True, text=True,
-                    timeout=300)
-                if result.returncode:
-                    raise RuntimeError('tools/swift-aio.sh start failed: %s'
-                                       % result.stderr[-2000:])
-                found = dict(line[len('export '):].split('=', 1)
-                             for line in result.stdout.splitlines()
-                             if line.startswith('export '))
-            _auth.update((k, found[k])
-                         for k in ('ST_AUTH', 'ST_USER', 'ST_KEY'))
+            _auth.update(aio_tools.started(
+                'swift-aio.sh', 'ST_AUTH', ('ST_AUTH', 'ST_USER', 'ST_KEY'),
+                timeout=300))
         return dict(_auth)
 
 
