@@ -283,12 +283,14 @@ start() {
     if ! running_pid >/dev/null; then
         echo "$sum" >"$STATE/running.sum"
         port_busy "$PORT" && die "port $PORT is taken by another process; set KEYSTONE_AIO_PORT"
-        # One worker process: SQLite takes one writer at a time; threads
-        # serve the tests' parallel requests. 9>&-: gunicorn must not
-        # inherit (and hold) the start lock.
+        # One worker process with one thread: SQLite takes one writer at
+        # a time, and concurrent requests in threads of one process made
+        # it answer "database is locked" (a 500 to a test's login); the
+        # requests are short and simply wait their turn. 9>&-: gunicorn
+        # must not inherit (and hold) the start lock.
         OS_KEYSTONE_CONFIG_FILES=$ETC/keystone.conf setsid \
             "$VENV/bin/gunicorn" --chdir "$ETC" --bind "127.0.0.1:$PORT" \
-            --workers 1 --worker-class gthread --threads 8 --timeout 120 \
+            --workers 1 --worker-class gthread --threads 1 --timeout 120 \
             --no-control-socket keystone_wsgi:application \
             >"$LOG/keystone.log" 2>&1 </dev/null 9>&- &
         echo $! >"$PIDFILE"
