@@ -3,7 +3,8 @@
 Stored form: zstd frame, or with encryption 12-byte nonce + GCM ciphertext
 and tag. Integrity: the digest of the plain chunk (BLAKE3, or SHA-256 in
 chains begun before format 2) is kept in the manifest and checked after
-decoding; GCM also rejects any altered byte.
+decoding; GCM also rejects any altered byte. Backups are written with one
+key and read with the one their manifest names, from a Keyring.
 """
 
 import hashlib
@@ -18,6 +19,7 @@ from trove_backup_ext import exception
 
 _NONCE_SIZE = 12
 SEAL_OVERHEAD = _NONCE_SIZE + 16    # nonce and GCM tag
+ALGORITHM = 'AES-256-GCM'
 # BLAKE3 is 4-5 times faster than SHA-256 (even with SHA instructions):
 # on data that compresses 24:1 SHA-256 cost as much as zstd itself.
 # max_threads=1: chunks are hashed by several threads already.
@@ -29,9 +31,22 @@ DEFAULT_DIGEST = 'blake3'
 
 
 class IntegrityError(exception.BackupExtError):
-    """Stored backup data is damaged, incomplete or from another key."""
+    """Stored backup data is damaged or incomplete."""
     code = 409
     message = 'Backup data failed verification: %(reason)s'
+
+
+class MissingKey(exception.BackupExtError):
+    """A backup is sealed with a key this agent does not hold.
+
+    Not an IntegrityError: the data may well be whole, and the cure is a
+    key file in the configuration, not another backup.
+    """
+    code = 409
+    message = ('Backup %(backup_id)s is encrypted with key %(key_id)s, '
+               'which is not configured (keys configured: %(configured)s). '
+               'This is a missing key, not damaged data: add the key\'s '
+               'file to [backup_encryption] previous_key_files.')
 
 
 def key_id(key):
@@ -98,7 +113,7 @@ class ChunkCodec:
             except Exception:
                 raise IntegrityError(
                     reason='chunk %s cannot be decrypted with key %s '
-                           '(damaged, or another key)' % (
+                           '(damaged or altered)' % (
                                associated.decode(), self.key_id))
         try:
             plain = zstandard.ZstdDecompressor().decompress(
@@ -126,5 +141,34 @@ class ChunkCodec:
                                       data[_NONCE_SIZE:], associated)
         except Exception:
             raise IntegrityError(
-                reason='%s cannot be decrypted with key %s (damaged, or '
-                       'another key)' % (associated.decode(), self.key_id))
+                reason='%s cannot be decrypted with key %s (damaged or '
+                       'altered)' % (associated.decode(), self.key_id))
+
+
+class Keyring:
+    """The codecs of every key backups may be read with, by key id: the
+    current key (new backups are written with it), the previous ones, and
+    none, for backups stored in clear."""
+
+    def __init__(self, current, previous=()):
+        """current: the ChunkCodec backups are written with; previous:
+        32-byte keys kept only to read older backups."""
+        self.current = current
+        self._codecs = {None: ChunkCodec(level=current.level)}
+        for key in previous:
+            self._codecs[key_id(key)] = ChunkCodec(current.level, key)
+        self._codecs[current.key_id] = current
+
+    @classmethod
+    def of(cls, keys):
+        """keys as a Keyring: itself, or one of a ChunkCodec alone."""
+        return keys if isinstance(keys, cls) else cls(keys)
+
+    def codec(self, sealed_with, backup_id):
+        """The codec of key id sealed_with (None: in clear)."""
+        try:
+            return self._codecs[sealed_with]
+        except KeyError:
+            configured = sorted(k for k in self._codecs if k) or ['none']
+            raise MissingKey(backup_id=backup_id, key_id=sealed_with,
+                             configured=', '.join(configured))

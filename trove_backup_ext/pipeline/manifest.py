@@ -16,6 +16,7 @@ parent refers to its chunks as they are.
 import hashlib
 import io
 import json
+import re
 
 import zstandard
 
@@ -25,6 +26,7 @@ from trove_backup_ext.pipeline import manifest_scan
 FORMAT = 2
 READABLE_FORMATS = (1, 2)
 _ENCRYPTED_MAGIC = b'TBE-SEALED-1\n'
+_KEY_ID = re.compile(rb'[0-9a-f]{16}')     # codec.key_id's form
 # A manifest stored in parts: this line, the JSON list of the parts before
 # the last, a newline, then the last part.
 _PARTS_MAGIC = b'TBE-MANIFEST-PARTS-1\n'
@@ -36,18 +38,6 @@ _BATCH = 4096    # chunk entries compressed at once
 _DAMAGED = (ValueError, KeyError, TypeError, zstandard.ZstdError)
 
 
-class KeyMismatch(chunk_codec.IntegrityError):
-    """The manifest was sealed with another key (or none is configured)."""
-
-    def __init__(self, backup_id, sealed_with, configured):
-        self.sealed_with = sealed_with
-        super().__init__(
-            reason='backup %s is encrypted with key %s and %s' % (
-                backup_id, sealed_with,
-                'key %s is configured' % configured if configured
-                else 'no key is configured'))
-
-
 def manifest_name(backup_id):
     return '%s/manifest' % backup_id
 
@@ -55,6 +45,27 @@ def manifest_name(backup_id):
 def object_name(backup_id, sequence):
     """A data object of format 2: chunks packed one after another."""
     return '%s/objects/%08d' % (backup_id, sequence)
+
+
+def encryption(codec):
+    """The manifest's "encryption" field of a backup written with codec:
+    the key's id (never the key), or None for a backup in clear."""
+    if not codec.encrypted:
+        return None
+    return {'algorithm': chunk_codec.ALGORITHM, 'key_id': codec.key_id}
+
+
+def sealed_with(manifest, backup_id):
+    """The id of the key a backup's chunks are sealed with, or None: from
+    its manifest's "encryption" field."""
+    field = manifest.get('encryption')
+    if not field:
+        return None
+    if field.get('algorithm') != chunk_codec.ALGORITHM:
+        raise chunk_codec.IntegrityError(
+            reason='%s names unknown encryption %r' % (
+                manifest_name(backup_id), field.get('algorithm')))
+    return field.get('key_id')
 
 
 def chunk_digest(entry):
@@ -215,20 +226,28 @@ def serialize(manifest, codec):
     return seal(compress(fields, members), manifest['backup_id'], codec)
 
 
-def unseal(data, backup_id, codec, expected_checksum=None):
+def unseal(data, backup_id, keys, expected_checksum=None):
     """The manifest's text (zstd-compressed, or plain JSON from earlier
-    versions) from its stored bytes: checksum and key checked."""
+    versions) from its stored bytes: checksum and key checked.
+
+    keys: a codec.Keyring, or a ChunkCodec; the manifest is unsealed with
+    the key its header names, and a clear one is read as it is.
+    """
     name = manifest_name(backup_id)
     if (expected_checksum is not None and
             hashlib.sha256(data).hexdigest() != expected_checksum):
         raise chunk_codec.IntegrityError(
             reason='%s does not match the checksum recorded for the '
                    'backup' % name)
+    keyring = chunk_codec.Keyring.of(keys)
+    codec = keyring.codec(None, backup_id)
     if data.startswith(_ENCRYPTED_MAGIC):
         key_line, _, sealed = data[len(_ENCRYPTED_MAGIC):].partition(b'\n')
-        sealed_with = key_line.decode('ascii', 'replace')
-        if sealed_with != codec.key_id:
-            raise KeyMismatch(backup_id, sealed_with, codec.key_id)
+        # Checked, so that a damaged header is not taken for a key to add.
+        if not _KEY_ID.fullmatch(key_line):
+            raise chunk_codec.IntegrityError(
+                reason='%s has a damaged key id' % name)
+        codec = keyring.codec(key_line.decode('ascii'), backup_id)
         data = codec.unseal(sealed, name.encode())
     if data.startswith(_PARTS_MAGIC):
         listed, _, last = data[len(_PARTS_MAGIC):].partition(b'\n')
@@ -240,18 +259,20 @@ def unseal(data, backup_id, codec, expected_checksum=None):
         except (ValueError, TypeError, KeyError):
             raise chunk_codec.IntegrityError(
                 reason='%s lists its parts wrongly' % name)
-        return Parts(parts, last)
+        return Parts(parts, last, codec)
     return data
 
 
 class Parts:
     """A manifest stored in parts: the parts before the last ({object,
-    sha256, size}, in order) and the last one's bytes. A reader with
-    storage turns it into a stream (reader.BackupReader)."""
+    sha256, size}, in order), the last one's bytes, and the codec that
+    unseals the others. A reader with storage turns it into a stream
+    (reader.BackupReader)."""
 
-    def __init__(self, parts, last):
+    def __init__(self, parts, last, codec):
         self.parts = parts
         self.last = last
+        self.codec = codec
 
 
 def decode(body, backup_id, on_chunk=None):
@@ -285,10 +306,10 @@ def decode(body, backup_id, on_chunk=None):
     return manifest
 
 
-def parse(data, backup_id, codec, expected_checksum=None, on_chunk=None):
+def parse(data, backup_id, keys, expected_checksum=None, on_chunk=None):
     """The manifest dict of backup_id from stored bytes, verified; see
-    decode() for on_chunk."""
-    return decode(unseal(data, backup_id, codec, expected_checksum),
+    unseal() for keys, decode() for on_chunk."""
+    return decode(unseal(data, backup_id, keys, expected_checksum),
                   backup_id, on_chunk)
 
 

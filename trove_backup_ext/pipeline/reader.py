@@ -1,8 +1,10 @@
 """Reads backups back from storage, verifying every byte.
 
-A backup without its manifest, a chunk missing, damaged, or sealed with
-another key: each is refused with an IntegrityError naming what is wrong,
-before a restore is allowed to call the data good.
+A backup without its manifest, a chunk missing or damaged: each is
+refused with an IntegrityError naming what is wrong, before a restore is
+allowed to call the data good. Each backup is read with the key its
+manifest names (in clear if none), from a keyring: one sealed with a key
+the keyring lacks is refused with a MissingKey naming that key.
 """
 
 import collections
@@ -40,9 +42,11 @@ def _runs(container, chunks):
 
 class BackupReader:
 
-    def __init__(self, storage, codec, parallel=4):
+    def __init__(self, storage, keys, parallel=4):
+        """keys: a codec.Keyring, or a ChunkCodec for its key alone (and
+        backups in clear)."""
         self.storage = storage
-        self.codec = codec
+        self.keyring = chunk_codec.Keyring.of(keys)
         self.parallel = parallel
 
     def manifest(self, container, backup_id, expected_checksum=None,
@@ -79,7 +83,7 @@ class BackupReader:
             raise chunk_codec.IntegrityError(
                 reason='backup %s has no manifest in container %s: it is '
                        'incomplete or was deleted' % (backup_id, container))
-        return backup_manifest.unseal(data, backup_id, self.codec,
+        return backup_manifest.unseal(data, backup_id, self.keyring,
                                       expected_checksum)
 
     def stored_backup(self, container, backup_id, expected_checksum=None):
@@ -93,7 +97,10 @@ class BackupReader:
         fields = backup_manifest.decode(
             self.manifest_stream(container, backup_id, unsealed), backup_id,
             on_chunk=lambda chunk: None)
-        return StoredBackup(self, container, fields, unsealed)
+        # Before any chunk is read: a restore stops on a missing key
+        # before it writes anything.
+        return StoredBackup(self, container, fields, unsealed,
+                            self.codec_of(fields))
 
     def stored_chain(self, container, backup_id, expected_checksum=None):
         """StoredBackups from the full backup to backup_id."""
@@ -116,19 +123,28 @@ class BackupReader:
                 parent['parent_id']))
         return list(reversed(pieces))
 
-    def member_chunks(self, container, member):
+    def codec_of(self, manifest):
+        """The codec of a backup's chunks: of the key its manifest (a
+        dict, or its fields) names, or of none."""
+        backup_id = manifest['backup_id']
+        return self.keyring.codec(
+            backup_manifest.sealed_with(manifest, backup_id), backup_id)
+
+    def member_chunks(self, container, member, codec=None):
         """Yield the member's plain bytes, chunk by chunk, verified.
 
-        Chunks stored side by side in one object are fetched with one
-        ranged read; up to `parallel` reads are ahead, and up to
-        `parallel` chunks are being decoded.
+        codec: the backup's, codec_of(its manifest); the current key's
+        if not given. Chunks stored side by side in one object are
+        fetched with one ranged read; up to `parallel` reads are ahead,
+        and up to `parallel` chunks are being decoded.
         """
+        codec = codec or self.keyring.current
         with concurrent.futures.ThreadPoolExecutor(self.parallel) as pool:
             decoding = collections.deque()
-            for chunk, stored, where in self._stored_chunks(
+            for chunk, stored, _ in self._stored_chunks(
                     pool, container, member['chunks']):
-                decoding.append(pool.submit(self._decode, chunk, stored,
-                                            where))
+                decoding.append(pool.submit(self._decode, codec, chunk,
+                                            stored))
                 if len(decoding) >= self.parallel:
                     yield decoding.popleft().result()
             while decoding:
@@ -169,10 +185,11 @@ class BackupReader:
                           where))
         return parts
 
-    def _decode(self, chunk, stored, where):
+    @staticmethod
+    def _decode(codec, chunk, stored):
         algorithm, digest = backup_manifest.chunk_digest(chunk)
-        return self.codec.decode(
-            bytes(stored) if self.codec.encrypted else stored,
+        return codec.decode(
+            bytes(stored) if codec.encrypted else stored,
             backup_manifest.associated_data(chunk), digest, chunk['size'],
             algorithm)
 
@@ -190,11 +207,12 @@ class StoredBackup:
     """One backup in storage: its manifest's fields (all but members),
     and its members read as a stream."""
 
-    def __init__(self, reader, container, fields, unsealed):
+    def __init__(self, reader, container, fields, unsealed, codec):
         self.reader = reader
         self.container = container
         self.fields = fields
         self._unsealed = unsealed
+        self.codec = codec      # of its chunks
 
     def members(self):
         """Yield (name, its plain chunks, verified) of each member; each
@@ -203,8 +221,8 @@ class StoredBackup:
         for name, entries in backup_manifest.members(
                 self.reader.manifest_stream(self.container, backup_id,
                                             self._unsealed), backup_id):
-            yield name, self.reader.member_chunks(self.container,
-                                                  {'chunks': entries})
+            yield name, self.reader.member_chunks(
+                self.container, {'chunks': entries}, self.codec)
 
 
 class _PartsStream:
@@ -218,6 +236,7 @@ class _PartsStream:
         self._backup_id = backup_id
         self._pending = list(parts.parts)
         self._last = parts.last
+        self._codec = parts.codec
         self._data, self._position = b'', 0
 
     def read(self, size=-1):
@@ -258,4 +277,4 @@ class _PartsStream:
         if hashlib.sha256(stored).hexdigest() != part['sha256']:
             raise chunk_codec.IntegrityError(
                 reason='manifest part %s does not match its checksum' % name)
-        return self._reader.codec.unseal(stored, name.encode())
+        return self._codec.unseal(stored, name.encode())

@@ -145,7 +145,9 @@ class BackupWriter:
 
         An incremental cuts its chunks as its parent did and names them
         by the same digest, whatever is configured now: otherwise no
-        chunk would be shared.
+        chunk would be shared. It shares none with a parent sealed with
+        another key (or none): a backup's chunks are all sealed with its
+        own key, which its manifest names.
         """
         self.storage = storage
         self.container = container
@@ -158,6 +160,9 @@ class BackupWriter:
         self.parallel = parallel
         self.parent = parent
         self.parent_container = parent_container or container
+        if parent and (backup_manifest.sealed_with(
+                parent, parent['backup_id']) != codec.key_id):
+            parent_index = {}
         if parent_index is None and parent:
             parent_index = chunk_index.of_manifest(parent,
                                                    self.parent_container)
@@ -224,9 +229,7 @@ class BackupWriter:
                                  else None),
             'created': timeutils.utcnow().isoformat(),
             'compression': 'zstd',
-            'encryption': ({'algorithm': 'AES-256-GCM',
-                            'key_id': self.codec.key_id}
-                           if self.codec.encrypted else None),
+            'encryption': backup_manifest.encryption(self.codec),
             'digest': self.digest,
             'chunk_size': self.chunk_size,
             'object_size': self.object_size,

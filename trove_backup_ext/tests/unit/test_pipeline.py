@@ -169,14 +169,16 @@ class PipelineTest(base.TestCase):
         self.write('b1', [('a', os.urandom(CHUNK))])
         other = backup_reader.BackupReader(
             self.storage, chunk_codec.ChunkCodec(key=os.urandom(32)))
-        exc = self.assertRaises(backup_manifest.KeyMismatch, other.verify,
+        exc = self.assertRaises(chunk_codec.MissingKey, other.verify,
                                 'backups', 'b1')
-        self.assertIn('encrypted with key %s and key %s is configured' % (
-            self.codec.key_id, other.codec.key_id), str(exc))
+        self.assertIn('encrypted with key %s, which is not configured '
+                      '(keys configured: %s)' % (
+                          self.codec.key_id, other.keyring.current.key_id),
+                      str(exc))
         keyless = backup_reader.BackupReader(self.storage,
                                              chunk_codec.ChunkCodec())
-        self.assertIn('no key is configured', str(self.assertRaises(
-            chunk_codec.IntegrityError, keyless.verify, 'backups', 'b1')))
+        self.assertIn('(keys configured: none)', str(self.assertRaises(
+            chunk_codec.MissingKey, keyless.verify, 'backups', 'b1')))
 
     def test_manifest_checksum_mismatch(self):
         self.write('b1', [('a', b'data')])
