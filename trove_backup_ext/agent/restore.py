@@ -11,10 +11,12 @@ def restore_backup(conf, datastore, storage_driver, container, backup_id,
     """Restore backup_id (and, for native incrementals, its chain) into
     target; return where the data is (a file or the target directory).
     checksum, the manifest's sha256 the worker recorded, is checked when
-    given. trust_id: the owner's trust, for a backup in its account."""
+    given. trust_id: the owner's trust, for a backup in its account.
+    Each backup of the chain is read with the key its manifest names,
+    among the current and previous keys, or in clear."""
     reader = backup_reader.BackupReader(
         storage.load(conf, storage_driver, trust_id=trust_id),
-        encryption.make_codec(conf),
+        encryption.make_keyring(conf),
         parallel=conf.agent.parallel_uploads)
     # Read as streams: a manifest of millions of chunks is never held.
     chain = reader.stored_chain(container, backup_id, checksum)

@@ -45,7 +45,14 @@ encryption_opts = [
     cfg.StrOpt('key', secret=True,
                help='64 hexadecimal digits (32 bytes). Prefer key_file.'),
     cfg.StrOpt('key_file',
-               help='File holding the key as 64 hexadecimal digits.'),
+               help='File holding the key as 64 hexadecimal digits: the '
+                    'key new backups are written with.'),
+    cfg.ListOpt('previous_key_files', default=[],
+                help='Files of keys kept only to read older backups (64 '
+                     'hexadecimal digits each), after a key rotation. Each '
+                     'backup is read with the key its manifest names, '
+                     'among key_file (or key) and these; a backup stored '
+                     'in clear is read as it is.'),
 ]
 
 
