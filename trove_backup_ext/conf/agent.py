@@ -39,8 +39,8 @@ agent_opts = [
 encryption_group = cfg.OptGroup(
     'backup_encryption', title='Encryption of backup data',
     help='With a key, every chunk and manifest is sealed with '
-         'AES-256-GCM. Keep the key: backups cannot be restored without '
-         'it.')
+         'AES-256-GCM. Keep every key: a backup cannot be restored '
+         'without the key it was written with.')
 encryption_opts = [
     cfg.StrOpt('key', secret=True,
                help='64 hexadecimal digits (32 bytes). Prefer key_file.'),
