@@ -2,7 +2,8 @@
 
     trove-backup-agent --config-file F --instance-id ID
     trove-backup-agent --config-file F restore BACKUP_ID --target DIR \
-        [--container C] [--storage-driver D] [--checksum SHA256]
+        [--container C] [--storage-driver D] [--checksum SHA256] \
+        [--trust-id-file FILE]
 
 The agent holds no control-plane database credentials: it learns what to
 do over RPC and reports back over RPC only.
@@ -10,6 +11,7 @@ do over RPC and reports back over RPC only.
 
 import argparse
 import json
+import os
 import sys
 
 from oslo_config import cfg
@@ -48,11 +50,40 @@ def _restore_parser():
     parser.add_argument('--checksum',
                         help='sha256 of the manifest, as the worker '
                              'recorded it, to check the manifest against.')
-    parser.add_argument('--trust-id',
-                        help='Keystone trust of a backup kept in its '
-                             'owner\'s Swift account ([swift] '
-                             'store_in_owner_account).')
+    # A trust id lets whoever holds the service user's password act in
+    # the owner's project, and a command line is visible to every user of
+    # the host (ps): it comes from a file, standard input or the
+    # environment instead.
+    parser.add_argument('--trust-id-file', metavar='FILE',
+                        help='File holding the Keystone trust of a backup '
+                             'kept in its owner\'s Swift account ([swift] '
+                             'store_in_owner_account); "-" reads standard '
+                             'input. Default: the %s environment variable.'
+                             % TRUST_ID_ENV)
+    parser.add_argument('--trust-id', help=argparse.SUPPRESS)
     return parser
+
+
+TRUST_ID_ENV = 'TROVE_BACKUP_TRUST_ID'
+
+
+def _trust_id(args):
+    if args.trust_id is not None:
+        raise exception.ConfigurationError(
+            '--trust-id is refused: a command line is visible to every user '
+            'of this host. Give the trust id with --trust-id-file FILE, '
+            '--trust-id-file - (standard input) or the %s environment '
+            'variable.' % TRUST_ID_ENV)
+    if args.trust_id_file == '-':
+        return sys.stdin.readline().strip() or None
+    if args.trust_id_file:
+        try:
+            with open(args.trust_id_file) as source:
+                return source.read().strip() or None
+        except OSError as exc:
+            raise exception.ConfigurationError(
+                'Cannot read the trust id file: %s' % exc)
+    return os.environ.get(TRUST_ID_ENV) or None
 
 
 def main(argv=None):
@@ -85,11 +116,12 @@ def main(argv=None):
 
 def _restore(conf, args):
     try:
+        trust_id = _trust_id(args)
         datastore = datastores.load(conf, conf.agent.datastore)
         result = restore.restore_backup(
             conf, datastore, args.storage_driver or conf.storage_strategy,
             args.container or conf.backup_swift_container, args.backup_id,
-            args.target, args.checksum, args.trust_id)
+            args.target, args.checksum, trust_id)
     except (exception.BackupExtError, exception.ConfigurationError,
             storage_base.StorageError) as exc:
         print('ERROR: %s' % exc, file=sys.stderr)

@@ -256,8 +256,9 @@ class SwiftTrustTest(base.TestCase):
         restored = subprocess.run(
             [os.path.join(BIN, 'trove-backup-agent'), '--config-file',
              config, 'restore', backup_id, '--target', target,
-             '--checksum', row.checksum, '--trust-id', row.trust_id],
-            capture_output=True, text=True, timeout=120)
+             '--checksum', row.checksum, '--trust-id-file', '-'],
+            input=row.trust_id + '\n', capture_output=True, text=True,
+            timeout=120)
         self.assertEqual(0, restored.returncode, restored.stderr)
         return json.loads(restored.stdout.strip().splitlines()[-1])[
             'restored']
