@@ -1,5 +1,6 @@
 """RPC endpoint of trove-backup-agent: one instance, one backup at a time."""
 
+import collections
 import threading
 
 from oslo_log import log as logging
@@ -14,7 +15,12 @@ LOG = logging.getLogger(__name__)
 
 class AgentManager:
 
-    target = messaging.Target(version='1.0')
+    target = messaging.Target(version='1.1')
+
+    # Attempts remembered to drop repeated create_backup messages: far
+    # more than the backups one instance can run while a message may
+    # still be redelivered.
+    REMEMBERED_ATTEMPTS = 256
 
     def __init__(self, conf, instance_id, datastore, worker_api):
         self.conf = conf
@@ -24,7 +30,20 @@ class AgentManager:
         self.runner = runner.BackupRunner(conf, instance_id, datastore,
                                           worker_api)
         self._busy = threading.Lock()
+        self._seen_lock = threading.Lock()
+        self._seen = collections.OrderedDict()
         self.threads = []
+
+    def _first_delivery(self, backup_info):
+        """False if this run was received before (a repeated message)."""
+        key = (backup_info['id'], backup_info.get('attempt_id'))
+        with self._seen_lock:
+            if key in self._seen:
+                return False
+            self._seen[key] = True
+            while len(self._seen) > self.REMEMBERED_ATTEMPTS:
+                self._seen.popitem(last=False)
+        return True
 
     def create_backup(self, context, backup_info):
         backup_id = backup_info['id']
@@ -33,9 +52,17 @@ class AgentManager:
                         'serves %s.', backup_id,
                         backup_info.get('instance_id'), self.instance_id)
             return
+        if not self._first_delivery(backup_info):
+            LOG.info('Ignoring a repeated create_backup of backup %s '
+                     '(attempt %s).', backup_id,
+                     backup_info.get('attempt_id'))
+            return
         if not self._busy.acquire(blocking=False):
+            # Only this attempt fails: the report names it, and the
+            # worker applies it to no other run.
             self.worker.update_backup(
                 context, self.instance_id, backup_id, states.FAILED,
+                attempt_id=backup_info.get('attempt_id'),
                 fail_reason='Another backup of this instance is running on '
                             'its agent.')
             return

@@ -11,9 +11,11 @@ class AgentAPI:
     * 1.0 - Initial version: create_backup(backup_info) (cast),
       restore_backup(backup_id, container, storage_driver, target,
       checksum, trust_id) (call).
+    * 1.1 - backup_info of create_backup holds attempt_id, which the agent
+      echoes in each update_backup of that run.
     """
 
-    RPC_API_VERSION = '1.0'
+    RPC_API_VERSION = '1.1'
     VERSION_ALIASES = {'2027.1': '1.0'}
 
     def __init__(self, conf, transport):
@@ -27,8 +29,13 @@ class AgentAPI:
         return self.client.can_send_version(version)
 
     def create_backup(self, context, instance_id, backup_info):
+        version = '1.1'
+        if not self.client.can_send_version('1.1'):
+            version = '1.0'
+            backup_info = dict(backup_info)
+            backup_info.pop('attempt_id', None)
         cctxt = self.client.prepare(topic=rpc.agent_topic(instance_id),
-                                    version='1.0', retry=3)
+                                    version=version, retry=3)
         cctxt.cast(context, 'create_backup', backup_info=backup_info)
 
     def restore_backup(self, context, instance_id, backup_id, container,

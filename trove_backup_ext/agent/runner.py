@@ -3,16 +3,19 @@
 Progress reports are calls: when the worker answers that it no longer
 expects this backup (the reaper failed it, or it is being deleted), the
 agent stops and removes what it stored. The final result is reported the
-same way, so a result the worker refuses leaves no objects behind.
+same way, so a result the worker refuses leaves no objects behind. Every
+report names the run's attempt id, so the worker applies it to this run
+only.
 """
 
-import time
+import threading
 
 from oslo_log import log as logging
 
 from trove_backup_ext.agent import encryption
 from trove_backup_ext import exception
 from trove_backup_ext.pipeline import chunk_index
+from trove_backup_ext.pipeline import codec as chunk_codec
 from trove_backup_ext.pipeline import manifest as backup_manifest
 from trove_backup_ext.pipeline import reader as backup_reader
 from trove_backup_ext.pipeline import writer as backup_writer
@@ -27,20 +30,42 @@ class BackupAbandoned(Exception):
     """The worker no longer expects this backup."""
 
 
-class _Progress:
-    """Reports BUILDING every progress_interval seconds while data flows."""
+class Heartbeat:
+    """Reports BUILDING every interval seconds for the whole run.
+
+    From its own thread, whether data flows or not: PostgreSQL's
+    checkpoint wait, MariaDB's lock waits or indexing a large parent send
+    no data for minutes, and the reaper, which fails a backup after
+    [worker] backup_timeout seconds of silence, must not take them for a
+    dead agent. Given to the pipeline as its progress callback, it stops
+    the backup there once the worker has given up on it.
+    """
 
     def __init__(self, report, interval):
         self.report = report
         self.interval = interval
-        self.last = time.monotonic()
+        self.abandoned = threading.Event()
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._beat, daemon=True,
+                                        name='backup-heartbeat')
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info):
+        self._stopped.set()
+        self._thread.join()
+
+    def _beat(self):
+        while not self._stopped.wait(self.interval):
+            if self.report(states.BUILDING) is False:
+                self.abandoned.set()
+                return
 
     def __call__(self, done_bytes):
-        now = time.monotonic()
-        if now - self.last >= self.interval:
-            self.last = now
-            if self.report(states.BUILDING) is False:
-                raise BackupAbandoned()
+        if self.abandoned.is_set():
+            raise BackupAbandoned()
 
 
 def describe_failure(exc):
@@ -60,38 +85,47 @@ class BackupRunner:
         self.datastore = datastore
         self.worker = worker_api
 
-    def _report(self, context, backup_id, status, wait=True, **fields):
+    def _report(self, context, info, status, wait=True, **fields):
         try:
             return self.worker.update_backup(
-                context, self.instance_id, backup_id, status, wait=wait,
-                timeout=self.conf.agent.report_timeout, **fields)
+                context, self.instance_id, info['id'], status, wait=wait,
+                timeout=self.conf.agent.report_timeout,
+                attempt_id=info.get('attempt_id'), **fields)
         except Exception:
             # The worker may be restarting; its reaper settles the backup
             # if we never get through.
             LOG.exception('Could not report %s of backup %s', status,
-                          backup_id)
+                          info['id'])
             return None
 
     def run(self, context, info):
         backup_id = info['id']
-        if self._report(context, backup_id, states.BUILDING) is False:
+        if self._report(context, info, states.BUILDING) is False:
             LOG.warning('Worker refused to start backup %s', backup_id)
             return
         store = None
+        heartbeat = Heartbeat(
+            lambda status: self._report(context, info, status),
+            self.conf.agent.progress_interval)
         try:
             store = storage.load(self.conf, info['storage_driver'],
                                  trust_id=info.get('trust_id'))
-            result = self._write(context, info, store)
+            with heartbeat:
+                result = self._write(info, store, heartbeat)
+                # The heartbeat stops before the result is reported: no
+                # BUILDING may be sent after it.
+            if heartbeat.abandoned.is_set():
+                raise BackupAbandoned()
         except Exception as exc:
             if not isinstance(exc, BackupAbandoned):
                 LOG.exception('Backup %s failed', backup_id)
             self._remove_objects(store, info)
             if not isinstance(exc, BackupAbandoned):
-                self._report(context, backup_id, states.FAILED, wait=False,
+                self._report(context, info, states.FAILED, wait=False,
                              fail_reason=describe_failure(exc))
             return
         accepted = self._report(
-            context, backup_id, states.COMPLETED,
+            context, info, states.COMPLETED,
             stored_size=result.stored_size, checksum=result.checksum,
             location=result.location)
         if accepted is False:
@@ -99,7 +133,7 @@ class BackupRunner:
                         'its objects.', backup_id)
             self._remove_objects(store, info)
 
-    def _write(self, context, info, store):
+    def _write(self, info, store, progress):
         codec = encryption.make_codec(self.conf)
         parent = info.get('parent')
         parent_manifest = parent_index = None
@@ -117,9 +151,7 @@ class BackupRunner:
             parent=parent_manifest,
             parent_container=parent['container'] if parent else None,
             parent_index=parent_index,
-            progress=_Progress(
-                lambda status: self._report(context, info['id'], status),
-                self.conf.agent.progress_interval))
+            progress=progress)
         described = {key: info.get(key) for key in (
             'instance_id', 'project_id', 'datastore', 'datastore_version',
             'backup_type')}
@@ -136,30 +168,32 @@ class BackupRunner:
         """The parent's manifest, but its members, if this backup may
         build on it; its chunks go into index.
 
-        A backup's chunks are all sealed with one key (or none): reusing
-        a parent's chunks sealed otherwise would make a backup no single
-        key restores. A native incremental cannot do without its parent,
-        so it fails; a deduplicating one is then taken whole.
+        The parent is read with the key that sealed it, current or
+        previous. A native incremental needs only its manifest, so builds
+        on a parent under any key it holds (and fails naming the key it
+        lacks). A backup's chunks are all sealed with its own key (or
+        none), so that a retired key is never needed by newer backups: a
+        deduplicating incremental on a parent sealed otherwise is taken
+        whole.
         """
+        dedup = self.datastore.incremental == 'dedup'
         # Read as a stream: a parent of a million chunks is never held
         # as dicts. A native incremental needs none of its chunks.
-        on_chunk = (index.add if self.datastore.incremental == 'dedup'
-                    else lambda chunk: None)
+        on_chunk = index.add if dedup else lambda chunk: None
         try:
-            manifest = backup_reader.BackupReader(store, codec).manifest(
-                parent['container'], parent['id'], parent.get('checksum'),
-                on_chunk=on_chunk)
-            sealed_with = (manifest.get('encryption') or {}).get('key_id')
-            if sealed_with != codec.key_id:
-                raise backup_manifest.KeyMismatch(parent['id'], sealed_with,
-                                                  codec.key_id)
-        except backup_manifest.KeyMismatch as exc:
-            if self.datastore.incremental == 'native':
-                raise exception.BackupExtError(
-                    'Cannot build on the parent: %s. Take a full backup.'
-                    % exc.msg.split(': ', 1)[-1])
+            manifest = backup_reader.BackupReader(
+                store, encryption.make_keyring(self.conf, codec)).manifest(
+                    parent['container'], parent['id'],
+                    parent.get('checksum'), on_chunk=on_chunk)
+        except chunk_codec.MissingKey:
+            if not dedup:
+                raise
+            manifest = None
+        if dedup and (manifest is None or backup_manifest.sealed_with(
+                manifest, parent['id']) != codec.key_id):
             LOG.info('Parent backup %s was sealed with another key; '
                      'storing every chunk again.', parent['id'])
+            index.close()   # _write forgets it, unclosed
             return None
         return manifest
 

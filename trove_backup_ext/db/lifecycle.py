@@ -24,12 +24,27 @@ def get(context, backup_id):
 
 @db_api.retry_on_deadlock
 @db_api.context_manager.writer
+def claim(context, backup_id, attempt_id):
+    """Make attempt_id the one run of a NEW backup. False if the backup
+    is gone, being deleted, no longer NEW or already claimed: a second
+    delivery of the same create cast then does nothing."""
+    stmt = (sa.update(Backup)
+            .where(Backup.id == backup_id,
+                   Backup.status == states.NEW,
+                   Backup.attempt_id.is_(None),
+                   Backup.delete_requested_at.is_(None))
+            .values(attempt_id=attempt_id, updated=timeutils.utcnow()))
+    return context.session.execute(stmt).rowcount == 1
+
+
+@db_api.retry_on_deadlock
+@db_api.context_manager.writer
 def transition(context, backup_id, from_statuses, to_status,
-               instance_id=None, **fields):
+               instance_id=None, attempt_id=None, **fields):
     """Move the backup to to_status if it is in from_statuses (and, if
-    given, belongs to instance_id) and not being deleted. Returns whether
-    it moved. Leaving the running statuses frees the instance for its next
-    backup."""
+    given, belongs to instance_id and runs as attempt_id) and is not being
+    deleted. Returns whether it moved. Leaving the running statuses frees
+    the instance for its next backup."""
     values = dict(fields, status=to_status, updated=timeutils.utcnow())
     if to_status not in states.RUNNING:
         values['running_instance_id'] = None
@@ -40,6 +55,8 @@ def transition(context, backup_id, from_statuses, to_status,
             .values(**values))
     if instance_id is not None:
         stmt = stmt.where(Backup.instance_id == instance_id)
+    if attempt_id is not None:
+        stmt = stmt.where(Backup.attempt_id == attempt_id)
     return context.session.execute(stmt).rowcount == 1
 
 

@@ -63,6 +63,9 @@ class Backup(Base):
     size = Column(Float)
     fail_reason = Column(String(1024))
     running_instance_id = Column(String(36))
+    # The run the worker started (see worker/manager.py): set once, by a
+    # compare-and-set on a NEW row, and echoed by the agent in each report.
+    attempt_id = Column(String(36))
     delete_requested_at = Column(_timestamp())
     created = Column(_timestamp(), nullable=False)
     updated = Column(_timestamp(), nullable=False)

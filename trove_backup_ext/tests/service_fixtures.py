@@ -52,6 +52,11 @@ class Conf(fixtures.Fixture):
         backup_conf.register_opts(conf)
         conf([], project='trove-backup-ext', default_config_files=[])
         conf.set_override('transport_url', 'fake:///')
+        # The in-memory bus is one per process: an exchange of its own
+        # keeps a message an earlier test left travelling from reaching
+        # this test's servers.
+        conf.set_override('control_exchange',
+                          'tbe-test-%s' % uuid.uuid4().hex)
         conf.set_override('auth_strategy', 'noauth', group='api')
         # The enforcer registers [oslo_policy]; make it before overrides.
         policy.reset()

@@ -8,6 +8,7 @@ moving and retries deletions.
 
 from oslo_log import log as logging
 import oslo_messaging as messaging
+from oslo_utils import uuidutils
 
 from trove_backup_ext.db import lifecycle
 from trove_backup_ext import exception
@@ -19,10 +20,12 @@ from trove_backup_ext import trusts
 
 LOG = logging.getLogger(__name__)
 
-# What an agent may report, from which statuses.
+# What an agent may report, from which statuses. A result may overtake
+# the report that the run started (another worker may take that one), so
+# it is accepted from NEW too: the attempt id says it is the right run.
 AGENT_TRANSITIONS = {
     states.BUILDING: (states.NEW, states.BUILDING),
-    states.COMPLETED: (states.BUILDING,),
+    states.COMPLETED: (states.NEW, states.BUILDING),
     states.FAILED: (states.NEW, states.BUILDING),
 }
 _GB = 1024.0 ** 3
@@ -39,7 +42,7 @@ def delete_stored_objects(driver, container, backup_id):
 class WorkerManager:
     """RPC endpoint of trove-backup-worker (see rpcapi.WorkerAPI)."""
 
-    target = messaging.Target(version='1.0')
+    target = messaging.Target(version='1.1')
 
     def __init__(self, conf, instance_source, agent_api, notifier):
         self.conf = conf
@@ -50,12 +53,16 @@ class WorkerManager:
     # From the API.
 
     def create_backup(self, context, backup_id):
-        backup = lifecycle.get(context, backup_id)
-        if (backup is None or backup.status != states.NEW or
-                backup.delete_requested_at is not None):
-            LOG.info('Ignoring create_backup of backup %s: it is no longer '
-                     'NEW.', backup_id)
+        # Claiming the row and casting to the agent are two steps; the
+        # claim is a compare-and-set, so of two deliveries of this cast
+        # only one ever reaches the agent.
+        attempt_id = uuidutils.generate_uuid()
+        if not lifecycle.claim(context, backup_id, attempt_id):
+            LOG.info('Ignoring create_backup of backup %s: it is gone, '
+                     'being deleted, no longer NEW or already started '
+                     '(a repeated message).', backup_id)
             return
+        backup = lifecycle.get(context, backup_id)
         self.notifier.info(context, 'dbaas.backup_create.start',
                            notifications.backup_payload(backup))
         try:
@@ -90,7 +97,8 @@ class WorkerManager:
             row = lifecycle.get(context, backup.parent_id)
             parent = {'id': row.id, 'container': row.container,
                       'checksum': row.checksum}
-        return {'id': backup.id, 'instance_id': backup.instance_id,
+        return {'id': backup.id, 'attempt_id': backup.attempt_id,
+                'instance_id': backup.instance_id,
                 'project_id': backup.project_id,
                 'datastore': backup.datastore,
                 'datastore_version': backup.datastore_version,
@@ -104,7 +112,8 @@ class WorkerManager:
     def _fail(self, context, backup, reason):
         LOG.warning('Backup %s failed: %s', backup.id, reason)
         if lifecycle.transition(context, backup.id, states.RUNNING,
-                                states.FAILED, fail_reason=reason[:1024]):
+                                states.FAILED, attempt_id=backup.attempt_id,
+                                fail_reason=reason[:1024]):
             self.notifier.error(context, 'dbaas.backup_create.error',
                                 notifications.backup_payload(
                                     backup, status=states.FAILED,
@@ -114,10 +123,18 @@ class WorkerManager:
 
     def update_backup(self, context, instance_id, backup_id, status,
                       stored_size=None, checksum=None, location=None,
-                      fail_reason=None):
+                      fail_reason=None, attempt_id=None):
+        """Apply an agent's report if it is about the run this worker
+        started; anything else (a repeated, late or foreign report) is
+        dropped with a log line and answered False."""
         if status not in AGENT_TRANSITIONS:
             LOG.warning('Agent of %s reported impossible status %s for '
                         'backup %s; ignored.', instance_id, status, backup_id)
+            return False
+        if attempt_id is None and self.agents.can_send_version('1.1'):
+            LOG.warning('Refused %s for backup %s from the agent of %s: '
+                        'the report names no attempt.', status, backup_id,
+                        instance_id)
             return False
         fields = {}
         if stored_size is not None:
@@ -128,11 +145,20 @@ class WorkerManager:
             fields['fail_reason'] = fail_reason[:1024]
         moved = lifecycle.transition(
             context, backup_id, AGENT_TRANSITIONS[status], status,
-            instance_id=instance_id, **fields)
+            instance_id=instance_id, attempt_id=attempt_id, **fields)
         if not moved:
-            LOG.warning('Refused %s for backup %s from the agent of %s: '
-                        'wrong instance, deleted, or not allowed from its '
-                        'current status.', status, backup_id, instance_id)
+            if self._already_applied(context, instance_id, backup_id,
+                                     status, attempt_id, checksum):
+                # The same report, delivered again (or a retried call
+                # whose first delivery got through): the agent must hear
+                # "accepted", or it would remove a good backup's objects.
+                LOG.info('Report %s of backup %s (attempt %s) was applied '
+                         'already.', status, backup_id, attempt_id)
+                return True
+            LOG.info('Dropped %s for backup %s (attempt %s) from the agent '
+                     'of %s: a late report, another attempt, another '
+                     'instance, or the backup is being deleted.',
+                     status, backup_id, attempt_id, instance_id)
             return False
         if status in (states.COMPLETED, states.FAILED):
             backup = lifecycle.get(context, backup_id)
@@ -143,6 +169,15 @@ class WorkerManager:
             send(context, event, notifications.backup_payload(
                 backup, message=fail_reason))
         return True
+
+    @staticmethod
+    def _already_applied(context, instance_id, backup_id, status,
+                         attempt_id, checksum):
+        row = lifecycle.get(context, backup_id)
+        return (row is not None and row.delete_requested_at is None and
+                row.instance_id == instance_id and row.status == status and
+                (attempt_id is None or row.attempt_id == attempt_id) and
+                (status != states.COMPLETED or row.checksum == checksum))
 
     # Deletion.
 
@@ -175,6 +210,11 @@ class WorkerManager:
                                     message=reason))
             return False
         if not lifecycle.remove(context, backup.id):
+            if lifecycle.get(context, backup.id) is None:
+                # A repeated delete message, handled at the same time.
+                LOG.info('Backup %s was deleted by another delivery of '
+                         'its delete message.', backup.id)
+                return True
             LOG.warning('Backup %s keeps its row: it gained a child or was '
                         'not marked for deletion.', backup.id)
             return False

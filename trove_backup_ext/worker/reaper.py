@@ -30,10 +30,11 @@ class Reaper:
         self._stop = threading.Event()
         self._thread = None
 
-    def run_once(self):
-        """One pass; returns (backups failed, deletions retried)."""
+    def run_once(self, now=None):
+        """One pass as at now (default: the time); returns (backups
+        failed, deletions retried)."""
         context = self.context_factory()
-        now = timeutils.utcnow()
+        now = now or timeutils.utcnow()
         failed = 0
         timeout = self.conf.worker.backup_timeout
         for backup in lifecycle.stuck(

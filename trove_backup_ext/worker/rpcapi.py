@@ -15,9 +15,11 @@ class WorkerAPI:
       delete_backup(backup_id) from the API; update_backup(instance_id,
       backup_id, status, stored_size, checksum, location, fail_reason)
       from agents.
+    * 1.1 - update_backup takes attempt_id, the run the report is about,
+      as the worker gave it in the agent's create_backup.
     """
 
-    RPC_API_VERSION = '1.0'
+    RPC_API_VERSION = '1.1'
     # Release names an operator may set in [upgrade_levels] worker.
     VERSION_ALIASES = {
         '2027.1': '1.0',
@@ -45,7 +47,12 @@ class WorkerAPI:
         """An agent's report. With wait, a call whose answer says whether
         the worker accepted it (an agent stops a backup the worker has
         given up on); otherwise a cast."""
-        cctxt = self.client.prepare(version='1.0', retry=self.retry,
+        version = '1.1'
+        if not self.client.can_send_version('1.1'):
+            # A 1.0 worker knows no attempts; it checks the instance only.
+            version = '1.0'
+            fields.pop('attempt_id', None)
+        cctxt = self.client.prepare(version=version, retry=self.retry,
                                     timeout=timeout)
         kwargs = dict(fields, instance_id=instance_id, backup_id=backup_id,
                       status=status)

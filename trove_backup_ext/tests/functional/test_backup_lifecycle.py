@@ -201,18 +201,28 @@ class LifecycleTest(base.TestCase):
         self.assertIn('No progress', backup.fail_reason)
         self.assertIsNone(backup.running_instance_id)
 
-    def test_agent_reports_for_another_instance_are_refused(self):
+    def test_agent_reports_count_only_for_the_attempt_and_instance(self):
         self.agent.stop()
         backup_id = self.create()
+        attempt = ef.wait_for(lambda: lifecycle.get(
+            self.context, backup_id).attempt_id)
         manager = self.worker.manager
-        self.assertFalse(manager.update_backup(
-            self.context, 'another-instance', backup_id, states.BUILDING))
-        self.assertFalse(manager.update_backup(
-            self.context, self.instance.id, backup_id, states.COMPLETED))
+        for instance_id, attempt_id in (
+                ('another-instance', attempt),
+                (self.instance.id, 'another-attempt'),
+                # Without an attempt, from a 1.1 agent: refused.
+                (self.instance.id, None)):
+            self.assertFalse(manager.update_backup(
+                self.context, instance_id, backup_id, states.FAILED,
+                attempt_id=attempt_id, fail_reason='forged'))
+        self.assertEqual(states.NEW,
+                         lifecycle.get(self.context, backup_id).status)
         self.assertTrue(manager.update_backup(
-            self.context, self.instance.id, backup_id, states.BUILDING))
+            self.context, self.instance.id, backup_id, states.BUILDING,
+            attempt_id=attempt))
         self.assertFalse(manager.update_backup(
-            self.context, self.instance.id, backup_id, 'DELETED'))
+            self.context, self.instance.id, backup_id, 'DELETED',
+            attempt_id=attempt))
         self.assertEqual(states.BUILDING,
                          lifecycle.get(self.context, backup_id).status)
 
