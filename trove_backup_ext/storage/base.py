@@ -68,6 +68,12 @@ class Storage(abc.ABC):
         """Where the object is, as shown to users (locationRef)."""
 
     def delete_prefix(self, container, prefix):
-        """Delete every object whose name starts with prefix."""
+        """Delete every object whose name starts with prefix.
+
+        Nothing else of the container is touched, and the cost depends
+        on the prefix's objects only: other backups are written into
+        the same container meanwhile, and a put never fails because of
+        a deletion under another prefix.
+        """
         for name in self.list_objects(container, prefix):
             self.delete_object(container, name)

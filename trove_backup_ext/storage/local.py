@@ -12,6 +12,9 @@ from oslo_config import cfg
 from trove_backup_ext.storage import base
 from trove_backup_ext import opt_groups
 
+_PARTIAL = '.partial-'
+_CREATE_ATTEMPTS = 5
+
 local_group = cfg.OptGroup('local_storage', title='Local directory storage')
 local_opts = [
     cfg.StrOpt('storage_dir', default='/var/lib/trove-backup-ext/backups',
@@ -46,6 +49,22 @@ def _sync_file_system(path):
         os.close(fd)
 
 
+def _create_partial(directory):
+    """mkstemp() of a .partial-* file in directory, made if missing."""
+    for attempt in range(_CREATE_ATTEMPTS):
+        try:
+            os.makedirs(directory, exist_ok=True)
+            return tempfile.mkstemp(dir=directory, prefix=_PARTIAL)
+        except (FileNotFoundError, FileExistsError):
+            # The directory, or a parent, was removed between makedirs
+            # and mkstemp (or inside makedirs, which then reports it as
+            # existing) by the deletion of a prefix that covers it, or by
+            # a process of a release that pruned whole containers: make
+            # it again. A file in the directory's place stays an error.
+            if attempt == _CREATE_ATTEMPTS - 1:
+                raise
+
+
 def _check(name):
     # Names come from our own code, but one that could climb out of the
     # storage directory must never reach the file system.
@@ -78,10 +97,8 @@ class LocalStorage(base.Storage):
     def put_object(self, container, name, data):
         path = self._path(container, name)
         try:
-            os.makedirs(os.path.dirname(path), exist_ok=True)
             # Written aside and renamed: nobody sees half an object.
-            fd, partial = tempfile.mkstemp(dir=os.path.dirname(path),
-                                           prefix='.partial-')
+            fd, partial = _create_partial(os.path.dirname(path))
             try:
                 with os.fdopen(fd, 'wb') as out:
                     out.write(data)
@@ -128,45 +145,54 @@ class LocalStorage(base.Storage):
     def list_objects(self, container, prefix=''):
         top = self._path(container)
         names = []
-        for directory, _, files in os.walk(top):
-            for file_name in files:
-                if file_name.startswith('.partial-'):
-                    continue
-                name = os.path.relpath(os.path.join(directory, file_name),
-                                       top)
-                if name.startswith(prefix):
-                    names.append(name)
+        for directory, files in self._walk_prefix(container, prefix):
+            names.extend(os.path.relpath(os.path.join(directory, name), top)
+                         for name in files
+                         if not name.startswith(_PARTIAL))
         return sorted(names)
 
     def delete_prefix(self, container, prefix):
-        super().delete_prefix(container, prefix)
-        self._remove_partials(container, prefix)
-        self._prune(container)
-
-    def _remove_partials(self, container, prefix):
-        # Uploads cut off by a killed writer leave their temporary files;
-        # listings never show them, so only this removes them.
+        # Only the prefix's own files and directories: other backups of
+        # the container may be writing, and a directory one of them has
+        # just made must not vanish before its first file is in it.
         top = self._path(container)
-        for directory, _, files in os.walk(top):
-            for file_name in files:
-                path = os.path.join(directory, file_name)
-                if (file_name.startswith('.partial-') and
-                        os.path.relpath(path, top).startswith(prefix)):
-                    try:
-                        os.unlink(path)
-                    except FileNotFoundError:
-                        pass
+        directories = []
+        for directory, files in self._walk_prefix(container, prefix):
+            # A directory's files go before its subdirectories': a
+            # backup's manifest before its objects.
+            for name in sorted(files):
+                # Uploads cut off by a killed writer leave .partial-*
+                # files, which no listing shows: they go here too.
+                self.delete_object(container, os.path.relpath(
+                    os.path.join(directory, name), top))
+            relative = os.path.relpath(directory, top)
+            if directory != top and (relative + '/').startswith(prefix):
+                directories.append(directory)
+        # Emptied now, unless a writer of this prefix is still at work;
+        # children before parents, and the container itself stays.
+        for directory in reversed(directories):
+            try:
+                os.rmdir(directory)
+            except OSError:
+                pass    # Not empty.
 
-    def _prune(self, container):
-        # Directories emptied by a deletion go too, so deleted backups
-        # leave nothing behind; the container itself stays.
+    def _walk_prefix(self, container, prefix):
+        """(directory, file names) of each directory that may hold names
+        starting with prefix, parents first. Only the part of the
+        container the prefix covers is read, so listing or deleting a
+        backup costs the same in a container of a million objects."""
         top = self._path(container)
-        for directory, _, _ in os.walk(top, topdown=False):
-            if directory != top:
-                try:
-                    os.rmdir(directory)
-                except OSError:
-                    pass    # Not empty, or already gone.
+        head, _, tail = prefix.rpartition('/')
+        try:
+            start = os.path.join(top, _check(head)) if head else top
+        except ValueError:
+            return      # No valid name starts with this prefix.
+        for directory, subdirectories, files in os.walk(start):
+            if directory == start and tail:
+                subdirectories[:] = [d for d in subdirectories
+                                     if d.startswith(tail)]
+                files = [f for f in files if f.startswith(tail)]
+            yield directory, files
 
     def object_url(self, container, name):
         return 'file://' + self._path(container, name)
