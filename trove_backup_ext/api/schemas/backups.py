@@ -1,15 +1,32 @@
 """JSON Schemas of the backups requests."""
 
-UUID_PATTERN = ('^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-'
-                '[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$')
+
+def full_match(regex):
+    r"""A "pattern" that the whole string must match.
+
+    python-jsonschema applies a pattern with re.search, and in Python "$"
+    also matches before a final newline: "^[0-9]+$" takes "5\n". \A and
+    \Z are Python's anchors for the very start and end of the string;
+    these schemas are only read by python-jsonschema. Every pattern here
+    is written with this function (a unit test checks), so none is a
+    search by accident.
+    """
+    return r'\A(?:%s)\Z' % regex
+
+
+UUID_PATTERN = full_match('[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-'
+                          '[0-9a-fA-F]{4}-[0-9a-fA-F]{12}')
 
 uuid = {'type': 'string', 'pattern': UUID_PATTERN,
         'x-message': 'is not a UUID'}
 
-# Trove's "non_empty_string": 1-255 characters with a letter or digit.
+# Trove's "non_empty_string": 1-255 characters with a letter or digit
+# somewhere (Trove's pattern is "^.*[0-9a-zA-Z]+.*$"). Control characters,
+# line breaks included, are refused for every string by
+# api/validation.py, before any pattern.
 non_empty_string = {
     'type': 'string', 'minLength': 1, 'maxLength': 255,
-    'pattern': '[0-9a-zA-Z]',
+    'pattern': full_match('.*[0-9a-zA-Z].*'),
     'x-message': 'must be 1 to 255 characters with at least one letter or '
                  'digit',
 }
@@ -30,7 +47,7 @@ create_request_body = {
                 # Swift: at most 256 bytes, no "/".
                 'swift_container': {
                     'type': 'string', 'minLength': 1, 'maxLength': 256,
-                    'pattern': '^[^/\\x00-\\x1f\\x7f]+$',
+                    'pattern': full_match('[^/\\x00-\\x1f\\x7f-\\x9f]+'),
                     'x-message': 'is not a valid Swift container name (1 to '
                                  '256 characters, no "/" or control '
                                  'characters)'},
@@ -56,7 +73,8 @@ list_request_query = {
     'properties': {
         # Any size: a limit over backups_max_page_size is capped, not an
         # error. The length bound keeps int() cheap.
-        'limit': {'type': 'string', 'pattern': '^[0-9]+$', 'maxLength': 64,
+        'limit': {'type': 'string', 'pattern': full_match('[0-9]+'),
+                  'maxLength': 64,
                   'x-message': 'is not a positive integer of at most 64 '
                                'digits'},
         'marker': {'type': 'string', 'minLength': 1, 'maxLength': 256},
@@ -64,7 +82,8 @@ list_request_query = {
         'instance_id': uuid,
         'all_projects': {
             'type': 'string',
-            'pattern': '(?i)^(1|0|t|f|true|false|y|n|yes|no|on|off)$',
+            'pattern': full_match(
+                '(?i:1|0|t|f|true|false|y|n|yes|no|on|off)'),
             'x-message': 'is not a boolean (true or false)'},
         'project_id': {'type': 'string', 'minLength': 1, 'maxLength': 255},
     },

@@ -25,6 +25,11 @@ def _not_allowed(allow):
 class BackupsController(rest.RestController):
 
     def __init__(self, project_id):
+        # The project in the URL is a filter of the list and the owner of
+        # new rows: one holding a character no string may (NUL would be a
+        # 500 on PostgreSQL) names no project, like an unknown backup id.
+        if validation.forbidden_character(project_id) is not None:
+            raise exception.NotFound(uuid=project_id)
         self.project_id = project_id
 
     @pecan.expose('json')
