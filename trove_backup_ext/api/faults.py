@@ -96,8 +96,11 @@ class FaultWrapper:
             response = request.get_response(self.application)
         except Exception:
             request_id = request.environ.get('openstack.request_id', '-')
-            LOG.exception('Unexpected error serving %s %s (request %s)',
-                          request.method, request.path, request_id)
+            # The raw path: request.path decodes it, and fails (again) on
+            # a path that is not UTF-8.
+            LOG.exception('Unexpected error serving %s %r (request %s)',
+                          request.method,
+                          request.environ.get('PATH_INFO', ''), request_id)
             return internal_error_response(request_id)
         if response.status_code >= 400 and not _is_fault_body(response):
             headers = {}

@@ -7,6 +7,8 @@ none, is accepted. Never deploy this facing untrusted callers.
 
 import webob.dec
 
+from trove_backup_ext.api import faults
+
 _IDENTITY_HEADERS = ('HTTP_X_USER_ID', 'HTTP_X_PROJECT_ID', 'HTTP_X_ROLES',
                      'HTTP_X_IDENTITY_STATUS')
 
@@ -22,7 +24,13 @@ class NoAuthMiddleware:
         user_id = request.headers.get('X-User-Id') or 'noauth'
         for header in _IDENTITY_HEADERS:
             request.environ.pop(header, None)
-        parts = request.path_info.strip('/').split('/')
+        try:
+            path = request.path_info
+        except UnicodeDecodeError:
+            # No project can be read from it; pecan would say the same.
+            return faults.fault_response(
+                400, 'The URL path is not valid UTF-8.')
+        parts = path.strip('/').split('/')
         project_id = parts[1] if len(parts) > 1 and parts[0] == 'v1.0' else ''
         request.environ.update({
             'HTTP_X_USER_ID': user_id,

@@ -162,6 +162,16 @@ class _TestInputEdges:
         self.assertEqual([backup], self.backup_ids())
         self.assertEqual([('create_backup', backup)], self.worker.calls)
 
+    def test_path_that_is_not_utf8(self):
+        # Once a plain-text 500 in noauth mode: the filter and the fault
+        # wrapper both decoded the path.
+        backup = self.create_backup(self.instance.id)['id']
+        for bad in UNDECODABLE:
+            for method in ('GET', 'DELETE'):
+                response = self.request(method, '/backups/' + bad)
+                self.assertBadRequest(response, 'UTF-8')
+        self.assertEqual([backup], self.backup_ids())
+
     def test_project_in_the_url_with_nul(self):
         for method, kwargs in (('GET', {}), ('POST', {'json': {'backup': {
                 'name': 'b', 'instance': self.instance.id}}})):

@@ -42,3 +42,12 @@ class NoAuthTest(base.TestCase):
 
     def test_no_project_outside_v1(self):
         self.assertEqual('', self._identity('/')['HTTP_X_PROJECT_ID'])
+
+    def test_path_that_is_not_utf8_is_a_400_fault(self):
+        request = webob.Request.blank('/v1.0/p1/backups/%FF')
+        response = request.get_response(
+            noauth.NoAuthMiddleware(_echo_identity))
+        self.assertEqual(400, response.status_int)
+        self.assertEqual({'badRequest': {
+            'code': 400, 'message': 'The URL path is not valid UTF-8.'}},
+            response.json)
