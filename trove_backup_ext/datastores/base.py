@@ -104,4 +104,35 @@ class Datastore(abc.ABC):
     @abc.abstractmethod
     def restore(self, chain, target):
         """Restore into target (a directory to create) from chain, the
-        pieces from the full backup to the one asked for."""
+        pieces from the full backup to the one asked for. Return where
+        the data is: a file in target, or target (or None: target)."""
+
+    # Restoring into the live instance (agent/in_place.py): the agent
+    # restores beside the live data while the server runs, then stops
+    # it, swaps the data whole, starts it and checks it, and puts the old
+    # data back if any of that fails. A driver that cannot keeps the
+    # default live_data(), and such restores fail before touching
+    # anything.
+
+    def live_data(self):
+        """The path of the instance's live data (a file or a directory)
+        that an in-place restore replaces whole. It must be on the same
+        file system as its parent directory, where the restore stages."""
+        raise DatastoreError(reason='The %s driver cannot restore into a '
+                                    'live instance.' % self.name)
+
+    def companions(self, path):
+        """Files beside the data at path that belong to it and move with
+        it (SQLite's -wal and -shm)."""
+        return []
+
+    def stop(self):
+        """Stop the database server so its data can be swapped; nothing
+        if it is stopped already."""
+
+    def start(self):
+        """Start the server on its live data; return once it answers."""
+
+    def health_check(self):
+        """Raise DatastoreError unless the started server answers and its
+        data is sound."""

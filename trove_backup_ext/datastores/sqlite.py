@@ -10,6 +10,7 @@ chunks whose pages changed.
 """
 
 import os
+import pathlib
 import sqlite3
 
 from oslo_config import cfg
@@ -180,6 +181,44 @@ class SQLiteDatastore(base.Datastore):
                 os.unlink(partial)
             raise
         return path
+
+    def live_data(self):
+        path = self.conf.sqlite.database_path
+        if not path:
+            raise base.DatastoreError(
+                reason='[sqlite] database_path is not set.')
+        return path
+
+    def companions(self, path):
+        # A WAL, its index and a hot rollback journal belong to the file
+        # they were written for: left beside a restored file, SQLite
+        # would replay them into it.
+        return [path + suffix for suffix in ('-wal', '-shm', '-journal')]
+
+    # An embedded database has no server to stop or start: the file is
+    # swapped by rename, so a process that still holds the old file open
+    # goes on with it until it opens the database again.
+
+    def health_check(self):
+        path = self.live_data()
+        try:
+            # Read-write: a WAL database cannot be opened read-only
+            # before its -shm exists. The check itself writes nothing.
+            connection = sqlite3.connect(
+                pathlib.Path(os.path.abspath(path)).as_uri() + '?mode=rw',
+                uri=True, timeout=self.conf.sqlite.busy_timeout)
+            try:
+                result = connection.execute(
+                    'PRAGMA integrity_check').fetchall()
+            finally:
+                connection.close()
+        except sqlite3.Error as exc:
+            raise base.DatastoreError(
+                reason='SQLite database %s cannot be read: %s' % (path, exc))
+        if result != [('ok',)]:
+            raise base.DatastoreError(
+                reason='SQLite integrity check of %s failed: %s' % (
+                    path, '; '.join(str(row[0]) for row in result[:5])))
 
     @staticmethod
     def _set_rollback_journal(path):
