@@ -94,3 +94,22 @@ class RegistryInstance(Base):
     datastore_version = Column(String(255), nullable=False)
     status = Column(String(32), nullable=False)
     created = Column(_timestamp(), nullable=False)
+
+
+class BackupStrategy(Base):
+    """Where a project's (or one instance's) new backups go by default:
+    Trove's backup strategy. instance_id '' is the project-wide one, as in
+    Trove, so the unique constraint holds it once (NULLs never collide)."""
+    __tablename__ = 'backup_strategies'
+    __table_args__ = (
+        UniqueConstraint('project_id', 'instance_id',
+                         name='uniq_backup_strategies0project_id0instance_id'),
+    )
+
+    id = Column(String(36), primary_key=True)
+    project_id = Column(String(255), nullable=False)
+    instance_id = Column(String(36), nullable=False)
+    backend = Column(String(255), nullable=False)
+    swift_container = Column(String(256), nullable=False)
+    created = Column(_timestamp(), nullable=False)
+    updated = Column(_timestamp(), nullable=False)
