@@ -2,9 +2,13 @@
 
 import itertools
 
+from trove_backup_ext.policies import backup_strategies
 from trove_backup_ext.policies import backups
 from trove_backup_ext.policies import base
+from trove_backup_ext.policies import instances
 
 
 def list_rules():
-    return list(itertools.chain(base.list_rules(), backups.list_rules()))
+    return list(itertools.chain(base.list_rules(), backups.list_rules(),
+                                backup_strategies.list_rules(),
+                                instances.list_rules()))
