@@ -11,6 +11,7 @@ from oslo_log import log as logging
 from oslo_utils import timeutils
 from oslo_utils import uuidutils
 
+from trove_backup_ext.db import backup_strategies as backup_strategies_db
 from trove_backup_ext.db import backups as backups_db
 from trove_backup_ext import exception
 from trove_backup_ext import storage
@@ -79,8 +80,8 @@ class BackupService:
             'datastore_version': instance.datastore_version,
             'datastore_version_id': instance.datastore_version_id,
             'storage_driver': self._storage_driver(spec),
-            'container': (spec.get('swift_container') or
-                          self.conf.backup_swift_container),
+            'container': self._container(context, project_id, instance.id,
+                                         spec),
         }
         values['trust_id'] = self._trust(context, project_id,
                                          values['storage_driver'])
@@ -101,6 +102,14 @@ class BackupService:
             self._drop_trust(context, values['trust_id'])
             raise exception.ServiceUnavailable(reason=_CAST_FAILED)
         return backup
+
+    def _container(self, context, project_id, instance_id, spec):
+        # As Trove: the request's container, else the instance's backup
+        # strategy's, else the project's, else the configured default.
+        return (spec.get('swift_container') or
+                backup_strategies_db.default_container(
+                    context, project_id, instance_id) or
+                self.conf.backup_swift_container)
 
     def _trust(self, context, project_id, storage_driver):
         if self.trusts is None or storage_driver != 'swift':
