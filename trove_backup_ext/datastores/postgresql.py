@@ -5,7 +5,6 @@ import glob
 import io
 import os
 import posixpath
-import pwd
 import re
 import shutil
 import subprocess
@@ -15,6 +14,8 @@ from oslo_config import cfg
 from oslo_log import log as logging
 
 from trove_backup_ext.datastores import base
+from trove_backup_ext.datastores import pg_control
+from trove_backup_ext.datastores import server_control
 from trove_backup_ext.datastores import tar_stream
 from trove_backup_ext import opt_groups
 
@@ -67,8 +68,9 @@ postgresql_opts = [
                     'stream has ended.'),
     cfg.StrOpt('restore_owner', default='postgres',
                help='System user given a directory restored by root '
-                    '(PostgreSQL refuses to run as root).'),
-]
+                    '(PostgreSQL refuses to run as root); for a restore '
+                    'into the live instance, the owner of data_directory.'),
+] + pg_control.opts
 
 
 def register_opts(conf):
@@ -316,10 +318,26 @@ class PostgreSQLDatastore(base.Datastore):
     def __init__(self, conf):
         super().__init__(conf)
         register_opts(conf)
+        self.server = pg_control.Server(self.opts, find_tool)
 
     @property
     def opts(self):
         return self.conf.postgresql
+
+    # A restore into the live instance: pg_control.Server stops, starts
+    # and checks the server of [postgresql] data_directory.
+
+    def live_data(self):
+        return self.server.live_data()
+
+    def stop(self):
+        self.server.stop()
+
+    def start(self):
+        self.server.start()
+
+    def health_check(self):
+        self.server.health_check()
 
     def backup(self, parent_metadata=None):
         """Every backup is complete: an incremental differs only in that
@@ -413,16 +431,5 @@ class PostgreSQLDatastore(base.Datastore):
                            .strip()[-2000:]))
 
     def _give_to_owner(self, target):
-        if os.geteuid() != 0:
-            return
-        try:
-            owner = pwd.getpwnam(self.opts.restore_owner)
-        except KeyError:
-            raise base.DatastoreError(
-                reason='[postgresql] restore_owner %r is not a user of this '
-                       'system' % self.opts.restore_owner)
-        os.chown(target, owner.pw_uid, owner.pw_gid)
-        for directory, dirs, files in os.walk(target):
-            for name in dirs + files:
-                os.lchown(os.path.join(directory, name), owner.pw_uid,
-                          owner.pw_gid)
+        if os.geteuid() == 0:
+            server_control.give_to(target, self.server.owner())

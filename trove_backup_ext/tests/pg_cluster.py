@@ -90,6 +90,16 @@ class Server(fixtures.Fixture):
         except RuntimeError as exc:
             raise RuntimeError('%s\n%s' % (exc, self._log_tail()))
 
+    def persist_settings(self):
+        """Write the port, socket and fsync settings given on pg_ctl's
+        command line into postgresql.conf, so that a plain pg_ctl -D
+        datadir start (the driver's) starts the server as this fixture
+        did, and the data's backups carry them too."""
+        with open(os.path.join(self.datadir, 'postgresql.conf'), 'a') as pc:
+            pc.write("port = %d\nunix_socket_directories = '%s'\n"
+                     "listen_addresses = '127.0.0.1'\nfsync = off\n"
+                     % (self.port, self.socket_dir))
+
     def _log_tail(self):
         try:
             with open(self.log) as log:
