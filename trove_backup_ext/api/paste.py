@@ -35,10 +35,13 @@ CORS_DEFAULTS = {
     'expose_headers': ['X-OpenStack-Request-ID', 'WWW-Authenticate'],
     'allow_methods': ['GET', 'HEAD', 'POST', 'DELETE', 'OPTIONS'],
 }
-# /v1.0/{project_id}/backups and below, after any prefix the host is
-# mounted on; group "path" is what our own app routes on.
+# Our resources, after any prefix the host is mounted on; group "path" is
+# what our own app routes on: /v1.0/{project_id}/backups and
+# /backup_strategies and below, and of the instances (Trove's) only
+# /instances/{id}/backups, which Trove also serves from the backups table.
 _BACKUPS_URL = re.compile(
-    r'^(?P<prefix>.*?)(?P<path>/v1\.0/[^/]+/backups(?:/.*)?)$')
+    r'^(?P<prefix>.*?)(?P<path>/v1\.0/[^/]+/'
+    r'(?:(?:backups|backup_strategies)(?:/.*)?|instances/[^/]+/backups/?))$')
 
 _LOCK = threading.Lock()
 _LOADED = {}
@@ -151,7 +154,7 @@ def app_factory(global_conf, **local_conf):
 # Inside Trove's pipeline.
 
 class BackupsRouter:
-    """Sends /v1.0/{project_id}/backups[/...] to the backups app and every
+    """Sends our resources (_BACKUPS_URL) to the backups app and every
     other request down the host's pipeline.
 
     It must sit after keystonemiddleware auth_token: the app trusts the

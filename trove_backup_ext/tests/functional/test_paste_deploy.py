@@ -47,6 +47,7 @@ TOKENS = ((MEMBER, 'u1', base.PROJECT, ['member']),
 START_TIMEOUT = 60
 BACKUPS = '/v1.0/%s/backups' % base.PROJECT
 INSTANCES = '/v1.0/%s/instances' % base.PROJECT
+STRATEGIES = '/v1.0/%s/backup_strategies' % base.PROJECT
 
 
 # In the child process.
@@ -272,6 +273,18 @@ class StandaloneTest(PasteTestCase):
                                    % base.OTHER_PROJECT, token=MEMBER),
                          403, 'forbidden')
 
+    def test_instance_backups_and_strategies_are_served(self):
+        created = self.create_backup()
+        response = self.call('GET', '%s/%s/backups' % (
+            INSTANCES, created['instance_id']), token=MEMBER)
+        self.assertEqual([created['id']],
+                         [b['id'] for b in response.json()['backups']])
+        response = self.call('GET', STRATEGIES, token=MEMBER)
+        self.assertEqual({'backup_strategies': []}, response.json())
+        self.assertFault(self.call('GET', INSTANCES, token=MEMBER),
+                         404, 'itemNotFound')
+        self.assertFault(self.call('GET', STRATEGIES), 401, 'unauthorized')
+
     def test_cors_preflight_is_answered_without_a_token(self):
         response = self.call('OPTIONS', BACKUPS, headers={
             'Origin': ORIGIN, 'Access-Control-Request-Method': 'POST',
@@ -367,11 +380,43 @@ class InsideTroveTest(PasteTestCase):
         self.assertEqual(created['id'], shown.json()['backup']['id'])
         self.assertIn('X-OpenStack-Request-ID', shown.headers)
 
+    def test_instance_backups_and_strategies_go_to_the_plugin(self):
+        created = self.create_backup()
+        instance_backups = '%s/%s/backups' % (INSTANCES,
+                                              created['instance_id'])
+        response = self.call('GET', instance_backups, token=MEMBER)
+        self.assertEqual(200, response.status_code, response.text)
+        self.assertEqual([created['id']],
+                         [b['id'] for b in response.json()['backups']])
+        strategy = {'backup_strategy': {'swift_container': 'team'}}
+        response = self.call('POST', STRATEGIES, token=MEMBER, json=strategy)
+        self.assertEqual(202, response.status_code, response.text)
+        listed = self.call('GET', STRATEGIES, token=MEMBER)
+        self.assertEqual(['team'], [s['swift_container'] for s in
+                                    listed.json()['backup_strategies']])
+        response = self.call('DELETE', STRATEGIES, token=MEMBER)
+        self.assertEqual(202, response.status_code, response.text)
+        # Our faults, in Trove's body, for our routes.
+        self.assertFault(self.call('POST', instance_backups, token=MEMBER),
+                         405, 'badMethod')
+        self.assertFault(self.call('GET', STRATEGIES, token=OTHER,
+                                   params={'project_id': base.PROJECT}),
+                         403, 'forbidden')
+
     def test_everything_else_goes_to_trove(self):
-        for path in ('/v1.0/%s/instances', '/v1.0/%s/backupsX',
-                     '/v1.0/%s/instances/x/backups', '/v1.0/%s/backups.json'):
+        instance = '/v1.0/%s/instances/' + INSTANCE_IDS[0]
+        for method, path in (
+                ('GET', '/v1.0/%s/instances'), ('POST', '/v1.0/%s/instances'),
+                ('GET', instance), ('DELETE', instance),
+                ('POST', instance + '/action'),
+                ('GET', instance + '/configuration'),
+                ('GET', instance + '/backups/x'),
+                ('GET', '/v1.0/%s/instances/backups'),
+                ('GET', '/v1.0/%s/backupsX'),
+                ('GET', '/v1.0/%s/backup_strategiesX'),
+                ('GET', '/v1.0/%s/backups.json')):
             path = path % base.PROJECT
-            trove = self.assertTroves(self.call('GET', path, token=MEMBER),
+            trove = self.assertTroves(self.call(method, path, token=MEMBER),
                                       path)
             self.assertEqual(base.PROJECT, trove['project'])
 
