@@ -8,10 +8,13 @@ from oslo_policy import policy as oslo_policy
 import sqlalchemy as sa
 import yaml
 
+from trove_backup_ext.db import backup_strategies as strategies_db
 from trove_backup_ext.db import backups as backups_db
 from trove_backup_ext.db import models
 from trove_backup_ext import policies
+from trove_backup_ext.policies import backup_strategies as strategy_policies
 from trove_backup_ext.policies import backups as backup_policies
+from trove_backup_ext.policies import instances as instance_policies
 from trove_backup_ext import policy
 from trove_backup_ext.tests import base
 
@@ -32,6 +35,15 @@ RULE_REQUESTS = {
     backup_policies.SHOW: ('GET', backup_policies.PATH_ID, ''),
     backup_policies.CREATE: ('POST', backup_policies.PATH, ''),
     backup_policies.DELETE: ('DELETE', backup_policies.PATH_ID, ''),
+    strategy_policies.INDEX: ('GET', strategy_policies.PATH, ''),
+    strategy_policies.CREATE: ('POST', strategy_policies.PATH, ''),
+    strategy_policies.DELETE: ('DELETE', strategy_policies.PATH, ''),
+    instance_policies.BACKUPS: ('GET', instance_policies.PATH_BACKUPS, ''),
+}
+# The body of each POST route.
+POST_BODIES = {
+    strategy_policies.PATH: lambda test: {
+        'backup_strategy': {'swift_container': 'denied'}},
 }
 
 
@@ -58,6 +70,9 @@ class _PolicyRefusalTests:
                                .values(status='COMPLETED',
                                        running_instance_id=None))
         self.assertTrue(self.worker.received.wait(5))
+        # So that a delete let through would show.
+        strategies_db.put(self.admin_context, base.PROJECT,
+                          strategies_db.PROJECT_WIDE, 'kept')
 
     # Helpers.
 
@@ -76,9 +91,12 @@ class _PolicyRefusalTests:
 
     def call(self, method, path_template, query='', roles='member'):
         path = path_template.format(project_id=base.PROJECT,
-                                    backupId=self.backup['id'])
+                                    backupId=self.backup['id'],
+                                    instanceId=self.instance.id)
         kwargs = {}
-        if method == 'POST':
+        if method == 'POST' and path_template in POST_BODIES:
+            kwargs['json'] = POST_BODIES[path_template](self)
+        elif method == 'POST':
             kwargs['json'] = {'backup': {'name': 'denied',
                                          'instance': self.instance.id}}
         return self.http.request(method, self.api.endpoint + path + query,
@@ -90,7 +108,11 @@ class _PolicyRefusalTests:
             rows = connection.execute(sa.select(
                 models.Backup.id, models.Backup.status,
                 models.Backup.delete_requested_at)).all()
+            strategies = connection.execute(sa.select(
+                models.BackupStrategy.instance_id,
+                models.BackupStrategy.swift_container)).all()
         return (sorted(tuple(row) for row in rows),
+                sorted(tuple(row) for row in strategies),
                 backups_db.usage(self.admin_context, base.PROJECT))
 
     def assertRefusedBy(self, response, rule_names):
