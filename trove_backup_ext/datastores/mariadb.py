@@ -12,6 +12,7 @@ from oslo_config import cfg
 from oslo_log import log as logging
 
 from trove_backup_ext.datastores import base
+from trove_backup_ext.datastores import mariadb_control
 from trove_backup_ext import opt_groups
 
 LOG = logging.getLogger(__name__)
@@ -24,7 +25,7 @@ STOP_GRACE = 10       # seconds a tool gets to stop on SIGTERM
 FINISH_TIMEOUT = 300  # seconds a tool gets to exit once its stream ended
 
 
-def _opts(tool, stream_tool, checkpoint):
+def _opts(tool, stream_tool, admin_tool, checkpoint):
     opts = [
         cfg.HostAddressOpt('host', help='Server address; unset: socket.'),
         cfg.PortOpt('port', help='Server port, with host.'),
@@ -59,13 +60,15 @@ def _opts(tool, stream_tool, checkpoint):
                  'incremental holds every page changed since its parent\'s '
                  'checkpoint, which on a quiet server can be long ago. '
                  'Costs a burst of page flushing.'))
-    return opts
+    return opts + mariadb_control.opts(admin_tool)
 
 
 mariadb_group = cfg.OptGroup('mariadb', title='MariaDB datastore')
-mariadb_opts = _opts('mariabackup', 'mbstream', checkpoint=True)
+mariadb_opts = _opts('mariabackup', 'mbstream', 'mariadb-admin',
+                     checkpoint=True)
 mysql_group = cfg.OptGroup('mysql', title='MySQL datastore (xtrabackup)')
-mysql_opts = _opts('xtrabackup', 'xbstream', checkpoint=False)
+mysql_opts = _opts('xtrabackup', 'xbstream', 'mysqladmin',
+                   checkpoint=False)
 
 
 def register_opts(conf):
@@ -166,7 +169,8 @@ class _Session(base.BackupSession):
         try:
             self.lsndir = os.path.join(self.workdir, 'lsn')
             os.mkdir(self.lsndir)
-            command = self._command(self._write_defaults(), parent_metadata)
+            command = self._command(store.write_defaults(self.workdir),
+                                    parent_metadata)
             self.process, self.tail = _spawn(
                 command, stdout=subprocess.PIPE, cwd=self.workdir,
                 secrets=[self.opts.password])
@@ -174,18 +178,6 @@ class _Session(base.BackupSession):
         except BaseException:
             self.close()
             raise
-
-    def _write_defaults(self):
-        lines = ['[client]']
-        for name in ('user', 'password'):
-            if self.opts[name]:
-                lines.append('%s = %s' % (name,
-                                          _option_value(self.opts[name])))
-        path = os.path.join(self.workdir, 'defaults.cnf')
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, 'w') as out:
-            out.write('\n'.join(lines) + '\n')
-        return path
 
     def _command(self, defaults, parent_metadata):
         opts = self.opts
@@ -253,6 +245,7 @@ class MariaDBDatastore(base.Datastore):
     tool_name = 'mariabackup'
     tool_candidates = ('mariadb-backup', 'mariabackup')
     stream_name = 'mbstream'
+    admin_candidates = ('mariadb-admin', 'mysqladmin')
     checkpoint = True
     # Since MariaDB 10.2 a prepared full backup takes incrementals as is.
     apply_log_only = False
@@ -261,6 +254,22 @@ class MariaDBDatastore(base.Datastore):
         super().__init__(conf)
         register_opts(conf)
         self.opts = conf[self.name]
+        self.server = mariadb_control.Server(self)
+
+    # A restore into the live instance: mariadb_control.Server stops,
+    # starts and checks the server of datadir.
+
+    def live_data(self):
+        return self.server.live_data()
+
+    def stop(self):
+        self.server.stop()
+
+    def start(self):
+        self.server.start()
+
+    def health_check(self):
+        self.server.health_check()
 
     def _binary(self, option, candidates):
         if self.opts[option]:
@@ -272,6 +281,19 @@ class MariaDBDatastore(base.Datastore):
             reason='%s not found on PATH: install it (tools/install-backup-'
                    'tools.sh) or set [%s] %s' % (candidates[-1], self.name,
                                                  option))
+
+    def write_defaults(self, directory):
+        """An option file in directory with user and password; its path."""
+        lines = ['[client]']
+        for name in ('user', 'password'):
+            if self.opts[name]:
+                lines.append('%s = %s' % (name,
+                                          _option_value(self.opts[name])))
+        path = os.path.join(directory, 'defaults.cnf')
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, 'w') as out:
+            out.write('\n'.join(lines) + '\n')
+        return path
 
     def backup_tool(self):
         return self._binary('%s_path' % self.tool_name, self.tool_candidates)
@@ -317,6 +339,8 @@ class MariaDBDatastore(base.Datastore):
             self._run('move-back', '--target-dir=' + full,
                       '--datadir=' + target,
                       '--parallel=%d' % self.opts.parallel)
+            # The server's user must own its files, not the agent's.
+            self.server.give_to_owner(target)
         except BaseException:
             # Never leave a half-restored datadir for a server to start on.
             shutil.rmtree(target, ignore_errors=True)
@@ -325,6 +349,7 @@ class MariaDBDatastore(base.Datastore):
             raise
         finally:
             shutil.rmtree(work, ignore_errors=True)
+        return target
 
     def _check_chain(self, chain):
         if not chain:
@@ -403,6 +428,7 @@ class MySQLDatastore(MariaDBDatastore):
     tool_name = 'xtrabackup'
     tool_candidates = ('xtrabackup',)
     stream_name = 'xbstream'
+    admin_candidates = ('mysqladmin',)
     checkpoint = False
     # xtrabackup rolls back uncommitted transactions at prepare, which
     # makes later incrementals unusable: all but the last step skip it.
