@@ -7,11 +7,13 @@ import shutil
 import tempfile
 
 from oslo_config import cfg
+from oslo_log import log as logging
 import pymysql
 
 from trove_backup_ext.datastores import base
 from trove_backup_ext.datastores import server_control
 
+LOG = logging.getLogger(__name__)
 # pymysql's "can't connect" (no socket, connection refused): no server.
 _NO_SERVER = (2002, 2003)
 _QUERY_TIMEOUT = 60
@@ -155,6 +157,11 @@ class Server:
             shutil.rmtree(workdir, ignore_errors=True)
 
     def start(self):
+        if self._server_up():
+            # A stop that failed left it running: a rollback has nothing
+            # to start (a second server would find the files locked).
+            LOG.info('%s already runs on %s', self.group, self.live_data())
+            return
         server_control.start(
             list(self.opts.start_command),
             'Starting %s on %s' % (self.group, self.live_data()),
@@ -208,6 +215,14 @@ class Server:
                                connect_timeout=10,
                                read_timeout=_QUERY_TIMEOUT,
                                write_timeout=_QUERY_TIMEOUT, **where)
+
+    def _server_up(self):
+        try:
+            self.connect().close()
+        except pymysql.err.OperationalError as exc:
+            # Any other error (a refused login) came from a server.
+            return not (exc.args and exc.args[0] in _NO_SERVER)
+        return True
 
     def _answers(self):
         try:

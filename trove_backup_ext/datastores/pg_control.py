@@ -5,10 +5,12 @@ import subprocess
 import time
 
 from oslo_config import cfg
+from oslo_log import log as logging
 
 from trove_backup_ext.datastores import base
 from trove_backup_ext.datastores import server_control
 
+LOG = logging.getLogger(__name__)
 OPTION = '[postgresql] data_directory'
 
 opts = [
@@ -136,6 +138,11 @@ class Server:
                                  'Stopping PostgreSQL')
 
     def start(self):
+        if self._running_pid() is not None:
+            # A stop that failed left it running: a rollback has nothing
+            # to start (a second postmaster would refuse the directory).
+            LOG.info('PostgreSQL already runs on %s', self.live_data())
+            return
         if self.opts.start_command:
             command, user = list(self.opts.start_command), None
         else:

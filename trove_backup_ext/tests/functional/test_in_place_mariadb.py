@@ -175,6 +175,17 @@ class MariaDBInPlaceTest(base.TestCase):
         self.assertIn('sh exited with status 1', str(exc))
         self.assertServesChangedRows()
 
+    def test_stop_command_failing_leaves_the_server_as_it_was(self):
+        self.conf.set_override('stop_command', ['false'], group='mariadb')
+        self.backup('full')
+        self.change_rows('after full')
+        exc = self.assertRaises(datastore_base.DatastoreError,
+                                in_place.restore_in_place, self.driver, 'r1',
+                                self.write_restored('full'))
+        self.assertIn('Stopping mariadb: false exited with status 1',
+                      str(exc))
+        self.assertServesChangedRows()
+
     def test_agent_killed_mid_swap_is_rolled_back_by_recover(self):
         self.backup('full')
         self.change_rows('after full')

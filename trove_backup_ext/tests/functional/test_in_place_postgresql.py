@@ -164,6 +164,15 @@ class PostgreSQLInPlaceTest(base.TestCase):
         self.assertIn(OTHER_DB, str(exc))
         self.assertServesChangedRows()
 
+    def test_stop_command_failing_leaves_the_server_as_it_was(self):
+        self.conf.set_override('stop_command', ['false'], group='postgresql')
+        exc = self.assertRaises(datastore_base.DatastoreError,
+                                in_place.restore_in_place, self.driver, 'r1',
+                                self.write_restored())
+        self.assertIn('Stopping PostgreSQL: false exited with status 1',
+                      str(exc))
+        self.assertServesChangedRows()
+
     def test_agent_killed_mid_swap_is_rolled_back_by_recover(self):
         pid = os.fork()
         if pid == 0:
