@@ -93,6 +93,24 @@ class InstanceNotAvailable(UnprocessableEntity):
                'action to be performed (instance status was %(status)s).')
 
 
+class RestoreNotFound(NotFound):
+    message = 'Restore %(uuid)s cannot be found.'
+
+
+class BackupNotRestorable(UnprocessableEntity):
+    message = 'Backup %(backup_id)s cannot be restored: %(reason)s.'
+
+
+class RestoreTargetNotUsable(UnprocessableEntity):
+    message = 'Instance %(instance_id)s cannot take this backup: %(reason)s'
+
+
+class BackupBeingRestored(UnprocessableEntity):
+    message = ('Backup %(backup_id)s cannot be deleted while restore '
+               '%(restore_id)s of it (or of an incremental backup on it) '
+               'is running.')
+
+
 class BackupRunning(UnprocessableEntity):
     message = 'Backup %(backup_id)s cannot be deleted because it is running.'
 

@@ -35,6 +35,21 @@ def backup_payload(backup, **extra):
     return payload
 
 
+def restore_payload(restore, **extra):
+    """The traits of dbaas.backup_restore.* notifications."""
+    payload = {
+        'tenant_id': restore.project_id,
+        'project_id': restore.project_id,
+        'restore_id': restore.id,
+        'backup_id': restore.backup_id,
+        'instance_id': restore.instance_id,
+        'source_instance_id': restore.source_instance_id,
+        'status': restore.status,
+    }
+    payload.update(extra)
+    return payload
+
+
 class Notifier:
 
     def __init__(self, conf, role, transport=None):

@@ -14,3 +14,8 @@ ALL = frozenset((NEW, BUILDING, SAVING, COMPLETED, FAILED, DELETE_FAILED,
 
 FULL = 'full'
 INCREMENTAL = 'incremental'
+
+# Restores (their own statuses, as Cinder's restore has its own).
+RESTORING = 'RESTORING'
+RESTORE_RUNNING = frozenset((NEW, RESTORING))
+RESTORE_ALL = frozenset((NEW, RESTORING, COMPLETED, FAILED))

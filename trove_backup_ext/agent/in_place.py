@@ -110,13 +110,22 @@ class _Journal:
         _sync_directory(self.paths.parent)
 
 
-def restore_in_place(datastore, restore_id, write_restored):
+class NotConfirmed(Exception):
+    """The restore passed its check but was not confirmed: rolled back."""
+
+
+def restore_in_place(datastore, restore_id, write_restored, confirm=None,
+                     before_swap=None):
     """Replace the live data of datastore with a restore.
 
     write_restored(staging) restores the backup into the path staging (a
     directory to create) and returns where the restored data is: a file
-    in it or the directory itself. Raises what failed, after putting the
-    old data back and starting the server on it.
+    in it or the directory itself. before_swap(), if given, is called
+    before the server is stopped and may raise to give up. confirm(), if
+    given, is called once the restored data passed its check: the old
+    data is dropped only if it returns true (the worker recorded the
+    restore), and put back otherwise (NotConfirmed). Raises what failed,
+    after putting the old data back and starting the server on it.
     """
     live = datastore.live_data()
     recover(datastore)
@@ -125,6 +134,8 @@ def restore_in_place(datastore, restore_id, write_restored):
     journal.write(STAGING)
     try:
         restored = write_restored(paths.staging)
+        if before_swap is not None:
+            before_swap()
     except BaseException:
         # The live instance was not touched.
         journal.finish()
@@ -136,6 +147,8 @@ def restore_in_place(datastore, restore_id, write_restored):
         journal.write(SWAPPED)
         datastore.start()
         datastore.health_check()
+        if confirm is not None and not confirm():
+            raise NotConfirmed()
     except BaseException as exc:
         LOG.warning('Restore %s into %s failed (%s); putting the old data '
                     'back.', restore_id, live, exc)

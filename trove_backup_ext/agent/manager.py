@@ -1,4 +1,5 @@
-"""RPC endpoint of trove-backup-agent: one instance, one backup at a time."""
+"""RPC endpoint of trove-backup-agent: one instance, one backup or restore
+at a time."""
 
 import collections
 import threading
@@ -7,6 +8,7 @@ from oslo_log import log as logging
 import oslo_messaging as messaging
 
 from trove_backup_ext.agent import restore
+from trove_backup_ext.agent import restore_runner
 from trove_backup_ext.agent import runner
 from trove_backup_ext import states
 
@@ -15,7 +17,7 @@ LOG = logging.getLogger(__name__)
 
 class AgentManager:
 
-    target = messaging.Target(version='1.1')
+    target = messaging.Target(version='1.2')
 
     # Attempts remembered to drop repeated create_backup messages: far
     # more than the backups one instance can run while a message may
@@ -29,6 +31,8 @@ class AgentManager:
         self.worker = worker_api
         self.runner = runner.BackupRunner(conf, instance_id, datastore,
                                           worker_api)
+        self.restores = restore_runner.RestoreRunner(conf, instance_id,
+                                                     datastore, worker_api)
         self._busy = threading.Lock()
         self._seen_lock = threading.Lock()
         self._seen = collections.OrderedDict()
@@ -79,12 +83,48 @@ class AgentManager:
         finally:
             self._busy.release()
 
-    def restore_backup(self, context, backup_id, container, storage_driver,
-                       target, checksum=None, trust_id=None):
-        restore.restore_backup(self.conf, self.datastore, storage_driver,
-                               container, backup_id, target, checksum,
-                               trust_id)
-        return {'backup_id': backup_id, 'target': target}
+    def restore_backup(self, context, restore_info=None, backup_id=None,
+                       container=None, storage_driver=None, target=None,
+                       checksum=None, trust_id=None):
+        """1.2: restore_info, a cast: restore into this instance. 1.0: the
+        other arguments, a call: restore into the directory target."""
+        if restore_info is None:
+            restore.restore_backup(self.conf, self.datastore, storage_driver,
+                                   container, backup_id, target, checksum,
+                                   trust_id)
+            return {'backup_id': backup_id, 'target': target}
+        self._start_restore(context, restore_info)
+
+    def _start_restore(self, context, info):
+        restore_id = info['id']
+        if info.get('instance_id') != self.instance_id:
+            LOG.warning('Refusing restore %s into instance %s: this agent '
+                        'serves %s.', restore_id, info.get('instance_id'),
+                        self.instance_id)
+            return
+        if not self._first_delivery(info):
+            LOG.info('Ignoring a repeated restore_backup of restore %s '
+                     '(attempt %s).', restore_id, info.get('attempt_id'))
+            return
+        if not self._busy.acquire(blocking=False):
+            self.worker.update_restore(
+                context, self.instance_id, restore_id, states.FAILED,
+                info.get('attempt_id'),
+                fail_reason='Another backup or restore of this instance is '
+                            'running on its agent; the instance keeps its '
+                            'data.')
+            return
+        thread = threading.Thread(target=self._run_restore,
+                                  args=(context, info),
+                                  name='restore-%s' % restore_id, daemon=True)
+        self.threads.append(thread)
+        thread.start()
+
+    def _run_restore(self, context, info):
+        try:
+            self.restores.run(context, info)
+        finally:
+            self._busy.release()
 
     def wait(self):
         """Wait for backups started so far (tests, shutdown)."""

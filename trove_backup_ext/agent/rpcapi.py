@@ -13,9 +13,11 @@ class AgentAPI:
       checksum, trust_id) (call).
     * 1.1 - backup_info of create_backup holds attempt_id, which the agent
       echoes in each update_backup of that run.
+    * 1.2 - restore_backup(restore_info) (cast): restore into the live
+      instance, reported with update_restore.
     """
 
-    RPC_API_VERSION = '1.1'
+    RPC_API_VERSION = '1.2'
     VERSION_ALIASES = {'2027.1': '1.0'}
 
     def __init__(self, conf, transport):
@@ -37,6 +39,11 @@ class AgentAPI:
         cctxt = self.client.prepare(topic=rpc.agent_topic(instance_id),
                                     version=version, retry=3)
         cctxt.cast(context, 'create_backup', backup_info=backup_info)
+
+    def restore_into_instance(self, context, instance_id, restore_info):
+        cctxt = self.client.prepare(topic=rpc.agent_topic(instance_id),
+                                    version='1.2', retry=3)
+        cctxt.cast(context, 'restore_backup', restore_info=restore_info)
 
     def restore_backup(self, context, instance_id, backup_id, container,
                        storage_driver, target, checksum=None, trust_id=None,

@@ -9,10 +9,12 @@ only.
 """
 
 import threading
+import time
 
 from oslo_log import log as logging
 
 from trove_backup_ext.agent import encryption
+from trove_backup_ext.agent import progress as agent_progress
 from trove_backup_ext import exception
 from trove_backup_ext.pipeline import chunk_index
 from trove_backup_ext.pipeline import codec as chunk_codec
@@ -41,31 +43,63 @@ class Heartbeat:
     the backup there once the worker has given up on it.
     """
 
-    def __init__(self, report, interval):
+    def __init__(self, report, interval, status=states.BUILDING,
+                 progress=None):
+        """report(status, progress) sends one report and returns the
+        worker's answer (False: it gave up on the operation)."""
         self.report = report
         self.interval = interval
+        self.status = status
+        self.progress = progress or agent_progress.Progress()
         self.abandoned = threading.Event()
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._beat, daemon=True,
-                                        name='backup-heartbeat')
+                                        name='heartbeat')
 
     def __enter__(self):
         self._thread.start()
         return self
 
     def __exit__(self, *exc_info):
+        self.stop()
+
+    def stop(self):
+        """No report after this returns."""
         self._stopped.set()
-        self._thread.join()
+        if self._thread.is_alive():
+            self._thread.join()
 
     def _beat(self):
         while not self._stopped.wait(self.interval):
-            if self.report(states.BUILDING) is False:
+            if self.report(self.status,
+                           self.progress.snapshot()) is False:
                 self.abandoned.set()
                 return
 
     def __call__(self, done_bytes):
+        """The pipeline's progress callback: plain bytes done so far."""
+        self.progress.set_done(done_bytes)
         if self.abandoned.is_set():
             raise BackupAbandoned()
+
+
+# A result is reported until the worker answers: RabbitMQ drops a call
+# nobody consumed within its timeout (a worker restarting), and a result
+# never heard of gets a whole backup reaped. A repeated result is answered
+# as the first (worker/manager.py), so retrying is safe.
+RESULT_TRIES = 8
+RESULT_PAUSE_MAX = 30.0
+
+
+def report_until_answered(report):
+    """report() until it answers True or False; None if it never did."""
+    for attempt in range(RESULT_TRIES):
+        answer = report()
+        if answer is not None:
+            return answer
+        if attempt + 1 < RESULT_TRIES:
+            time.sleep(min(2.0 ** (attempt + 1), RESULT_PAUSE_MAX))
+    return None
 
 
 def describe_failure(exc):
@@ -105,17 +139,25 @@ class BackupRunner:
             return
         store = None
         heartbeat = Heartbeat(
-            lambda status: self._report(context, info, status),
-            self.conf.agent.progress_interval)
+            lambda status, progress: self._report(context, info, status,
+                                                  progress=progress),
+            self.conf.agent.progress_interval,
+            progress=agent_progress.Progress(
+                self.datastore.estimated_size()))
         try:
             store = storage.load(self.conf, info['storage_driver'],
                                  trust_id=info.get('trust_id'))
             with heartbeat:
                 result = self._write(info, store, heartbeat)
-                # The heartbeat stops before the result is reported: no
-                # BUILDING may be sent after it.
-            if heartbeat.abandoned.is_set():
-                raise BackupAbandoned()
+                if heartbeat.abandoned.is_set():
+                    raise BackupAbandoned()
+                # Reported while the heartbeat goes on, so the backup
+                # stays alive while the result waits for a worker; a
+                # BUILDING handled after it is refused, harmlessly.
+                accepted = report_until_answered(lambda: self._report(
+                    context, info, states.COMPLETED,
+                    stored_size=result.stored_size,
+                    checksum=result.checksum, location=result.location))
         except Exception as exc:
             if not isinstance(exc, BackupAbandoned):
                 LOG.exception('Backup %s failed', backup_id)
@@ -124,10 +166,6 @@ class BackupRunner:
                 self._report(context, info, states.FAILED, wait=False,
                              fail_reason=describe_failure(exc))
             return
-        accepted = self._report(
-            context, info, states.COMPLETED,
-            stored_size=result.stored_size, checksum=result.checksum,
-            location=result.location)
         if accepted is False:
             LOG.warning('Worker refused the result of backup %s; removing '
                         'its objects.', backup_id)

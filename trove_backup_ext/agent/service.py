@@ -2,6 +2,7 @@
 
 import oslo_messaging as messaging
 
+from trove_backup_ext.agent import in_place
 from trove_backup_ext.agent import manager as agent_manager
 from trove_backup_ext import datastores
 from trove_backup_ext import rpc
@@ -13,6 +14,9 @@ class AgentService:
     def __init__(self, conf, transport, instance_id, datastore=None):
         self.datastore = datastore or datastores.load(conf,
                                                       conf.agent.datastore)
+        # A restore cut off by the death of an earlier run is finished
+        # (rolled back, or completed if checked) before anything else.
+        in_place.recover(self.datastore)
         self.manager = agent_manager.AgentManager(
             conf, instance_id, self.datastore,
             worker_rpcapi.WorkerAPI(conf, transport))

@@ -2,10 +2,12 @@
 
 import pecan
 
+from trove_backup_ext.api import body_guard
 from trove_backup_ext.api.controllers import root
 from trove_backup_ext.api import hooks
 from trove_backup_ext import backup_service
 from trove_backup_ext import instance_sources
+from trove_backup_ext import restore_service
 from trove_backup_ext import rpc
 from trove_backup_ext import trusts
 from trove_backup_ext.worker import rpcapi as worker_rpcapi
@@ -17,16 +19,21 @@ def setup_app(conf, instance_source=None, worker_api=None):
     if conf.swift.store_in_owner_account:
         trusts.check_configuration(conf)
         trust_maker = trusts.TrustMaker(conf)
-    service = backup_service.BackupService(
-        conf,
-        instance_source or instance_sources.load(conf),
-        worker_api or worker_rpcapi.WorkerAPI(conf,
-                                              rpc.get_transport(conf)),
-        trusts=trust_maker)
-    return pecan.make_app(
+    instance_source = instance_source or instance_sources.load(conf)
+    worker_api = worker_api or worker_rpcapi.WorkerAPI(
+        conf, rpc.get_transport(conf))
+    services = {
+        'backup_service': backup_service.BackupService(
+            conf, instance_source, worker_api, trusts=trust_maker),
+        'restore_service': restore_service.RestoreService(
+            conf, instance_source, worker_api),
+    }
+    application = pecan.make_app(
         root.RootController(root.load_resource_controllers()),
-        hooks=[hooks.ContextHook(), hooks.ServiceHook(conf, service),
+        hooks=[hooks.ContextHook(), hooks.ServiceHook(conf, services),
                hooks.FaultHook()],
         # URLs mean what they say: no ".json" suffix magic, no redirects.
         guess_content_type_from_ext=False,
         force_canonical=False)
+    return body_guard.BodyGuard(application,
+                                conf.api.max_request_body_size)

@@ -27,15 +27,17 @@ class ContextHook(pecan.hooks.PecanHook):
 
 
 class ServiceHook(pecan.hooks.PecanHook):
-    """Hands controllers the configuration and the backup service."""
+    """Hands controllers the configuration and the domain services
+    (request.backup_service, request.restore_service)."""
 
-    def __init__(self, conf, service):
+    def __init__(self, conf, services):
         self.conf = conf
-        self.service = service
+        self.services = services
 
     def on_route(self, state):
         state.request.conf = self.conf
-        state.request.backup_service = self.service
+        for name, service in self.services.items():
+            setattr(state.request, name, service)
 
 
 class FaultHook(pecan.hooks.PecanHook):

@@ -8,6 +8,9 @@ none, is accepted. Never deploy this facing untrusted callers.
 import webob.dec
 
 from trove_backup_ext.api import faults
+from trove_backup_ext.api import validation
+
+_MAX_USER_ID = 255
 
 _IDENTITY_HEADERS = ('HTTP_X_USER_ID', 'HTTP_X_PROJECT_ID', 'HTTP_X_ROLES',
                      'HTTP_X_IDENTITY_STATUS')
@@ -22,6 +25,14 @@ class NoAuthMiddleware:
     def __call__(self, request):
         roles = request.headers.get('X-Roles') or 'member'
         user_id = request.headers.get('X-User-Id') or 'noauth'
+        # Stored with what the caller creates: the same rules as any
+        # string of a request, and the column's length.
+        if (validation.forbidden_character(user_id) is not None or
+                len(user_id) > _MAX_USER_ID):
+            return faults.fault_response(
+                400, 'Validation error: X-User-Id must be at most %d '
+                     'characters, without control characters.'
+                % _MAX_USER_ID)
         for header in _IDENTITY_HEADERS:
             request.environ.pop(header, None)
         try:

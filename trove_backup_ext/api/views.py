@@ -1,4 +1,6 @@
-"""How a backup is shown to API callers."""
+"""How backups and restores are shown to API callers."""
+
+import json
 
 _TIME_FORMAT = '%Y-%m-%dT%H:%M:%S'   # naive UTC, no "Z": as Trove shows it
 
@@ -16,6 +18,7 @@ def backup_view(backup):
         'size': backup.size,
         'status': backup.status,
         'parent_id': backup.parent_id,
+        'progress': progress_view(backup.progress),
         'project_id': backup.project_id,
         'storage_driver': backup.storage_driver,
         'datastore': {
@@ -23,4 +26,40 @@ def backup_view(backup):
             'version': backup.datastore_version,
             'version_id': backup.datastore_version_id,
         },
+    }
+
+
+def _time(value):
+    return value.strftime(_TIME_FORMAT) if value else None
+
+
+def progress_view(progress):
+    """{bytes_done, bytes_total, percent, rate} of a running operation
+    (the agent's last report, kept as JSON), or None."""
+    if not progress:
+        return None
+    values = json.loads(progress)
+    return {key: values.get(key) for key in (
+        'bytes_done', 'bytes_total', 'percent', 'rate')}
+
+
+def restore_view(restore):
+    """The API's dict of a restore row: every field, always."""
+    return {
+        'id': restore.id,
+        'backup_id': restore.backup_id,
+        'instance_id': restore.instance_id,
+        'source_instance_id': restore.source_instance_id,
+        'project_id': restore.project_id,
+        'restore_point': (restore.restore_point.strftime(
+            _TIME_FORMAT + 'Z') if restore.restore_point else None),
+        'status': restore.status,
+        'progress': progress_view(restore.progress),
+        'fault': ({'message': restore.fail_reason,
+                   'created': _time(restore.finished or restore.updated)}
+                  if restore.fail_reason else None),
+        'created': _time(restore.created),
+        'updated': _time(restore.updated),
+        'started': _time(restore.started),
+        'finished': _time(restore.finished),
     }

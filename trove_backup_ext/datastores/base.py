@@ -107,6 +107,11 @@ class Datastore(abc.ABC):
         pieces from the full backup to the one asked for. Return where
         the data is: a file in target, or target (or None: target)."""
 
+    def estimated_size(self):
+        """About how many bytes a backup will read, for progress; None
+        when it cannot be told cheaply."""
+        return None
+
     # Restoring into the live instance (agent/in_place.py): the agent
     # restores beside the live data while the server runs, then stops
     # it, swaps the data whole, starts it and checks it, and puts the old

@@ -182,6 +182,12 @@ class SQLiteDatastore(base.Datastore):
             raise
         return path
 
+    def estimated_size(self):
+        try:
+            return os.path.getsize(self.live_data())
+        except (OSError, base.DatastoreError):
+            return None
+
     def live_data(self):
         path = self.conf.sqlite.database_path
         if not path:

@@ -10,6 +10,7 @@ from oslo_utils import timeutils
 import sqlalchemy as sa
 
 from trove_backup_ext.db import api as db_api
+from trove_backup_ext.db import instance_locks
 from trove_backup_ext.db import models
 from trove_backup_ext import exception
 from trove_backup_ext import states
@@ -26,7 +27,10 @@ def create(context, values, parent_id=None, incremental=False,
     COMPLETED backup; the backup is full when there is none.
     """
     _ensure_usage_row(context, values['project_id'])
-    return _insert(context, values, parent_id, incremental, quota_limit)
+    try:
+        return _insert(context, values, parent_id, incremental, quota_limit)
+    except instance_locks.InstanceBusy:
+        raise instance_locks.not_available(context, values['instance_id'])
 
 
 @db_api.retry_on_deadlock
@@ -53,8 +57,8 @@ def _insert(context, values, parent_id, incremental, quota_limit):
     try:
         session.flush()
     except db_exc.DBDuplicateEntry:
-        raise exception.InstanceNotAvailable(
-            instance_id=values['instance_id'], status='BACKUP')
+        raise instance_locks.InstanceBusy(values['instance_id'])
+    instance_locks.take(session, values['instance_id'], 'backup', backup.id)
     return backup
 
 
@@ -157,6 +161,7 @@ def undo_create(context, backup_id):
     backup = session.get(Backup, backup_id)
     if backup is None:
         return
+    instance_locks.release(session, backup_id)
     session.delete(backup)
     count_one_less(session, backup.project_id)
 
@@ -225,6 +230,16 @@ def request_delete(context, backup_id, project_id, running_expired_before):
                 raise exception.BackupRunning(backup_id=backup_id)
             raise exception.ChildBackupRunning(backup_id=backup_id,
                                                child_id=member.id)
+    # A restore reads its backup's objects (and its parents'): they stay
+    # while it runs. Its insert locked the backup row as this did.
+    restoring = session.execute(
+        sa.select(models.Restore.id)
+        .where(models.Restore.backup_id.in_([m.id for m in tree]),
+               models.Restore.status.in_(list(states.RESTORE_RUNNING)))
+        .limit(1)).scalar_one_or_none()
+    if restoring is not None:
+        raise exception.BackupBeingRestored(backup_id=backup_id,
+                                            restore_id=restoring)
     mark = timeutils.utcnow()
     marked = [m.id for m in tree if m.delete_requested_at is None]
     for member in tree:

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from trove_backup_ext.db import api as db_api
 from trove_backup_ext.db import backups as backups_db
+from trove_backup_ext.db import instance_locks
 from trove_backup_ext.db import models
 from trove_backup_ext import states
 
@@ -40,14 +41,16 @@ def claim(context, backup_id, attempt_id):
 @db_api.retry_on_deadlock
 @db_api.context_manager.writer
 def transition(context, backup_id, from_statuses, to_status,
-               instance_id=None, attempt_id=None, **fields):
+               instance_id=None, attempt_id=None, updated_before=None,
+               **fields):
     """Move the backup to to_status if it is in from_statuses (and, if
-    given, belongs to instance_id and runs as attempt_id) and is not being
-    deleted. Returns whether it moved. Leaving the running statuses frees
-    the instance for its next backup."""
+    given, belongs to instance_id, runs as attempt_id, and was last
+    updated before updated_before) and is not being deleted. Returns
+    whether it moved. Leaving the running statuses frees the instance for
+    its next backup."""
     values = dict(fields, status=to_status, updated=timeutils.utcnow())
     if to_status not in states.RUNNING:
-        values['running_instance_id'] = None
+        values.update(running_instance_id=None, progress=None)
     stmt = (sa.update(Backup)
             .where(Backup.id == backup_id,
                    Backup.status.in_(list(from_statuses)),
@@ -57,7 +60,12 @@ def transition(context, backup_id, from_statuses, to_status,
         stmt = stmt.where(Backup.instance_id == instance_id)
     if attempt_id is not None:
         stmt = stmt.where(Backup.attempt_id == attempt_id)
-    return context.session.execute(stmt).rowcount == 1
+    if updated_before is not None:
+        stmt = stmt.where(Backup.updated < updated_before)
+    moved = context.session.execute(stmt).rowcount == 1
+    if moved and to_status not in states.RUNNING:
+        instance_locks.release(context.session, backup_id)
+    return moved
 
 
 @db_api.context_manager.reader
@@ -118,6 +126,7 @@ def remove(context, backup_id):
     if session.execute(sa.select(sa.func.count()).select_from(Backup)
                        .where(Backup.parent_id == backup_id)).scalar():
         return False
+    instance_locks.release(session, backup_id)
     session.delete(backup)
     session.flush()
     backups_db.count_one_less(session, backup.project_id)
@@ -131,3 +140,4 @@ def mark_delete_failed(context, backup_id, reason):
         sa.update(Backup).where(Backup.id == backup_id)
         .values(status=states.DELETE_FAILED, fail_reason=reason[:1024],
                 running_instance_id=None, updated=timeutils.utcnow()))
+    instance_locks.release(context.session, backup_id)

@@ -66,6 +66,8 @@ class Backup(Base):
     # The run the worker started (see worker/manager.py): set once, by a
     # compare-and-set on a NEW row, and echoed by the agent in each report.
     attempt_id = Column(String(36))
+    # The agent's last progress report while it runs, as JSON.
+    progress = Column(String(255))
     delete_requested_at = Column(_timestamp())
     created = Column(_timestamp(), nullable=False)
     updated = Column(_timestamp(), nullable=False)
@@ -113,3 +115,55 @@ class BackupStrategy(Base):
     swift_container = Column(String(256), nullable=False)
     created = Column(_timestamp(), nullable=False)
     updated = Column(_timestamp(), nullable=False)
+
+
+class InstanceOperation(Base):
+    """The one backup or restore running on an instance.
+
+    Its primary key is the lock: a backup and a restore of one instance
+    cannot both insert their row, whichever comes second gets a duplicate
+    key, in one statement the database enforces, with no read before.
+    """
+    __tablename__ = 'instance_operations'
+    __table_args__ = (
+        UniqueConstraint('operation_id',
+                         name='uniq_instance_operations0operation_id'),
+    )
+
+    instance_id = Column(String(36), primary_key=True)
+    kind = Column(String(16), nullable=False)       # backup, restore
+    operation_id = Column(String(36), nullable=False)
+    created = Column(_timestamp(), nullable=False)
+
+
+class Restore(Base):
+    """A backup restored into an instance (the source or another)."""
+    __tablename__ = 'restores'
+    __table_args__ = (
+        Index('ix_restores_project_created', 'project_id', 'created', 'id'),
+        Index('ix_restores_instance_created', 'instance_id', 'created',
+              'id'),
+        Index('ix_restores_backup_created', 'backup_id', 'created', 'id'),
+        Index('ix_restores_created', 'created', 'id'),
+    )
+
+    id = Column(String(36), primary_key=True)
+    project_id = Column(String(255), nullable=False)
+    user_id = Column(String(255))
+    # Not a foreign key: a restore stays on record after its backup is
+    # deleted (an audit trail), like Cinder's.
+    backup_id = Column(String(36))
+    instance_id = Column(String(36), nullable=False)
+    source_instance_id = Column(String(36))
+    restore_point = Column(_timestamp())
+    status = Column(String(32), nullable=False)
+    fail_reason = Column(String(1024))
+    attempt_id = Column(String(36))
+    # The agent's last progress report while it runs, as JSON.
+    progress = Column(String(255))
+    # The agent's last progress report, as JSON; None once it ended.
+    progress = Column(String(255))
+    created = Column(_timestamp(), nullable=False)
+    updated = Column(_timestamp(), nullable=False)
+    started = Column(_timestamp())
+    finished = Column(_timestamp())

@@ -78,6 +78,12 @@ class FunctionalTestCase(TestCase):
             connection.execute(sa.update(models.Backup)
                                .where(models.Backup.id == backup_id)
                                .values(**values))
+            if 'running_instance_id' in values and (
+                    values['running_instance_id'] is None):
+                # No longer running: its instance's lock goes with it,
+                # as in db/lifecycle.py.
+                connection.execute(sa.delete(models.InstanceOperation).where(
+                    models.InstanceOperation.operation_id == backup_id))
 
     def complete(self, backup_id, **values):
         """Mark a backup COMPLETED, as the worker does when it finishes."""

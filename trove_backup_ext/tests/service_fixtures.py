@@ -119,7 +119,7 @@ class Database(fixtures.Fixture):
 class RecordingWorker:
     """Endpoint standing in for the worker: records the casts it gets."""
 
-    target = messaging.Target(version='1.0')
+    target = messaging.Target(version='1.2')
 
     def __init__(self):
         self.calls = []
@@ -136,6 +136,9 @@ class RecordingWorker:
 
     def delete_backup(self, context, backup_id):
         self._record(context, 'delete_backup', backup_id)
+
+    def restore_backup(self, context, restore_id):
+        self._record(context, 'restore_backup', restore_id)
 
 
 class WorkerServer(fixtures.Fixture):

@@ -6,6 +6,8 @@ objects before their rows, and (see reaper.py) fails backups that stopped
 moving and retries deletions.
 """
 
+import json
+
 from oslo_log import log as logging
 import oslo_messaging as messaging
 from oslo_utils import uuidutils
@@ -35,14 +37,23 @@ def delete_stored_objects(driver, container, backup_id):
     """Delete every object of a backup, its manifest first: as the
     manifest is written last, a backup whose deletion was cut off halfway
     is never taken for a whole one."""
-    driver.delete_object(container, backup_manifest.manifest_name(backup_id))
-    driver.delete_prefix(container, backup_manifest.object_prefix(backup_id))
+    try:
+        driver.delete_object(container,
+                             backup_manifest.manifest_name(backup_id))
+        driver.delete_prefix(container,
+                             backup_manifest.object_prefix(backup_id))
+    except ValueError as exc:
+        # A name the store refuses (a container ".." accepted by an
+        # earlier release): nothing can have been stored under it, and a
+        # deletion that can never succeed must not keep the row forever.
+        LOG.warning('Backup %s names no storable place (%s): nothing to '
+                    'delete.', backup_id, exc)
 
 
 class WorkerManager:
     """RPC endpoint of trove-backup-worker (see rpcapi.WorkerAPI)."""
 
-    target = messaging.Target(version='1.1')
+    target = messaging.Target(version='1.2')
 
     def __init__(self, conf, instance_source, agent_api, notifier):
         self.conf = conf
@@ -123,7 +134,7 @@ class WorkerManager:
 
     def update_backup(self, context, instance_id, backup_id, status,
                       stored_size=None, checksum=None, location=None,
-                      fail_reason=None, attempt_id=None):
+                      fail_reason=None, attempt_id=None, progress=None):
         """Apply an agent's report if it is about the run this worker
         started; anything else (a repeated, late or foreign report) is
         dropped with a log line and answered False."""
@@ -131,11 +142,11 @@ class WorkerManager:
             LOG.warning('Agent of %s reported impossible status %s for '
                         'backup %s; ignored.', instance_id, status, backup_id)
             return False
-        if attempt_id is None and self.agents.can_send_version('1.1'):
-            LOG.warning('Refused %s for backup %s from the agent of %s: '
-                        'the report names no attempt.', status, backup_id,
-                        instance_id)
-            return False
+        # A report naming no attempt comes from an agent that received
+        # none (a worker capped at agent 1.0 sent the backup) or that is
+        # capped at worker 1.0 itself: during a rolling upgrade. It is
+        # judged by the 1.0 rule, its instance, rather than refused, which
+        # would fail every backup until the last cap is lifted.
         fields = {}
         if stored_size is not None:
             fields['size'] = stored_size / _GB
@@ -143,6 +154,8 @@ class WorkerManager:
             fields.update(checksum=checksum, location=location)
         if fail_reason:
             fields['fail_reason'] = fail_reason[:1024]
+        if progress is not None and status == states.BUILDING:
+            fields['progress'] = json.dumps(progress)[:255]
         moved = lifecycle.transition(
             context, backup_id, AGENT_TRANSITIONS[status], status,
             instance_id=instance_id, attempt_id=attempt_id, **fields)

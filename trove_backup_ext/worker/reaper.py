@@ -13,6 +13,7 @@ from oslo_log import log as logging
 from oslo_utils import timeutils
 
 from trove_backup_ext.db import lifecycle
+from trove_backup_ext.db import restores as restores_db
 from trove_backup_ext import notifications
 from trove_backup_ext import states
 from trove_backup_ext import storage
@@ -23,24 +24,36 @@ LOG = logging.getLogger(__name__)
 
 class Reaper:
 
-    def __init__(self, conf, manager, context_factory):
+    def __init__(self, conf, manager, context_factory, restores=None):
         self.conf = conf
         self.manager = manager
+        self.restores = restores
         self.context_factory = context_factory
         self._stop = threading.Event()
         self._thread = None
 
     def run_once(self, now=None):
-        """One pass as at now (default: the time); returns (backups
-        failed, deletions retried)."""
+        """One pass as at now (default: the time); returns (backups and
+        restores failed, deletions retried)."""
         context = self.context_factory()
         now = now or timeutils.utcnow()
         failed = 0
         timeout = self.conf.worker.backup_timeout
-        for backup in lifecycle.stuck(
-                context, now - datetime.timedelta(seconds=timeout)):
-            if self._fail_stuck(context, backup, timeout):
+        cutoff = now - datetime.timedelta(seconds=timeout)
+        for backup in lifecycle.stuck(context, cutoff):
+            if self._fail_stuck(context, backup, timeout, cutoff):
                 failed += 1
+        if self.restores is not None:
+            for restore in restores_db.stuck(context, cutoff):
+                # The agent puts the old data back on its own if it is
+                # alive (its report is refused) or when it starts again.
+                if self.restores.fail(
+                        context, restore,
+                        'No progress for %d seconds: the agent of instance '
+                        '%s stopped or never started the restore.'
+                        % (timeout, restore.instance_id),
+                        updated_before=cutoff):
+                    failed += 1
         retried = 0
         for backup in lifecycle.pending_deletes(
                 context, now - datetime.timedelta(
@@ -49,12 +62,15 @@ class Reaper:
             retried += 1
         return failed, retried
 
-    def _fail_stuck(self, context, backup, timeout):
+    def _fail_stuck(self, context, backup, timeout, cutoff):
         reason = ('No progress for %d seconds: the agent of instance %s '
                   'stopped or never started the backup.'
                   % (timeout, backup.instance_id))
+        # Still silent since it was selected: a report that arrived
+        # meanwhile keeps it alive.
         if not lifecycle.transition(context, backup.id, states.RUNNING,
-                                    states.FAILED, fail_reason=reason):
+                                    states.FAILED, fail_reason=reason,
+                                    updated_before=cutoff):
             return False    # It moved meanwhile.
         LOG.warning('Backup %s failed: %s', backup.id, reason)
         try:

@@ -17,9 +17,12 @@ class WorkerAPI:
       from agents.
     * 1.1 - update_backup takes attempt_id, the run the report is about,
       as the worker gave it in the agent's create_backup.
+    * 1.2 - restore_backup(restore_id) from the API; update_restore(
+      instance_id, restore_id, status, attempt_id, fail_reason, progress)
+      from agents; update_backup takes progress.
     """
 
-    RPC_API_VERSION = '1.1'
+    RPC_API_VERSION = '1.2'
     # Release names an operator may set in [upgrade_levels] worker.
     VERSION_ALIASES = {
         '2027.1': '1.0',
@@ -42,12 +45,31 @@ class WorkerAPI:
         cctxt = self.client.prepare(version='1.0', retry=self.retry)
         cctxt.cast(context, 'delete_backup', backup_id=backup_id)
 
+    def restore_backup(self, context, restore_id):
+        cctxt = self.client.prepare(version='1.2', retry=self.retry)
+        cctxt.cast(context, 'restore_backup', restore_id=restore_id)
+
+    def update_restore(self, context, instance_id, restore_id, status,
+                       attempt_id, wait=False, timeout=None, **fields):
+        """An agent's report on a restore; with wait, a call whose answer
+        says whether the worker accepted it."""
+        cctxt = self.client.prepare(version='1.2', retry=self.retry,
+                                    timeout=timeout)
+        kwargs = dict(fields, instance_id=instance_id, restore_id=restore_id,
+                      status=status, attempt_id=attempt_id)
+        if wait:
+            return cctxt.call(context, 'update_restore', **kwargs)
+        cctxt.cast(context, 'update_restore', **kwargs)
+
     def update_backup(self, context, instance_id, backup_id, status,
                       wait=False, timeout=None, **fields):
         """An agent's report. With wait, a call whose answer says whether
         the worker accepted it (an agent stops a backup the worker has
         given up on); otherwise a cast."""
-        version = '1.1'
+        version = '1.2'
+        if not self.client.can_send_version('1.2'):
+            version = '1.1'
+            fields.pop('progress', None)
         if not self.client.can_send_version('1.1'):
             # A 1.0 worker knows no attempts; it checks the instance only.
             version = '1.0'

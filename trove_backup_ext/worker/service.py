@@ -11,23 +11,29 @@ from trove_backup_ext import notifications
 from trove_backup_ext import rpc
 from trove_backup_ext.worker import manager as worker_manager
 from trove_backup_ext.worker import reaper as worker_reaper
+from trove_backup_ext.worker import restore_manager
 
 
 class WorkerService:
 
     def __init__(self, conf, transport, instance_source=None,
                  notifier=None):
+        instance_source = instance_source or instance_sources.load(conf)
+        agent_api = agent_rpcapi.AgentAPI(conf, transport)
+        notifier = notifier or notifications.Notifier(conf,
+                                                      'trove-backup-worker')
         self.manager = worker_manager.WorkerManager(
-            conf, instance_source or instance_sources.load(conf),
-            agent_rpcapi.AgentAPI(conf, transport),
-            notifier or notifications.Notifier(conf, 'trove-backup-worker'))
+            conf, instance_source, agent_api, notifier)
+        self.restores = restore_manager.RestoreManager(
+            conf, instance_source, agent_api, notifier)
         self.reaper = worker_reaper.Reaper(
-            conf, self.manager, backup_context.get_admin_context)
+            conf, self.manager, backup_context.get_admin_context,
+            restores=self.restores)
         self.server = messaging.get_rpc_server(
             transport,
             messaging.Target(topic=rpc.WORKER_TOPIC,
                              server=socket.gethostname()),
-            [self.manager], executor='threading',
+            [self.manager, self.restores], executor='threading',
             serializer=rpc.RequestContextSerializer())
 
     def start(self):

@@ -8,6 +8,7 @@ mount more beside ours.
 import pecan
 from stevedore import extension
 
+from trove_backup_ext.api import validation
 from trove_backup_ext import exception
 
 NAMESPACE = 'trove_backup_ext.api.controllers'
@@ -57,6 +58,11 @@ class V1Controller:
 
     @pecan.expose()
     def _lookup(self, project_id, *remainder):
+        # The project in the URL filters lists and owns new rows: one
+        # holding a character no string may (NUL is a 500 on PostgreSQL)
+        # names no project, like an unknown id.
+        if validation.forbidden_character(project_id) is not None:
+            raise exception.NotFound(uuid=project_id)
         context = pecan.request.context
         if project_id != context.project_id and not context.is_admin:
             raise exception.ProjectMismatch(caller=context.project_id,

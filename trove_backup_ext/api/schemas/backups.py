@@ -47,10 +47,12 @@ create_request_body = {
                 # Swift: at most 256 bytes, no "/".
                 'swift_container': {
                     'type': 'string', 'minLength': 1, 'maxLength': 256,
-                    'pattern': full_match('[^/\\x00-\\x1f\\x7f-\\x9f]+'),
+                    # "." and ".." name no container a store can make.
+                    'pattern': full_match(
+                        '(?!\\.{1,2}\\Z)[^/\\x00-\\x1f\\x7f-\\x9f]+'),
                     'x-message': 'is not a valid Swift container name (1 to '
                                  '256 characters, no "/" or control '
-                                 'characters)'},
+                                 'characters, not "." or "..")'},
                 'storage_driver': {'type': 'string', 'minLength': 1,
                                    'maxLength': 255},
                 'restore_from': {

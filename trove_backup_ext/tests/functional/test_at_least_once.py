@@ -14,14 +14,17 @@ import threading
 import time
 
 import fixtures
+import oslo_messaging as messaging
 from oslo_messaging.notify import _impl_test as test_notifier
 from oslo_utils import timeutils
 import requests
+import sqlalchemy as sa
 
 from trove_backup_ext.agent import restore
 from trove_backup_ext import context as backup_context
 from trove_backup_ext.db import instances as instances_db
 from trove_backup_ext.db import lifecycle
+from trove_backup_ext.db import models
 from trove_backup_ext import states
 from trove_backup_ext.tests import base
 from trove_backup_ext.tests import chaos_bus
@@ -221,6 +224,68 @@ class _RepeatedMessages:
                          (row.status, row.checksum, row.fail_reason))
         self.assertEqual(['dbaas.backup_create.end'],
                          self.events(backup_id))
+
+    def test_result_lost_once_is_reported_again(self):
+        # RabbitMQ drops a call nobody consumed within its timeout: the
+        # result of a whole backup must not be lost with it.
+        before = digest(self.live)
+        backup_id = self.create()
+        worker_api = self.agent.manager.runner.worker
+        real_update = worker_api.update_backup
+        lost = []
+
+        def lossy(context, instance_id, backup_id, status, **fields):
+            if status == states.COMPLETED and not lost:
+                lost.append(status)
+                raise messaging.MessagingTimeout('no worker consumed it')
+            return real_update(context, instance_id, backup_id, status,
+                               **fields)
+        self.useFixture(fixtures.MockPatchObject(
+            worker_api, 'update_backup', side_effect=lossy))
+        self.useFixture(fixtures.MockPatch(
+            'trove_backup_ext.agent.runner.time.sleep'))
+        self.workers[0].manager.create_backup(self.context, backup_id)
+        self.wait_done(backup_id)
+        self.agent.manager.wait()
+        self.assertEqual([states.COMPLETED], lost)
+        self.assertTrue(self.objects_of(backup_id))
+        self.assertEqual(before, self.restored_digest(backup_id))
+
+    def test_reaper_spares_a_backup_that_reported_after_it_looked(self):
+        backup_id = self.create()
+        self.assertTrue(lifecycle.claim(self.context, backup_id, 'run-1'))
+        reaper = self.workers[0].reaper
+        later = timeutils.utcnow() + datetime.timedelta(
+            seconds=self.conf.worker.backup_timeout + 1)
+        cutoff = later - datetime.timedelta(
+            seconds=self.conf.worker.backup_timeout)
+        selected = lifecycle.stuck(self.context, cutoff)
+        self.assertEqual([backup_id], [b.id for b in selected])
+        # The agent's heartbeat lands between the reaper's look and act.
+        timeutils.set_time_override(later)
+        self.addCleanup(timeutils.clear_time_override)
+        self.assertTrue(self.workers[0].manager.update_backup(
+            self.context, INSTANCE_ID, backup_id, states.BUILDING,
+            attempt_id='run-1'))
+        self.assertFalse(reaper._fail_stuck(
+            self.context, selected[0], self.conf.worker.backup_timeout,
+            cutoff))
+        self.assertEqual(states.BUILDING,
+                         lifecycle.get(self.context, backup_id).status)
+
+    def test_backup_in_a_container_no_store_accepts_can_be_deleted(self):
+        # The API refuses ".." now; an earlier release did not.
+        backup_id = self.create()
+        manager = self.workers[0].manager
+        with self.database.engine.begin() as connection:
+            connection.execute(sa.update(models.Backup).where(
+                models.Backup.id == backup_id).values(container='..'))
+        manager.create_backup(self.context, backup_id)
+        self.wait_status(backup_id, states.FAILED)
+        self.assertEqual(202, requests.delete(
+            '%s/%s' % (self.url, backup_id)).status_code)
+        manager.delete_backup(self.context, backup_id)
+        self.assertEqual(404, self.show(backup_id).status_code)
 
     def test_delete_cast_delivered_twice_deletes_once(self):
         backup_id = self.create()

@@ -209,14 +209,17 @@ class LifecycleTest(base.TestCase):
         manager = self.worker.manager
         for instance_id, attempt_id in (
                 ('another-instance', attempt),
-                (self.instance.id, 'another-attempt'),
-                # Without an attempt, from a 1.1 agent: refused.
-                (self.instance.id, None)):
+                ('another-instance', None),
+                (self.instance.id, 'another-attempt')):
             self.assertFalse(manager.update_backup(
                 self.context, instance_id, backup_id, states.FAILED,
                 attempt_id=attempt_id, fail_reason='forged'))
         self.assertEqual(states.NEW,
                          lifecycle.get(self.context, backup_id).status)
+        # Without an attempt (an agent of a rolling upgrade that got
+        # none, or is capped at worker 1.0): the 1.0 rule, its instance.
+        self.assertTrue(manager.update_backup(
+            self.context, self.instance.id, backup_id, states.BUILDING))
         self.assertTrue(manager.update_backup(
             self.context, self.instance.id, backup_id, states.BUILDING,
             attempt_id=attempt))

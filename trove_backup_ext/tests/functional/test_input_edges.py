@@ -84,6 +84,28 @@ class _TestInputEdges:
             self.assertBadRequest(response, "backup['name']", fragment)
         self.assertEqual(0, self.backup_rows())
 
+    def test_delete_takes_the_id_from_the_path_only(self):
+        backup = self.create_backup(self.instance.id)['id']
+        self.complete(backup)
+        response = self.request('DELETE', '/backups?backup_id=%s' % backup)
+        self.assertFault(response, 405, 'badMethod')
+        response = self.request('DELETE', '/backups', json={
+            'backup_id': backup})
+        self.assertFault(response, 405, 'badMethod')
+        self.assertEqual([backup], self.backup_ids())
+        self.assertEqual(200, self.request(
+            'GET', '/backups/%s' % backup).status_code)
+
+    def test_container_dot_names(self):
+        # Once a 202, then a backup FAILED that could never be deleted.
+        for name in ('.', '..'):
+            response = self.request('POST', '/backups', json={'backup': {
+                'name': 'b', 'instance': self.instance.id,
+                'swift_container': name}})
+            self.assertBadRequest(response, 'swift_container', '".."')
+        self.assertEqual(0, self.backup_rows())
+        self.create_backup(self.instance.id, swift_container='...')
+
     def test_container_with_trailing_newline(self):
         # Once accepted: "$" matches before a final newline.
         response = self.request('POST', '/backups', json={'backup': {
@@ -161,6 +183,38 @@ class _TestInputEdges:
                 self.assertFault(response, 404, 'itemNotFound')
         self.assertEqual([backup], self.backup_ids())
         self.assertEqual([('create_backup', backup)], self.worker.calls)
+
+    def test_body_nested_too_deeply_for_pecan(self):
+        # pecan parses a JSON body before our code: 950 levels were a
+        # 500 (RecursionError), whatever the route.
+        for depth in (950, 30000):
+            deep = '[' * depth + ']' * depth
+            for path in ('/backups', '/restores',
+                         '/backups/%s' % self.instance.id):
+                for body in ('{"backup": {"name": %s}}' % deep,
+                             '{"x": %s}' % deep, deep):
+                    response = self.request(
+                        'POST', path, data=body,
+                        headers={'Content-Type': 'application/json'})
+                    self.assertBadRequest(response, 'nested')
+        # 100,000 levels are more bytes than a body may have.
+        deep = '[' * 100000 + ']' * 100000
+        response = self.request('POST', '/backups', data=deep,
+                                headers={'Content-Type': 'application/json'})
+        self.assertFault(response, 413, 'overLimit')
+        # Brackets inside strings are not nesting.
+        backup = self.create_backup(self.instance.id,
+                                    name='[' * 200 + 'x')['id']
+        self.assertEqual([backup], self.backup_ids())
+        self.assertEqual(1, self.backup_rows())
+
+    def test_body_too_large_is_refused_before_parsing(self):
+        body = '{"backup": {"name": "%s"}}' % ('x' * 70000)
+        response = self.request(
+            'POST', '/backups', data=body,
+            headers={'Content-Type': 'application/json'})
+        self.assertFault(response, 413, 'overLimit', '65536')
+        self.assertEqual(0, self.backup_rows())
 
     def test_path_that_is_not_utf8(self):
         # Once a plain-text 500 in noauth mode: the filter and the fault

@@ -53,11 +53,7 @@ class OpenStackClientTestCase(base.FunctionalTestCase):
         """A backup made over HTTP and finished as the worker would."""
         backup = self.create_backup((instance or self.instance).id,
                                     name=name)
-        with self.database.engine.begin() as connection:
-            connection.execute(
-                sa.update(models.Backup)
-                .where(models.Backup.id == backup['id'])
-                .values(status='COMPLETED', running_instance_id=None))
+        self.complete(backup['id'])
         return backup['id']
 
     def gets_of(self, path):
@@ -88,7 +84,8 @@ class TestCreateAndShow(OpenStackClientTestCase):
             {'id', 'name', 'description', 'locationRef', 'instance_id',
              'created', 'updated', 'size', 'status', 'parent_id',
              'project_id', 'storage_driver', 'datastore',
-             'datastore_version', 'datastore_version_id'}, set(created))
+             'datastore_version', 'datastore_version_id', 'progress'},
+            set(created))
         # One POST, no lazy-loading GET.
         self.assertEqual([('POST', '/v1.0/%s/backups' % base.PROJECT)],
                          self.log.calls())

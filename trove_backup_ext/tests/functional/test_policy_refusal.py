@@ -10,12 +10,15 @@ import yaml
 
 from trove_backup_ext.db import backup_strategies as strategies_db
 from trove_backup_ext.db import backups as backups_db
+from trove_backup_ext.db import restores as restores_db
 from trove_backup_ext.db import models
 from trove_backup_ext import policies
 from trove_backup_ext.policies import backup_strategies as strategy_policies
 from trove_backup_ext.policies import backups as backup_policies
 from trove_backup_ext.policies import instances as instance_policies
+from trove_backup_ext.policies import restores as restore_policies
 from trove_backup_ext import policy
+from trove_backup_ext import states
 from trove_backup_ext.tests import base
 
 # Rules that define who is who; the rules of actions refer to them.
@@ -39,11 +42,24 @@ RULE_REQUESTS = {
     strategy_policies.CREATE: ('POST', strategy_policies.PATH, ''),
     strategy_policies.DELETE: ('DELETE', strategy_policies.PATH, ''),
     instance_policies.BACKUPS: ('GET', instance_policies.PATH_BACKUPS, ''),
+    restore_policies.INDEX: ('GET', restore_policies.PATH, ''),
+    restore_policies.INDEX_ALL_PROJECTS: ('GET', restore_policies.PATH,
+                                          '?all_projects=true'),
+    restore_policies.SHOW: ('GET', restore_policies.PATH_ID, ''),
+    restore_policies.CREATE: ('POST', restore_policies.PATH, ''),
+}
+# Routes guarded by a rule of RULE_REQUESTS that has a second route.
+SECOND_ROUTES = {
+    ('POST', restore_policies.ALIAS): restore_policies.CREATE,
 }
 # The body of each POST route.
 POST_BODIES = {
     strategy_policies.PATH: lambda test: {
         'backup_strategy': {'swift_container': 'denied'}},
+    restore_policies.PATH: lambda test: {'restore': {
+        'backup_id': test.backup['id'], 'instance_id': test.instance.id}},
+    restore_policies.ALIAS: lambda test: {'restore': {
+        'instance_id': test.instance.id}},
 }
 
 
@@ -64,15 +80,19 @@ class _PolicyRefusalTests:
         self.policy_dir = self.useFixture(fixtures.TempDir()).path
         self.instance = self.add_instance()
         self.backup = self.create_backup(self.instance.id)
-        with self.database.engine.begin() as connection:
-            connection.execute(sa.update(models.Backup)
-                               .where(models.Backup.id == self.backup['id'])
-                               .values(status='COMPLETED',
-                                       running_instance_id=None))
+        self.complete(self.backup['id'])
         self.assertTrue(self.worker.received.wait(5))
         # So that a delete let through would show.
         strategies_db.put(self.admin_context, base.PROJECT,
                           strategies_db.PROJECT_WIDE, 'kept')
+        # A finished restore, for the routes that show one.
+        self.restore_id = restores_db.create(self.admin_context, {
+            'id': '9b1e1a0e-6d7c-4f7e-8a39-1c5d3f0b2a77',
+            'project_id': base.PROJECT, 'backup_id': self.backup['id'],
+            'instance_id': self.instance.id}).id
+        self.assertTrue(restores_db.transition(
+            self.admin_context, self.restore_id, states.RESTORE_RUNNING,
+            states.COMPLETED))
 
     # Helpers.
 
@@ -92,7 +112,8 @@ class _PolicyRefusalTests:
     def call(self, method, path_template, query='', roles='member'):
         path = path_template.format(project_id=base.PROJECT,
                                     backupId=self.backup['id'],
-                                    instanceId=self.instance.id)
+                                    instanceId=self.instance.id,
+                                    restoreId=self.restore_id)
         kwargs = {}
         if method == 'POST' and path_template in POST_BODIES:
             kwargs['json'] = POST_BODIES[path_template](self)
@@ -111,8 +132,11 @@ class _PolicyRefusalTests:
             strategies = connection.execute(sa.select(
                 models.BackupStrategy.instance_id,
                 models.BackupStrategy.swift_container)).all()
+            restores = connection.execute(sa.select(
+                models.Restore.id, models.Restore.status)).all()
         return (sorted(tuple(row) for row in rows),
                 sorted(tuple(row) for row in strategies),
+                sorted(tuple(row) for row in restores),
                 backups_db.usage(self.admin_context, base.PROJECT))
 
     def assertRefusedBy(self, response, rule_names):
@@ -129,7 +153,9 @@ class _PolicyRefusalTests:
             self.assertIn(name, documented_routes()[(method, path)])
         self.assertEqual(set(documented_routes()),
                          {(method, path) for method, path, _ in
-                          RULE_REQUESTS.values()})
+                          RULE_REQUESTS.values()} | set(SECOND_ROUTES))
+        for route, name in SECOND_ROUTES.items():
+            self.assertIn(name, documented_routes()[route])
 
     def test_member_refused_on_every_route(self):
         self.deny(rule.name for rule in policies.list_rules()

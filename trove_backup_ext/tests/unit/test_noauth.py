@@ -51,3 +51,14 @@ class NoAuthTest(base.TestCase):
         self.assertEqual({'badRequest': {
             'code': 400, 'message': 'The URL path is not valid UTF-8.'}},
             response.json)
+
+    def test_user_id_that_could_not_be_stored_is_a_400(self):
+        for user_id in ('u\x00', 'u\x01', 'u' * 256):
+            request = webob.Request.blank('/v1.0/p1/backups',
+                                          headers={'X-User-Id': user_id})
+            response = request.get_response(
+                noauth.NoAuthMiddleware(_echo_identity))
+            self.assertEqual(400, response.status_int, user_id)
+            self.assertIn('X-User-Id', response.json['badRequest']['message'])
+        self.assertEqual('u' * 255, self._identity(
+            '/v1.0/p1/backups', {'X-User-Id': 'u' * 255})['HTTP_X_USER_ID'])

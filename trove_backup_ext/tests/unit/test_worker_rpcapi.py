@@ -69,13 +69,13 @@ class WorkerAPIClientTest(base.TestCase):
         self.assertEqual('trove-backup-worker', target.topic)
         self.assertEqual(rpcapi.WorkerAPI.RPC_API_VERSION, target.version)
         self.assertIsNone(target.server)
-        self.assertEqual('1.1', kwargs['version_cap'])
+        self.assertEqual('1.2', kwargs['version_cap'])
         self.assertIsInstance(kwargs['serializer'],
                               rpc.RequestContextSerializer)
 
     def test_upgrade_level_caps_the_client(self):
         for configured, cap in (('2027.1', '1.0'), ('1.0', '1.0'),
-                                ('0.9', '0.9'), ('latest', '1.1')):
+                                ('0.9', '0.9'), ('latest', '1.2')):
             self.conf.set_override('worker', configured,
                                    group='upgrade_levels')
             rpcapi.WorkerAPI(self.conf, self.transport)
@@ -105,16 +105,36 @@ class WorkerAPIClientTest(base.TestCase):
             self.context, 'delete_backup', backup_id=BACKUP_ID)
         self.client.prepare.return_value.call.assert_not_called()
 
-    def test_update_backup_names_the_attempt_at_1_1(self):
+    def test_update_backup_names_the_attempt_and_progress_at_1_2(self):
         self.client.can_send_version.return_value = True
         worker = rpcapi.WorkerAPI(self.conf, self.transport)
         worker.update_backup(self.context, 'i1', BACKUP_ID, 'BUILDING',
-                             attempt_id='a1')
+                             attempt_id='a1', progress={'bytes_done': 1})
+        self.client.prepare.assert_called_once_with(
+            version='1.2', retry=2, timeout=None)
+        self.client.prepare.return_value.cast.assert_called_once_with(
+            self.context, 'update_backup', instance_id='i1',
+            backup_id=BACKUP_ID, status='BUILDING', attempt_id='a1',
+            progress={'bytes_done': 1})
+
+    def test_update_backup_to_a_1_1_worker_leaves_progress_out(self):
+        self.client.can_send_version.side_effect = (
+            lambda version: version != '1.2')
+        worker = rpcapi.WorkerAPI(self.conf, self.transport)
+        worker.update_backup(self.context, 'i1', BACKUP_ID, 'BUILDING',
+                             attempt_id='a1', progress={'bytes_done': 1})
         self.client.prepare.assert_called_once_with(
             version='1.1', retry=2, timeout=None)
         self.client.prepare.return_value.cast.assert_called_once_with(
             self.context, 'update_backup', instance_id='i1',
             backup_id=BACKUP_ID, status='BUILDING', attempt_id='a1')
+
+    def test_restore_backup_casts_the_id_at_1_2(self):
+        worker = rpcapi.WorkerAPI(self.conf, self.transport)
+        worker.restore_backup(self.context, BACKUP_ID)
+        self.client.prepare.assert_called_once_with(version='1.2', retry=2)
+        self.client.prepare.return_value.cast.assert_called_once_with(
+            self.context, 'restore_backup', restore_id=BACKUP_ID)
 
     def test_update_backup_to_a_1_0_worker_leaves_the_attempt_out(self):
         # A 1.0 worker's update_backup takes no attempt_id argument.

@@ -5,7 +5,9 @@ import webob.exc
 from pecan import rest
 from oslo_utils import strutils
 
+from trove_backup_ext.api.controllers.v1 import restores as restore_api
 from trove_backup_ext.api import pagination
+from trove_backup_ext.api.schemas import restores as restore_schemas
 from trove_backup_ext.api.schemas import backups as schemas
 from trove_backup_ext.api import validation
 from trove_backup_ext.api import views
@@ -25,11 +27,6 @@ def _not_allowed(allow):
 class BackupsController(rest.RestController):
 
     def __init__(self, project_id):
-        # The project in the URL is a filter of the list and the owner of
-        # new rows: one holding a character no string may (NUL would be a
-        # 500 on PostgreSQL) names no project, like an unknown backup id.
-        if validation.forbidden_character(project_id) is not None:
-            raise exception.NotFound(uuid=project_id)
         self.project_id = project_id
 
     @pecan.expose('json')
@@ -86,8 +83,14 @@ class BackupsController(rest.RestController):
         return {'backup': views.backup_view(backup)}
 
     @pecan.expose('json')
-    def post(self, *backup_id, **ignored):
-        if backup_id:
+    def post(self, *path, **ignored):
+        if len(path) == 2 and path[1] == 'restore':
+            # Cinder's form: POST /backups/{id}/restore.
+            spec = restore_api.read_body(
+                restore_schemas.backup_restore_request_body)
+            return restore_api.create(self.project_id, path[0],
+                                      spec['instance_id'])
+        if path:
             _not_allowed('GET, DELETE')
         context = pecan.request.context
         policy.authorize(context, backup_policies.CREATE,
@@ -107,9 +110,14 @@ class BackupsController(rest.RestController):
     # Clients send "Accept: application/json" with DELETE too; the answer
     # is an empty body.
     @pecan.expose(content_type='application/json')
-    def delete(self, backup_id=None, **ignored):
-        if backup_id is None:
+    def delete(self, *path, **ignored):
+        # The id only from the path: pecan would fill a named argument
+        # from the query string or a JSON body (?backup_id=X).
+        if not path:
             _not_allowed('GET, POST')     # The collection itself.
+        if len(path) > 1:
+            pecan.abort(404)
+        backup_id = path[0]
         context = pecan.request.context
         backup = _service().get(context, backup_id)
         policy.authorize(context, backup_policies.DELETE,

@@ -1,0 +1,87 @@
+"""Runs one restore into the agent's live instance, reported.
+
+The agent reports RESTORING, then every progress interval from a
+heartbeat (with the bytes restored), restores beside the live data,
+swaps it in, and checks it (agent/in_place.py). The old data is dropped
+only once the worker has recorded COMPLETED: if the worker gave up on the
+restore (its reaper, say), the old data goes back, so a restore the
+worker shows FAILED never leaves the instance changed.
+"""
+
+from oslo_log import log as logging
+
+from trove_backup_ext.agent import in_place
+from trove_backup_ext.agent import progress as agent_progress
+from trove_backup_ext.agent import restore as agent_restore
+from trove_backup_ext.agent import runner
+from trove_backup_ext import states
+
+LOG = logging.getLogger(__name__)
+
+class RestoreRunner:
+
+    def __init__(self, conf, instance_id, datastore, worker_api):
+        self.conf = conf
+        self.instance_id = instance_id
+        self.datastore = datastore
+        self.worker = worker_api
+
+    def _report(self, context, info, status, wait=True, **fields):
+        try:
+            return self.worker.update_restore(
+                context, self.instance_id, info['id'], status,
+                info['attempt_id'], wait=wait,
+                timeout=self.conf.agent.report_timeout, **fields)
+        except Exception:
+            LOG.exception('Could not report %s of restore %s', status,
+                          info['id'])
+            return None
+
+    def run(self, context, info):
+        restore_id = info['id']
+        if self._report(context, info, states.RESTORING) is False:
+            LOG.warning('Worker refused to start restore %s', restore_id)
+            return
+        progress = agent_progress.Progress()
+        heartbeat = runner.Heartbeat(
+            lambda status, snapshot: self._report(context, info, status,
+                                                  progress=snapshot),
+            self.conf.agent.progress_interval, status=states.RESTORING,
+            progress=progress)
+        backup = info['backup']
+
+        def write_restored(staging):
+            return agent_restore.restore_backup(
+                self.conf, self.datastore, backup['storage_driver'],
+                backup['container'], backup['id'], staging,
+                checksum=backup.get('checksum'),
+                trust_id=backup.get('trust_id'), progress=progress)
+
+        def before_swap():
+            if heartbeat.abandoned.is_set():
+                raise runner.BackupAbandoned()
+
+        def confirm():
+            # Reported while the heartbeat goes on (see runner.py); no
+            # answer at all rolls back, as a refusal does.
+            if heartbeat.abandoned.is_set():
+                return False
+            return bool(runner.report_until_answered(
+                lambda: self._report(context, info, states.COMPLETED)))
+
+        try:
+            with heartbeat:
+                in_place.restore_in_place(self.datastore, restore_id,
+                                          write_restored, confirm=confirm,
+                                          before_swap=before_swap)
+        except (runner.BackupAbandoned, in_place.NotConfirmed):
+            LOG.warning('Restore %s was given up by the worker; the '
+                        'instance keeps its data.', restore_id)
+            self._report(context, info, states.FAILED, wait=False,
+                         fail_reason='The restore was given up; the '
+                                     'instance keeps its data.')
+        except Exception as exc:
+            LOG.exception('Restore %s failed', restore_id)
+            self._report(context, info, states.FAILED, wait=False,
+                         fail_reason=runner.describe_failure(exc) +
+                         ' The instance keeps its data.')
