@@ -1,7 +1,11 @@
 """The encryption keys of backup data, from [backup_encryption]."""
 
+from oslo_log import log as logging
+
 from trove_backup_ext import exception
 from trove_backup_ext.pipeline import codec as chunk_codec
+
+LOG = logging.getLogger(__name__)
 
 
 def load_key(conf):
@@ -14,10 +18,31 @@ def load_key(conf):
     return _parse(text) if text else None
 
 
-def load_previous_keys(conf):
-    """The 32-byte keys kept only to read older backups."""
-    return [_parse(_read(path, 'previous_key_files'))
-            for path in conf.backup_encryption.previous_key_files]
+def load_previous_keys(conf, strict=False):
+    """The 32-byte keys kept only to read older backups.
+
+    Not strict (a backup or restore running), a file that cannot be read
+    or holds no key is logged and skipped: only the backups sealed with
+    that key are affected, and they report it missing by its id. Strict
+    (the agent starting), it is a configuration error.
+    """
+    keys = []
+    for path in conf.backup_encryption.previous_key_files:
+        try:
+            keys.append(_parse(_read(path, 'previous_key_files'),
+                               'previous_key_files %s' % path))
+        except exception.ConfigurationError as exc:
+            if strict:
+                raise
+            LOG.warning('%s; backups sealed with that key cannot be read '
+                        'until it is fixed.', exc)
+    return keys
+
+
+def check(conf):
+    """Raise ConfigurationError unless every configured key loads."""
+    load_key(conf)
+    load_previous_keys(conf, strict=True)
 
 
 def _read(path, option):
@@ -29,14 +54,15 @@ def _read(path, option):
             'Cannot read [backup_encryption] %s: %s' % (option, exc))
 
 
-def _parse(text):
+def _parse(text, where='key'):
     try:
         key = bytes.fromhex(text)
     except ValueError:
         key = b''
     if len(key) != 32:
         raise exception.ConfigurationError(
-            'The backup encryption key must be 64 hexadecimal digits.')
+            'The backup encryption key (%s) must be 64 hexadecimal digits.'
+            % where)
     return key
 
 

@@ -133,7 +133,8 @@ def restore_in_place(datastore, restore_id, write_restored, confirm=None,
     journal = _Journal(paths, restore_id)
     journal.write(STAGING)
     try:
-        restored = write_restored(paths.staging)
+        # A driver's restore() may return None: the data is the target.
+        restored = write_restored(paths.staging) or paths.staging
         if before_swap is not None:
             before_swap()
     except BaseException:

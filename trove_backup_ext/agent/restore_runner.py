@@ -47,7 +47,7 @@ class RestoreRunner:
             lambda status, snapshot: self._report(context, info, status,
                                                   progress=snapshot),
             self.conf.agent.progress_interval, status=states.RESTORING,
-            progress=progress)
+            progress=progress, max_runtime=self.conf.agent.max_runtime)
         backup = info['backup']
 
         def write_restored(staging):
@@ -75,11 +75,12 @@ class RestoreRunner:
                                           write_restored, confirm=confirm,
                                           before_swap=before_swap)
         except (runner.BackupAbandoned, in_place.NotConfirmed):
-            LOG.warning('Restore %s was given up by the worker; the '
-                        'instance keeps its data.', restore_id)
+            reason = heartbeat.reason or 'The worker gave up on it.'
+            LOG.warning('Restore %s was given up (%s); the instance keeps '
+                        'its data.', restore_id, reason)
             self._report(context, info, states.FAILED, wait=False,
-                         fail_reason='The restore was given up; the '
-                                     'instance keeps its data.')
+                         fail_reason=reason + ' The instance keeps its '
+                                              'data.')
         except Exception as exc:
             LOG.exception('Restore %s failed', restore_id)
             self._report(context, info, states.FAILED, wait=False,

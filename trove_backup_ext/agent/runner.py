@@ -29,7 +29,7 @@ LOG = logging.getLogger(__name__)
 
 
 class BackupAbandoned(Exception):
-    """The worker no longer expects this backup."""
+    """The worker no longer expects this backup, or it ran too long."""
 
 
 class Heartbeat:
@@ -41,17 +41,29 @@ class Heartbeat:
     [worker] backup_timeout seconds of silence, must not take them for a
     dead agent. Given to the pipeline as its progress callback, it stops
     the backup there once the worker has given up on it.
+
+    A heartbeat alone would keep a hung tool alive forever: so the
+    operation is given up after max_runtime seconds (0: never), and
+    giving up also runs the callbacks registered with when_abandoned()
+    (closing the tool's session), which unblocks a data path that waits
+    on a tool that sends nothing.
     """
 
     def __init__(self, report, interval, status=states.BUILDING,
-                 progress=None):
+                 progress=None, max_runtime=0, clock=time.monotonic):
         """report(status, progress) sends one report and returns the
         worker's answer (False: it gave up on the operation)."""
         self.report = report
         self.interval = interval
         self.status = status
         self.progress = progress or agent_progress.Progress()
+        self.max_runtime = max_runtime
         self.abandoned = threading.Event()
+        self.reason = None
+        self._clock = clock
+        self._started = clock()
+        self._callbacks = []
+        self._lock = threading.Lock()
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._beat, daemon=True,
                                         name='heartbeat')
@@ -71,10 +83,38 @@ class Heartbeat:
 
     def _beat(self):
         while not self._stopped.wait(self.interval):
+            if (self.max_runtime and
+                    self._clock() - self._started > self.max_runtime):
+                return self.abandon('It ran longer than [agent] '
+                                    'max_runtime (%d seconds).'
+                                    % self.max_runtime)
             if self.report(self.status,
                            self.progress.snapshot()) is False:
-                self.abandoned.set()
+                return self.abandon(None)
+
+    def abandon(self, reason):
+        """Give up: reason None when the worker did (nothing to report),
+        else the failure to report."""
+        with self._lock:
+            if self.abandoned.is_set():
                 return
+            self.reason = reason
+            self.abandoned.set()
+            callbacks, self._callbacks = self._callbacks, []
+        for callback in callbacks:
+            try:
+                callback()
+            except Exception:
+                LOG.exception('Could not stop the abandoned operation')
+
+    def when_abandoned(self, callback):
+        """Call callback (from the heartbeat's thread) on giving up; at
+        once if given up already."""
+        with self._lock:
+            if not self.abandoned.is_set():
+                self._callbacks.append(callback)
+                return
+        callback()
 
     def __call__(self, done_bytes):
         """The pipeline's progress callback: plain bytes done so far."""
@@ -143,7 +183,8 @@ class BackupRunner:
                                                   progress=progress),
             self.conf.agent.progress_interval,
             progress=agent_progress.Progress(
-                self.datastore.estimated_size()))
+                self.datastore.estimated_size()),
+            max_runtime=self.conf.agent.max_runtime)
         try:
             store = storage.load(self.conf, info['storage_driver'],
                                  trust_id=info.get('trust_id'))
@@ -159,12 +200,19 @@ class BackupRunner:
                     stored_size=result.stored_size,
                     checksum=result.checksum, location=result.location))
         except Exception as exc:
-            if not isinstance(exc, BackupAbandoned):
+            # A failure caused by giving up (a closed session) is the
+            # giving up: its reason, or nothing if the worker gave up.
+            abandoned = (isinstance(exc, BackupAbandoned) or
+                         heartbeat.abandoned.is_set())
+            if not abandoned:
                 LOG.exception('Backup %s failed', backup_id)
             self._remove_objects(store, info)
-            if not isinstance(exc, BackupAbandoned):
+            reason = (heartbeat.reason if abandoned
+                      else describe_failure(exc))
+            if reason:
+                LOG.warning('Backup %s failed: %s', backup_id, reason)
                 self._report(context, info, states.FAILED, wait=False,
-                             fail_reason=describe_failure(exc))
+                             fail_reason=reason)
             return
         if accepted is False:
             LOG.warning('Worker refused the result of backup %s; removing '
@@ -197,6 +245,8 @@ class BackupRunner:
             with self.datastore.backup(
                     parent_manifest['metadata'] if parent_manifest else None
             ) as session:
+                # Closing stops the tool: a read blocked on it returns.
+                progress.when_abandoned(session.close)
                 return writer.write(session, described)
         finally:
             if parent_index is not None:

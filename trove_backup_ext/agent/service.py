@@ -2,6 +2,7 @@
 
 import oslo_messaging as messaging
 
+from trove_backup_ext.agent import encryption
 from trove_backup_ext.agent import in_place
 from trove_backup_ext.agent import manager as agent_manager
 from trove_backup_ext import datastores
@@ -14,6 +15,9 @@ class AgentService:
     def __init__(self, conf, transport, instance_id, datastore=None):
         self.datastore = datastore or datastores.load(conf,
                                                       conf.agent.datastore)
+        # A key file that cannot be read stops the agent now, not the
+        # first backup or restore that needs it.
+        encryption.check(conf)
         # A restore cut off by the death of an earlier run is finished
         # (rolled back, or completed if checked) before anything else.
         in_place.recover(self.datastore)

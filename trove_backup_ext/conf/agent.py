@@ -31,6 +31,12 @@ agent_opts = [
                     'object_size).'),
     cfg.IntOpt('compression_level', default=1, min=1, max=19,
                help='zstd level of chunks.'),
+    cfg.IntOpt('max_runtime', default=86400, min=0,
+               help='Seconds after which a running backup or restore is '
+                    'given up (its tool stopped, the operation FAILED), '
+                    'however it reports: the agent reports progress from '
+                    'a heartbeat, so a tool that hangs would otherwise '
+                    'hold the instance for ever. 0: no limit.'),
     cfg.IntOpt('report_timeout', default=30, min=1,
                help='Seconds to wait for the worker to answer a progress '
                     'report.'),

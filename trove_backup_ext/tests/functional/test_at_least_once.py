@@ -75,7 +75,8 @@ class _System(base.TestCase):
             'oslo_messaging_notifications.driver': ['test'],
         })).conf
         test_notifier.reset()
-        self.useFixture(service_fixtures.Database(self.backend))
+        self.database = self.useFixture(
+            service_fixtures.Database(self.backend))
         if self.chaos:
             self.bus = self.useFixture(chaos_bus.ChaosBus(seed=7))
         self.context = backup_context.get_admin_context()
@@ -353,6 +354,59 @@ class _EveryMessageTwiceAndReordered:
 class _SlowPhases:
     """A phase with no data (PostgreSQL's checkpoint, MariaDB's lock
     wait) longer than the timeout does not get a live backup reaped."""
+
+    def hang_the_tool(self):
+        """Make the backup tool send nothing until its session closes."""
+        datastore = self.agent.datastore
+        real_backup = datastore.backup
+        closed = threading.Event()
+
+        def hung(parent_metadata=None):
+            session = real_backup(parent_metadata)
+            real_members, real_close = session.members, session.close
+
+            def members():
+                closed.wait(60)
+                if closed.is_set():
+                    raise OSError('the tool was stopped')
+                yield from real_members()
+
+            def close():
+                closed.set()
+                real_close()
+            session.members, session.close = members, close
+            return session
+        self.useFixture(fixtures.MockPatchObject(datastore, 'backup',
+                                                 side_effect=hung))
+        return closed
+
+    def test_hung_tool_given_up_by_the_worker_frees_the_agent(self):
+        closed = self.hang_the_tool()
+        backup_id = self.create()
+        ef.wait_for(lambda: lifecycle.get(self.context, backup_id).status
+                    == states.BUILDING)
+        # An operator resets it (trove-backup-manage backup reset-status).
+        self.assertTrue(lifecycle.transition(
+            self.context, backup_id, states.RUNNING, states.FAILED,
+            fail_reason='reset'))
+        self.assertTrue(closed.wait(30))
+        self.agent.manager.wait()
+        self.assertEqual('reset',
+                         lifecycle.get(self.context, backup_id).fail_reason)
+        self.assertEqual([], self.objects_of(backup_id))
+        # The agent is free for the next backup of the instance.
+        self.assertFalse(self.agent.manager._busy.locked())
+
+    def test_hung_tool_is_given_up_after_max_runtime(self):
+        self.conf.set_override('max_runtime', 2, group='agent')
+        closed = self.hang_the_tool()
+        backup_id = self.create()
+        self.assertTrue(closed.wait(30))
+        self.wait_status(backup_id, states.FAILED)
+        self.assertIn('max_runtime', lifecycle.get(
+            self.context, backup_id).fail_reason)
+        self.agent.manager.wait()
+        self.assertEqual([], self.objects_of(backup_id))
 
     def test_heartbeat_keeps_a_silent_backup_alive(self):
         datastore = self.agent.datastore

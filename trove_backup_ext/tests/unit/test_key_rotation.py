@@ -198,16 +198,20 @@ class KeyringConfigTest(base.TestCase):
         self.assertTrue(keyring.codec(
             chunk_codec.key_id(bytes.fromhex('11' * 32)), 'b1').encrypted)
 
-    def test_unreadable_or_malformed_previous_key_is_refused(self):
-        self.conf.set_override(
-            'previous_key_files', [os.path.join(self.tmp, 'gone')],
-            group='backup_encryption')
-        exc = self.assertRaises(exception.ConfigurationError,
-                                encryption.make_keyring, self.conf)
-        self.assertIn('Cannot read [backup_encryption] previous_key_files',
-                      str(exc))
-        self.conf.set_override(
-            'previous_key_files', [self.key_file('short', '11' * 16)],
-            group='backup_encryption')
-        self.assertRaises(exception.ConfigurationError,
-                          encryption.make_keyring, self.conf)
+    def test_bad_previous_key_fails_the_start_not_other_backups(self):
+        good = self.key_file('a', '11' * 32)
+        for bad in (os.path.join(self.tmp, 'gone'),
+                    self.key_file('short', '11' * 16)):
+            self.conf.set_override('previous_key_files', [bad, good],
+                                   group='backup_encryption')
+            # The agent refuses to start on it...
+            exc = self.assertRaises(exception.ConfigurationError,
+                                    encryption.check, self.conf)
+            self.assertIn('previous_key_files', str(exc))
+            # ...but a running one reads every backup it still can: one
+            # bad file costs the backups of that key alone.
+            keyring = encryption.make_keyring(self.conf)
+            self.assertTrue(keyring.codec(
+                chunk_codec.key_id(bytes.fromhex('11' * 32)),
+                'b1').encrypted)
+            self.assertFalse(keyring.codec(None, 'b1').encrypted)
