@@ -4,15 +4,18 @@
 The API runs in this process on a fresh SQLite database with the test
 fixtures (noauth; casts go over the in-memory transport to a worker that
 only records them). Where a sample needs a COMPLETED backup, this script
-sets status, size, checksum and location in the database as the worker does
-when an agent reports a stored backup. Every response body is written
-exactly as returned: ids and timestamps change from run to run.
+moves it to COMPLETED with its size, checksum and location (the worker's
+transition, as when an agent reports a stored backup). A running backup's progress and the
+states of restores are made by the worker's own code (its managers and
+reaper) from the reports an agent would send. Every response body is
+written exactly as returned: ids and timestamps change from run to run.
 
 Run from the top of the checkout:
 
     .venv/bin/python tools/capture-api-samples.py
 """
 
+import datetime
 import json
 import logging
 import os
@@ -21,14 +24,21 @@ import sys
 import oslo_messaging as messaging
 from oslo_config import cfg
 from oslo_utils import timeutils
+from oslo_utils import uuidutils
 import requests
-import sqlalchemy as sa
 
+from trove_backup_ext.agent import progress as agent_progress
 from trove_backup_ext import conf as backup_conf
 from trove_backup_ext import context as backup_context
 from trove_backup_ext.db import instances as instances_db
-from trove_backup_ext.db import models
+from trove_backup_ext.db import lifecycle
+from trove_backup_ext.db import restores as restores_db
+from trove_backup_ext import notifications
+from trove_backup_ext import states
 from trove_backup_ext.tests import service_fixtures
+from trove_backup_ext.worker import manager as worker_manager
+from trove_backup_ext.worker import reaper as worker_reaper
+from trove_backup_ext.worker import restore_manager
 from trove_backup_ext.worker import rpcapi as worker_rpcapi
 
 SAMPLES = os.path.join(os.path.dirname(os.path.abspath(__file__)),
@@ -73,23 +83,21 @@ class Client:
 
 class Samples:
 
-    def __init__(self, conf, database, client):
+    def __init__(self, conf, client, context):
         self.conf = conf
-        self.engine = database.engine
         self.client = client
+        self.context = context
 
     def finish_backup(self, backup_id, size):
-        """What the worker does when an agent reports a stored backup."""
+        """What the worker does when an agent reports a stored backup:
+        one transition, which also frees the instance for its next
+        operation."""
         location = 'file://%s/%s/%s/manifest' % (
             LOCAL_STORAGE_DIR, self.conf.backup_swift_container, backup_id)
-        with self.engine.begin() as connection:
-            connection.execute(
-                sa.update(models.Backup)
-                .where(models.Backup.id == backup_id)
-                .values(status='COMPLETED', size=size, location=location,
-                        checksum='5d41402abc4b2a76b9719d911017c592',
-                        running_instance_id=None,
-                        updated=timeutils.utcnow()))
+        assert lifecycle.transition(
+            self.context, backup_id, states.RUNNING, states.COMPLETED,
+            size=size, location=location,
+            checksum='5d41402abc4b2a76b9719d911017c592')
 
     def create(self, name, body, expect=202):
         write(name + '-request.json', body)
@@ -114,17 +122,26 @@ class Samples:
             'POST', '/backups', 422, json={'backup': {
                 'name': 'one-more', 'instance': instance_id}}))
         self.finish_backup(incremental['id'], 0.01)
-        self.create('backup-create-parent', {'backup': {
+        self.running_id = self.create('backup-create-parent', {'backup': {
             'name': 'hourly-2026-11-28T12',
             'instance': instance_id,
             'parent_id': incremental['id'],
-            'description': 'Changes since hourly-2026-11-28T11'}})
+            'description': 'Changes since hourly-2026-11-28T11'}}
+        )['backup']['id']
 
+        self.backup_ids = (full['id'], incremental['id'])
         first_page = self.client.call('GET', '/backups?limit=2', 200)
         write('backup-list-response.json', first_page)
         next_href = first_page['links'][0]['href']
         write('backup-list-last-page-response.json', self.client.call(
             'GET', '/backups?' + next_href.split('?', 1)[1], 200))
+        self.conf.set_override('backups_page_size', 2)
+        write('instance-backup-list-response.json', self.client.call(
+            'GET', '/instances/%s/backups' % instance_id, 200))
+        self.conf.clear_override('backups_page_size')
+        write('instance-backup-list-not-found-error.json', self.client.call(
+            'GET', '/instances/0c4e8a2f-6b1d-4f3a-9e5c-7d2b4f6a8c1e/backups',
+            404))
         self.errors(instance_id, stopped_instance_id, full['id'])
 
     def errors(self, instance_id, stopped_instance_id, full_id):
@@ -156,6 +173,130 @@ class Samples:
         self.conf.clear_override('max_backups_per_tenant')
         write('backup-delete-running-error.json', self.client.call(
             'DELETE', '/backups/%s' % full_id, 422))
+
+
+class RestoreSamples:
+    """Restores, and a running backup's progress. The API's casts go to
+    the recording worker; what the real worker does next (claim a run,
+    apply an agent's reports, reap) is done here by the worker's own
+    code."""
+
+    def __init__(self, conf, client, context):
+        self.conf = conf
+        self.client = client
+        self.context = context
+        notifier = notifications.Notifier(conf, 'trove-backup-worker')
+        self.backups = worker_manager.WorkerManager(conf, None, None,
+                                                    notifier)
+        self.restores = restore_manager.RestoreManager(conf, None, None,
+                                                       notifier)
+
+    @staticmethod
+    def progress(done, total, seconds):
+        """What an agent's heartbeat reports after seconds."""
+        clock = iter([0.0, float(seconds)]).__next__
+        progress = agent_progress.Progress(total, clock=clock)
+        progress.add(done)
+        return progress.snapshot()
+
+    def show(self, name, kind, item_id):
+        write(name, self.client.call('GET', '/%ss/%s' % (kind, item_id),
+                                     200))
+
+    def backup_progress(self, backup_id, instance_id):
+        """A running backup with its progress; returns the agent's final
+        report, to send once the samples of a running backup are taken."""
+        attempt = uuidutils.generate_uuid()
+        assert lifecycle.claim(self.context, backup_id, attempt)
+        assert self.backups.update_backup(
+            self.context, instance_id, backup_id, states.BUILDING,
+            attempt_id=attempt,
+            progress=self.progress(1436549120, 3758096384, 20))
+        self.show('backup-show-building-response.json', 'backup', backup_id)
+        return lambda: self.backups.update_backup(
+            self.context, instance_id, backup_id, states.COMPLETED,
+            attempt_id=attempt, stored_size=16777216,
+            checksum=('9f86d081884c7d659a2feaa0c55ad015'
+                      'a3bf4f1b2b0b822cd15d6c15b0f00a08'),
+            location='file://%s/%s/%s/manifest' % (
+                LOCAL_STORAGE_DIR, self.conf.backup_swift_container,
+                backup_id))
+
+    def restore(self, name, path, body, expect=202):
+        write(name + '-request.json', body)
+        response = self.client.call('POST', path, expect, json=body)
+        write(name + '-response.json', response)
+        return response['restore']
+
+    def report(self, restore, status, **fields):
+        """The agent of the target reports on the worker's run."""
+        return self.restores.update_restore(
+            self.context, restore['instance_id'], restore['id'], status,
+            restores_db.find(self.context, restore['id']).attempt_id,
+            **fields)
+
+    def claim(self, restore):
+        assert restores_db.claim(self.context, restore['id'],
+                                 uuidutils.generate_uuid())
+
+    def run(self, full_id, incremental_id, running_id, source, target):
+        call = self.client.call
+        complete = self.backup_progress(running_id, source)
+        write('restore-create-not-completed-error.json', call(
+            'POST', '/restores', 422, json={'restore': {
+                'backup_id': running_id, 'instance_id': target}}))
+        assert complete()
+        first = self.restore('restore-create', '/restores', {'restore': {
+            'backup_id': full_id, 'instance_id': target}})
+        write('backup-delete-restoring-error.json',
+              call('DELETE', '/backups/%s' % full_id, 422))
+        write('restore-create-busy-error.json', call(
+            'POST', '/restores', 422, json={'restore': {
+                'backup_id': incremental_id, 'instance_id': target}}))
+        self.claim(first)
+        assert self.report(first, states.RESTORING, progress=self.progress(
+            96468992, 150323855, 4))
+        self.show('restore-show-restoring-response.json', 'restore',
+                  first['id'])
+        assert self.report(first, states.COMPLETED)
+        self.show('restore-show-response.json', 'restore', first['id'])
+
+        second = self.restore(
+            'backup-restore', '/backups/%s/restore' % incremental_id,
+            {'restore': {'instance_id': target}})
+        self.claim(second)
+        page = call('GET', '/restores?limit=1', 200)
+        write('restore-list-response.json', page)
+        write('restore-list-last-page-response.json', call(
+            'GET', '/restores?' + page['links'][0]['href'].split('?', 1)[1],
+            200))
+        # Nothing reports on the second run: the reaper fails it.
+        reaper = worker_reaper.Reaper(self.conf, self.backups,
+                                      lambda: self.context,
+                                      restores=self.restores)
+        reaper.run_once(now=timeutils.utcnow() + datetime.timedelta(
+            seconds=self.conf.worker.backup_timeout + 1))
+        self.show('restore-show-failed-response.json', 'restore',
+                  second['id'])
+
+    def errors(self, full_id, source, other_line, stopped):
+        call = self.client.call
+        restore = {'backup_id': full_id, 'instance_id': other_line}
+        write('restore-create-release-line-error.json', call(
+            'POST', '/restores', 422, json={'restore': restore}))
+        write('restore-create-instance-not-active-error.json', call(
+            'POST', '/restores', 422, json={'restore': dict(
+                restore, instance_id=stopped)}))
+        write('restore-create-not-found-error.json', call(
+            'POST', '/restores', 404, json={'restore': dict(
+                restore, backup_id='8a0c1e0e-6f57-4d38-9d1c-1f1b5f9b1a11')}))
+        write('restore-create-bad-body-error.json', call(
+            'POST', '/backups/%s/restore' % full_id, 400, json={
+                'restore': {'instance': source, 'target': '/srv/db'}}))
+        write('restore-list-all-projects-forbidden-error.json',
+              call('GET', '/restores?all_projects=true', 403))
+        write('restore-show-not-found-error.json', call(
+            'GET', '/restores/4b1d7c2e-9a3f-4e6b-8c5d-2f7a9e1b3c6d', 404))
 
 
 def unreachable_worker_api():
@@ -197,7 +338,7 @@ def main():
 
     try:
         conf = use(service_fixtures.Conf()).conf
-        database = use(service_fixtures.Database('sqlite'))
+        use(service_fixtures.Database('sqlite'))
         use(service_fixtures.WorkerServer(conf))
         api = use(service_fixtures.APIServer(conf))
         admin = backup_context.get_admin_context()
@@ -213,7 +354,23 @@ def main():
             'status': 'SHUTDOWN'})
         client = Client(api.endpoint)
         try:
-            Samples(conf, database, client).run(instance.id, stopped.id)
+            samples = Samples(conf, client, admin)
+            samples.run(instance.id, stopped.id)
+            restores = RestoreSamples(conf, client, admin)
+            copy = instances_db.add(admin, {
+                'id': '6d8f0b2c-4e6a-4c8e-9f1b-3a5c7e9d1f4b',
+                'name': 'orders-db-copy', 'project_id': PROJECT,
+                'datastore': 'mariadb', 'datastore_version': '10.11.6',
+                'status': 'ACTIVE'})
+            newer = instances_db.add(admin, {
+                'id': '2a4c6e8f-0b1d-4f3a-8c5e-7b9d1f3a5c7e',
+                'name': 'orders-db-11', 'project_id': PROJECT,
+                'datastore': 'mariadb', 'datastore_version': '11.4',
+                'status': 'ACTIVE'})
+            restores.errors(samples.backup_ids[0], instance.id, newer.id,
+                            stopped.id)
+            restores.run(*samples.backup_ids, samples.running_id,
+                         instance.id, copy.id)
             # A fresh instance, so only the failed cast can refuse it.
             spare = instances_db.add(admin, {
                 'id': '5c7e9a1b-3d5f-4b7a-9c1e-2f4a6c8e0b3d',
