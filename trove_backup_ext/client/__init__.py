@@ -1,0 +1,1 @@
+"""Python client of the plugin's own resources (restores, verification)."""
