@@ -1,0 +1,1 @@
+"""The OpenStackClient plugin: what python-troveclient's commands lack."""

@@ -1,0 +1,1 @@
+"""Commands of the plugin's API version 1."""
