@@ -5,9 +5,10 @@
 Everything lives in DIR (default ./.trove-backup-aio): the configuration
 it writes on first start (DIR/trove-backup-ext.conf, which the other
 commands can use too), the SQLite control-plane database, the backups
-(local storage), their encryption key and a demo SQLite database
-registered as instance "demo" of project "demo". The API runs in noauth
-mode on 127.0.0.1 and the three roles talk over the in-memory bus.
+(local storage), their encryption key and two SQLite databases
+registered as instances "demo" (with sample data) and "demo-restore" of
+project "demo", each with its agent. The API runs in noauth mode on
+127.0.0.1 and the roles talk over the in-memory bus.
 """
 
 import argparse
@@ -18,13 +19,17 @@ import sqlite3
 import sys
 import threading
 
+from oslo_config import cfg
 from oslo_log import log as logging
 from oslo_utils import uuidutils
 
 from trove_backup_ext.agent import service as agent_service
 from trove_backup_ext.api import deploy
 from trove_backup_ext.cmd import api as api_cmd
+from trove_backup_ext import conf as backup_conf
 from trove_backup_ext import context as backup_context
+from trove_backup_ext import datastores
+from trove_backup_ext.datastores import sqlite as sqlite_datastore
 from trove_backup_ext.db import instances as instances_db
 from trove_backup_ext.db import migration
 from trove_backup_ext import rpc
@@ -36,6 +41,10 @@ LOG = logging.getLogger(__name__)
 CONFIG_NAME = 'trove-backup-ext.conf'
 DEMO_PROJECT = 'demo'
 DEMO_NAME = 'demo'
+# A second instance to restore into; its database file is not in the
+# config (one [sqlite] section per file): it is always this one.
+RESTORE_NAME = 'demo-restore'
+RESTORE_DATABASE = 'demo-restore.sqlite'
 
 _CONFIG = """\
 # Written by trove-backup-aio on its first start; edit freely.
@@ -95,13 +104,16 @@ def prepare_state(state_dir, port):
     return config
 
 
-def demo_instance(conf):
-    """The demo instance, created with sample data on first start."""
-    context = backup_context.get_admin_context()
+def _registered(context, name):
     for row in instances_db.list_all(context):
-        if row.project_id == DEMO_PROJECT and row.name == DEMO_NAME:
+        if row.project_id == DEMO_PROJECT and row.name == name:
             return row
-    path = conf.sqlite.database_path
+    return None
+
+
+def _register(context, name, path, rows):
+    """A SQLite database at path with `rows` sample customers, registered
+    as instance `name` of the demo project."""
     with sqlite3.connect(path) as connection:
         connection.execute('PRAGMA journal_mode=wal')
         connection.execute('CREATE TABLE IF NOT EXISTS customers ('
@@ -109,26 +121,62 @@ def demo_instance(conf):
         connection.executemany(
             'INSERT OR IGNORE INTO customers VALUES (?, ?, ?)',
             ((i, 'customer %d' % i, ('Oslo', 'Lima', 'Pune')[i % 3])
-             for i in range(1, 1001)))
+             for i in range(1, rows + 1)))
     return instances_db.add(context, {
-        'id': uuidutils.generate_uuid(), 'name': DEMO_NAME,
+        'id': uuidutils.generate_uuid(), 'name': name,
         'project_id': DEMO_PROJECT, 'datastore': 'sqlite',
         'datastore_version': sqlite3.sqlite_version, 'status': 'ACTIVE'})
+
+
+def demo_instance(conf):
+    """The demo instance, created with sample data on first start."""
+    context = backup_context.get_admin_context()
+    return _registered(context, DEMO_NAME) or _register(
+        context, DEMO_NAME, conf.sqlite.database_path, 1000)
+
+
+def restore_instance(state_dir):
+    """The demo-restore instance, an empty customers table at first: a
+    place to restore the demo's backups into without touching it."""
+    context = backup_context.get_admin_context()
+    return _registered(context, RESTORE_NAME) or _register(
+        context, RESTORE_NAME, os.path.join(state_dir, RESTORE_DATABASE), 0)
+
+
+def restore_agent_conf(argv, state_dir):
+    """The configuration of demo-restore's agent: the same files as the
+    process's (so the same bus, storage and key), its own database."""
+    conf = cfg.ConfigOpts()
+    backup_conf.register_opts(conf)
+    sqlite_datastore.register_opts(conf)
+    conf(argv, project='trove-backup-ext', default_config_files=[])
+    conf.set_override('database_path',
+                      os.path.join(state_dir, RESTORE_DATABASE),
+                      group='sqlite')
+    return conf
 
 
 def main(argv=None):
     args, rest = _parse(sys.argv[1:] if argv is None else argv)
     config = prepare_state(args.state_dir, args.port or 8779)
     # Our file first: --config-file options given after it override it.
-    conf = service.setup(service.parse_args(['--config-file', config] + rest,
+    conf_argv = ['--config-file', config] + rest
+    conf = service.setup(service.parse_args(conf_argv,
                                             default_config_files=[]))
     migration.upgrade()
     instance = demo_instance(conf)
+    target = restore_instance(args.state_dir)
     transport = rpc.get_transport(conf)
     worker = worker_service.WorkerService(conf, transport)
-    agent = agent_service.AgentService(conf, transport, instance.id)
+    restore_conf = restore_agent_conf(conf_argv, args.state_dir)
+    agents = [
+        agent_service.AgentService(conf, transport, instance.id),
+        agent_service.AgentService(
+            restore_conf, transport, target.id,
+            datastore=datastores.load(restore_conf, 'sqlite'))]
     worker.start()
-    agent.start()
+    for agent in agents:
+        agent.start()
     server = api_cmd.make_server(conf, deploy.deploy(conf),
                                  port=args.port or conf.api.port)
     stop = threading.Event()
@@ -138,13 +186,16 @@ def main(argv=None):
     threading.Thread(target=server.serve_forever, daemon=True).start()
     host, port = server.server_address[:2]
     print('trove-backup-aio ready: http://%s:%d/v1.0/%s (noauth)\n'
-          'demo instance: %s\nstate: %s\ntry:\n'
+          'demo instance: %s\ndemo-restore instance: %s\nstate: %s\n'
+          'try:\n'
           '  export OS_AUTH_TYPE=none OS_ENDPOINT=http://%s:%d/v1.0/%s\n'
           '  openstack database backup create nightly --instance %s'
-          % (host, port, DEMO_PROJECT, instance.id, args.state_dir,
-             host, port, DEMO_PROJECT, instance.id), flush=True)
+          % (host, port, DEMO_PROJECT, instance.id, target.id,
+             args.state_dir, host, port, DEMO_PROJECT, instance.id),
+          flush=True)
     stop.wait()
     server.shutdown()
-    agent.stop()
+    for agent in agents:
+        agent.stop()
     worker.stop()
     return 0

@@ -2,6 +2,8 @@
 
 import json
 import os
+import re
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -15,14 +17,17 @@ from trove_backup_ext.tests import execution_fixtures as ef
 from trove_backup_ext.tests import service_fixtures
 
 BIN = os.path.dirname(sys.executable)
+README = os.path.join(os.path.dirname(__file__), '..', '..', '..',
+                      'README.md')
 
 
 class AllInOneTest(base.TestCase):
 
     def setUp(self):
         super().setUp()
+        # The README's default name, so its commands run as written.
         self.state = os.path.join(self.useFixture(fixtures.TempDir()).path,
-                                  'state')
+                                  '.trove-backup-aio')
         self.port = service_fixtures.free_port()
 
     def start(self, *extra):
@@ -33,11 +38,14 @@ class AllInOneTest(base.TestCase):
              '--state-dir', self.state] + list(extra),
             stdout=subprocess.PIPE, stderr=log, text=True)
         self.addCleanup(self.stop, process)
-        lines = []
+        lines, ids = [], {}
         for line in process.stdout:
             lines.append(line)
-            if line.startswith('demo instance:'):
-                return process, line.split(':', 1)[1].strip()
+            name, _, value = line.partition(' instance: ')
+            if name in ('demo', 'demo-restore'):
+                ids[name] = value.strip()
+            if len(ids) == 2:
+                return process, ids
         self.fail('trove-backup-aio exited before it was ready: %s'
                   % ''.join(lines))
 
@@ -52,7 +60,8 @@ class AllInOneTest(base.TestCase):
                 process.wait()
 
     def test_backup_restore_and_restart(self):
-        process, instance_id = self.start()
+        process, ids = self.start()
+        instance_id = ids['demo']
         url = 'http://127.0.0.1:%d/v1.0/demo/backups' % self.port
         response = requests.post(url, json={'backup': {
             'name': 'first', 'instance': instance_id}})
@@ -81,8 +90,12 @@ class AllInOneTest(base.TestCase):
              os.path.join(self.state, 'trove-backup-ext.conf'), 'instance',
              'list', '--format', 'json'],
             capture_output=True, text=True, timeout=60)
-        self.assertEqual([instance_id],
-                         [i['id'] for i in json.loads(listed.stdout)])
+        self.assertEqual(
+            [('demo', ids['demo'], 'demo', 'sqlite', 'ACTIVE'),
+             ('demo-restore', ids['demo-restore'], 'demo', 'sqlite',
+              'ACTIVE')],
+            sorted((i['name'], i['id'], i['project_id'], i['datastore'],
+                    i['status']) for i in json.loads(listed.stdout)))
 
         self.stop(process)
         # Restarted with a file of the operator's, read after the state
@@ -91,9 +104,54 @@ class AllInOneTest(base.TestCase):
         with open(extra, 'w') as out:
             out.write('[DEFAULT]\nmax_backups_per_tenant = 1\n')
         _, again = self.start('--config-file', extra)
-        self.assertEqual(instance_id, again)
+        self.assertEqual(ids, again)
         self.assertEqual('COMPLETED', requests.get(
             '%s/%s' % (url, backup_id)).json()['backup']['status'])
         over = requests.post(url, json={'backup': {
             'name': 'second', 'instance': instance_id}})
         self.assertEqual(413, over.status_code, over.text)
+
+    def test_readme_story(self):
+        """The README's four commands: back up, damage, restore, check."""
+        if not shutil.which('sqlite3'):
+            self.skipTest('the README\'s story needs the sqlite3 command')
+        with open(README) as readme:
+            story = re.search(r'<!-- story[^>]*-->\n```\n(.*?)```',
+                              readme.read(), re.S).group(1).splitlines()
+        self.assertEqual(4, len(story), story)
+        _, ids = self.start()
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith('OS_') and 'proxy' not in k.lower()}
+        env.update(OS_AUTH_TYPE='none', DEMO=ids['demo'],
+                   OS_ENDPOINT='http://127.0.0.1:%d/v1.0/demo' % self.port,
+                   HOME=os.path.dirname(self.state),
+                   PATH=BIN + os.pathsep + os.environ['PATH'])
+        demo = os.path.join(self.state, 'demo.sqlite')
+
+        def run(command):
+            result = subprocess.run(
+                ['bash', '-c', command], cwd=os.path.dirname(self.state),
+                env=env, capture_output=True, text=True, timeout=120)
+            self.assertEqual(0, result.returncode, '%s\n%s\n%s' % (
+                command, result.stdout, result.stderr))
+            return result
+
+        def count():
+            with sqlite3.connect(demo) as connection:
+                return connection.execute(
+                    'SELECT count(*) FROM customers').fetchone()[0]
+
+        run(story[0])
+        # "COMPLETED within a second or two", as the README says: the
+        # damage must come after the backup.
+        url = 'http://127.0.0.1:%d/v1.0/demo/backups' % self.port
+        backup = ef.wait_for(lambda: [
+            b for b in requests.get(url).json()['backups']
+            if b['status'] in ('COMPLETED', 'FAILED')])[0]
+        self.assertEqual('COMPLETED', backup['status'])
+        run(story[1])
+        self.assertEqual(10, count())
+        restored = run(story[2])
+        self.assertIn('COMPLETED [%s] 100%%' % ('#' * 30), restored.stderr)
+        self.assertEqual('1000', run(story[3]).stdout.strip())
+        self.assertEqual(1000, count())
