@@ -34,6 +34,9 @@ class BaseBackupsTest(test.BaseTestCase):
         super().setup_clients()
         cls.client = cls.os_primary.database_backup.BackupsClient()
         cls.admin_client = cls.os_admin.database_backup.BackupsClient()
+        cls.restores_client = cls.os_primary.database_backup.RestoresClient()
+        cls.admin_restores_client = (
+            cls.os_admin.database_backup.RestoresClient())
 
     @classmethod
     def resource_setup(cls):
@@ -76,6 +79,28 @@ class BaseBackupsTest(test.BaseTestCase):
                 raise lib_exc.TimeoutException(
                     'Backup %s is %s, not %s, after %s s.' % (
                         backup_id, backup['status'], status,
+                        client.build_timeout))
+            time.sleep(client.build_interval)
+
+    @classmethod
+    def wait_for_restore(cls, restore_id, *statuses, client=None):
+        """The restore once in one of statuses (default: COMPLETED); a
+        FAILED restore (unless awaited) or the timeout fails the test."""
+        statuses = statuses or (COMPLETED,)
+        client = client or cls.restores_client
+        deadline = time.monotonic() + client.build_timeout
+        while True:
+            restore = client.show_restore(restore_id)['restore']
+            if restore['status'] in statuses:
+                return restore
+            if restore['status'] == FAILED:
+                raise lib_exc.TempestException(
+                    'Restore %s is FAILED (%s), not %s.' % (
+                        restore_id, restore['fault'], '/'.join(statuses)))
+            if time.monotonic() > deadline:
+                raise lib_exc.TimeoutException(
+                    'Restore %s is %s, not %s, after %s s.' % (
+                        restore_id, restore['status'], '/'.join(statuses),
                         client.build_timeout))
             time.sleep(client.build_interval)
 
