@@ -57,7 +57,7 @@ opts = [
 ]
 
 
-def _conninfo(**values):
+def conninfo(**values):
     # libpq syntax: a quoted value may hold spaces, quotes, '='.
     return ' '.join("%s='%s'" % (key, str(value).replace('\\', '\\\\')
                                  .replace("'", "\\'"))
@@ -210,7 +210,7 @@ class Server:
         opts = self.opts
         command = [self.find_tool('psql', opts.psql_path), '-X', '-q', '-A',
                    '-t', '-w', '-v', 'ON_ERROR_STOP=1', '-c', sql, '-d',
-                   _conninfo(host=opts.host, port=opts.port, user=opts.user,
+                   conninfo(host=opts.host, port=opts.port, user=opts.user,
                              dbname=database)]
         if separator_zero:
             command.insert(1, '--record-separator-zero')

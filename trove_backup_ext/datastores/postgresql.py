@@ -15,6 +15,7 @@ from oslo_log import log as logging
 
 from trove_backup_ext.datastores import base
 from trove_backup_ext.datastores import pg_control
+from trove_backup_ext.datastores import pg_verify
 from trove_backup_ext.datastores import server_control
 from trove_backup_ext.datastores import tar_stream
 from trove_backup_ext import opt_groups
@@ -70,7 +71,7 @@ postgresql_opts = [
                help='System user given a directory restored by root '
                     '(PostgreSQL refuses to run as root); for a restore '
                     'into the live instance, the owner of data_directory.'),
-] + pg_control.opts
+] + pg_control.opts + pg_verify.opts
 
 
 def register_opts(conf):
@@ -120,7 +121,9 @@ class _MemberStream:
 
 class _Session(base.BackupSession):
 
-    def __init__(self, command, env, where, exit_timeout, password):
+    def __init__(self, command, env, where, exit_timeout, password,
+                 counter):
+        self.counter = counter
         self.where = where
         self.exit_timeout = exit_timeout
         self.password = password
@@ -249,6 +252,7 @@ class _Session(base.BackupSession):
             'file_modes': {n: m for n, m in self.modes.items()
                            if m != file_mode},
             'files': len(self.modes),
+            **self.counter.finish(),
         }
 
     def close(self):
@@ -355,10 +359,12 @@ class PostgreSQLDatastore(base.Datastore):
         if opts.password:
             env['PGPASSWORD'] = opts.password
         where = '%s@%s:%s' % (opts.user, opts.host, opts.port)
+        counter = pg_verify.RowCounter(opts, find_tool)
+        counter.start()
         LOG.info('Starting pg_basebackup of %s', where)
         try:
             return _Session(command, env, where, opts.exit_timeout,
-                            opts.password)
+                            opts.password, counter)
         except OSError as exc:
             raise base.DatastoreError(reason='Cannot run %s: %s'
                                       % (command[0], exc))
@@ -429,6 +435,13 @@ class PostgreSQLDatastore(base.Datastore):
                        'backup manifest: %s' % (
                            target, result.stderr.decode('utf-8', 'replace')
                            .strip()[-2000:]))
+
+    def verify(self, restored, metadata):
+        """Start a throw-away server on the restored copy (its own socket,
+        no TCP) and check it there: pg_amcheck or a full read, and the row
+        counts recorded at backup time (see pg_verify)."""
+        return pg_verify.verify(self.opts, self.server, find_tool,
+                                restored, metadata)
 
     def _give_to_owner(self, target):
         if os.geteuid() == 0:

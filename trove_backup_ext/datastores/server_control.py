@@ -1,10 +1,13 @@
 """Stopping, starting and waiting for a database server on this host."""
 
+import grp
 import os
 import pwd
 import signal
+import stat
 import subprocess
 import tempfile
+import threading
 import time
 
 from oslo_log import log as logging
@@ -122,7 +125,8 @@ def start(command, what, timeout, answers, log_file=None, user=None,
     or stay in the foreground as the server itself, which is then left
     running in a session of its own. DatastoreError, with the command's
     output and the server log's last lines, if the command fails or the
-    server does not answer within timeout seconds.
+    server does not answer within timeout seconds. Returns the command's
+    process (the server itself when it stays in the foreground).
     """
     LOG.info('%s: running %s', what, ' '.join(command))
     deadline = time.monotonic() + timeout
@@ -135,7 +139,7 @@ def start(command, what, timeout, answers, log_file=None, user=None,
                 break
             why_not = answers()
             if why_not is None:
-                return
+                return process
             if time.monotonic() > deadline:
                 problem = ('the server did not accept connections within '
                            '%d s (%s)' % (timeout, why_not))
@@ -200,3 +204,88 @@ def read_pid(path):
             return int(pid_file.readline().strip())
     except (OSError, ValueError):
         return None
+
+
+def blocked_for(path, user):
+    """The first directory on the way to path (path included) that user
+    cannot enter, or None."""
+    groups = {user.pw_gid} | {group.gr_gid for group in _groups(user)}
+    path = os.path.abspath(path)
+    ways = [path]
+    while os.path.dirname(ways[-1]) != ways[-1]:
+        ways.append(os.path.dirname(ways[-1]))
+    for directory in reversed(ways):
+        info = os.stat(directory)
+        if info.st_uid == user.pw_uid:
+            allowed = info.st_mode & stat.S_IXUSR
+        elif info.st_gid in groups:
+            allowed = info.st_mode & stat.S_IXGRP
+        else:
+            allowed = info.st_mode & stat.S_IXOTH
+        if not allowed:
+            return directory
+    return None
+
+
+def _groups(user):
+    return [group for group in grp.getgrall() if user.pw_name in group.gr_mem]
+
+
+class ScratchServer:
+    """A throw-away server started in a session of its own on a copy of
+    the data, for checks run inside the with block. Leaving the block
+    stops it (stop_signal, then SIGKILL of its whole session after
+    stop_timeout), whatever happened; once timeout seconds have passed
+    since the start it is killed, and leaving raises DatastoreError."""
+
+    def __init__(self, command, what, timeout, answers, stop_signal,
+                 stop_timeout, log_file=None, user=None, env=None):
+        self.command = command
+        self.what = what
+        self.timeout = timeout
+        self.answers = answers
+        self.stop_signal = stop_signal
+        self.stop_timeout = stop_timeout
+        self.log_file = log_file
+        self.user = user
+        self.env = env
+        self.process = None
+        self.expired = threading.Event()
+        self._timer = None
+
+    def __enter__(self):
+        self.process = start(self.command, self.what, self.timeout,
+                             self.answers, self.log_file, self.user,
+                             self.env)
+        # The start took its share of timeout already.
+        self._timer = threading.Timer(self.timeout, self._expire)
+        self._timer.daemon = True
+        self._timer.start()
+        return self
+
+    def _expire(self):
+        self.expired.set()
+        LOG.warning('%s: still running after %d s, killing it',
+                    self.what, self.timeout)
+        _kill_session(self.process)
+
+    def __exit__(self, exc_type, exc, traceback):
+        self._timer.cancel()
+        self.stop()
+        if self.expired.is_set():
+            raise base.DatastoreError(
+                reason='%s: the checks did not finish within %d s; the '
+                       'server was killed' % (self.what, self.timeout)
+            ) from exc
+
+    def stop(self):
+        process = self.process
+        if process.poll() is None:
+            try:
+                process.send_signal(self.stop_signal)
+                process.wait(self.stop_timeout)
+            except subprocess.TimeoutExpired:
+                LOG.warning('%s: did not stop within %d s, killing it',
+                            self.what, self.stop_timeout)
+        # Its children too, should one have outlived it.
+        _kill_session(process)
