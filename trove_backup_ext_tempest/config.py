@@ -43,6 +43,12 @@ DatabaseBackupGroup = [
                     'backup_timeout fails them: the deterministic way to '
                     'have a backup running. Set the deployment\'s '
                     'backup_timeout low (the test waits for it).'),
+    cfg.BoolOpt('restore_into_instances', default=True,
+                help='Whether the restore tests may replace the data of '
+                     'instance_id (with a backup of it taken moments '
+                     'before) and of admin_instance_id (with a backup of '
+                     'instance_id). Set false for instances whose data '
+                     'matters: those tests are then skipped.'),
     cfg.StrOpt('datastore', default='sqlite',
                help='Datastore type of instance_id, for the datastore '
                     'filter.'),

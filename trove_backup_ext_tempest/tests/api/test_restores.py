@@ -30,9 +30,20 @@ def list_all(client, **params):
         params['marker'] = marker
 
 
+def skip_unless_restores_allowed(cls):
+    if not CONF.database_backup.restore_into_instances:
+        raise cls.skipException('[database_backup] restore_into_instances '
+                                'is false.')
+
+
 class RestoresTest(base.BaseBackupsTest):
     """A member restores its project's backup into the instance it was
     taken of, through both routes, and follows the restores."""
+
+    @classmethod
+    def skip_checks(cls):
+        super().skip_checks()
+        skip_unless_restores_allowed(cls)
 
     @classmethod
     def resource_setup(cls):
@@ -153,6 +164,11 @@ class RestoresAdminTest(base.AdminProjectBackupsTest):
     """An administrator restores a backup of the primary project into an
     instance of its own project: the restore belongs to the target's
     project, so the backup's project does not see it."""
+
+    @classmethod
+    def skip_checks(cls):
+        super().skip_checks()
+        skip_unless_restores_allowed(cls)
 
     @classmethod
     def resource_setup(cls):
