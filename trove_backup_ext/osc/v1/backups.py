@@ -1,7 +1,9 @@
 """openstack database backup verify."""
 
+import json
 import sys
 
+from cliff import columns
 from osc_lib.cli import format_columns
 from osc_lib.command import command
 from osc_lib import exceptions
@@ -18,14 +20,54 @@ def _status(backup):
     return (backup.get('verification') or {}).get('status')
 
 
+def why_failed(details):
+    """A line of a FAILED verification's details: {"error": text} when it
+    could not check, {"checks": [{check, ok, detail}]} when it did."""
+    if not details:
+        return 'no details given'
+    if isinstance(details, dict):
+        if details.get('error'):
+            return details['error']
+        failed = [check for check in details.get('checks') or ()
+                  if not check.get('ok')]
+        if failed:
+            return '; '.join('%s: %s' % (check.get('check'),
+                                         check.get('detail'))
+                             for check in failed)
+    return json.dumps(details)
+
+
+def _summary(details):
+    if isinstance(details, dict) and details.get('checks'):
+        return '; '.join('%s: %s' % (check.get('check'), check.get('detail'))
+                         for check in details['checks'])
+    return why_failed(details)
+
+
+class VerificationColumn(columns.FormattableColumn):
+    """``PASSED at <checked>: <check>: <detail>; ...`` in a table, the
+    API's dict in -f json/yaml."""
+
+    def human_readable(self):
+        value = self._value
+        if value.get('status') == 'RUNNING':
+            return 'RUNNING'
+        return '%s at %s: %s' % (value.get('status'), value.get('checked'),
+                                 _summary(value.get('details')))
+
+    def machine_readable(self):
+        return self._value
+
+
 def backup_data(backup):
     datastore = backup.get('datastore') or {}
     values = dict(backup, datastore=datastore.get('type'),
                   datastore_version=datastore.get('version'))
-    return COLUMNS, tuple(
-        format_columns.DictColumn(values[key])
-        if key in ('verification', 'progress') and values.get(key)
-        else values.get(key) for key in COLUMNS)
+    if values.get('verification'):
+        values['verification'] = VerificationColumn(values['verification'])
+    if values.get('progress'):
+        values['progress'] = format_columns.DictColumn(values['progress'])
+    return COLUMNS, tuple(values.get(key) for key in COLUMNS)
 
 
 def wait_for_verification(client, backup, stream=None):
@@ -35,9 +77,10 @@ def wait_for_verification(client, backup, stream=None):
                              _status, ('PASSED',), ('FAILED',),
                              stream or sys.stderr)
     if _status(backup) == 'FAILED':
-        details = backup['verification'].get('details') or 'no details given'
-        raise exceptions.CommandError('Verification of backup %s FAILED: %s'
-                                      % (backup['id'], details))
+        raise exceptions.CommandError(
+            'Verification of backup %s FAILED: %s'
+            % (backup['id'], why_failed(backup['verification'].get(
+                'details'))))
     return backup
 
 
