@@ -13,6 +13,7 @@ from oslo_log import log as logging
 
 from trove_backup_ext.datastores import base
 from trove_backup_ext.datastores import mariadb_control
+from trove_backup_ext.datastores import mariadb_verify
 from trove_backup_ext import opt_groups
 
 LOG = logging.getLogger(__name__)
@@ -25,7 +26,7 @@ STOP_GRACE = 10       # seconds a tool gets to stop on SIGTERM
 FINISH_TIMEOUT = 300  # seconds a tool gets to exit once its stream ended
 
 
-def _opts(tool, stream_tool, admin_tool, checkpoint):
+def _opts(tool, stream_tool, admin_tool, server, checkpoint):
     opts = [
         cfg.HostAddressOpt('host', help='Server address; unset: socket.'),
         cfg.PortOpt('port', help='Server port, with host.'),
@@ -60,14 +61,15 @@ def _opts(tool, stream_tool, admin_tool, checkpoint):
                  'incremental holds every page changed since its parent\'s '
                  'checkpoint, which on a quiet server can be long ago. '
                  'Costs a burst of page flushing.'))
-    return opts + mariadb_control.opts(admin_tool)
+    return (opts + mariadb_control.opts(admin_tool) +
+            mariadb_verify.opts(server))
 
 
 mariadb_group = cfg.OptGroup('mariadb', title='MariaDB datastore')
-mariadb_opts = _opts('mariabackup', 'mbstream', 'mariadb-admin',
+mariadb_opts = _opts('mariabackup', 'mbstream', 'mariadb-admin', 'mariadbd',
                      checkpoint=True)
 mysql_group = cfg.OptGroup('mysql', title='MySQL datastore (xtrabackup)')
-mysql_opts = _opts('xtrabackup', 'xbstream', 'mysqladmin',
+mysql_opts = _opts('xtrabackup', 'xbstream', 'mysqladmin', 'mysqld',
                    checkpoint=False)
 
 
@@ -164,6 +166,10 @@ class _Session(base.BackupSession):
         self.store = store
         self.opts = store.opts
         self.process = None
+        # Before the copy: what the server wrote until the counts is
+        # measured from here.
+        self.counter = mariadb_verify.RowCounter(store)
+        self.counter.start()
         self.workdir = tempfile.mkdtemp(prefix='trove-backup-%s-'
                                         % store.name, dir=self.opts.tmp_dir)
         try:
@@ -217,6 +223,7 @@ class _Session(base.BackupSession):
             raise base.DatastoreError(
                 reason='%s reported success but its %s is unusable: %s'
                        % (tool, CHECKPOINTS, exc))
+        metadata.update(self.counter.finish())
         self.close()
         return metadata
 
@@ -246,6 +253,7 @@ class MariaDBDatastore(base.Datastore):
     tool_candidates = ('mariadb-backup', 'mariabackup')
     stream_name = 'mbstream'
     admin_candidates = ('mariadb-admin', 'mysqladmin')
+    server_programs = ('mariadbd', 'mysqld')
     checkpoint = True
     # Since MariaDB 10.2 a prepared full backup takes incrementals as is.
     apply_log_only = False
@@ -351,6 +359,13 @@ class MariaDBDatastore(base.Datastore):
             shutil.rmtree(work, ignore_errors=True)
         return target
 
+    def verify(self, restored, metadata):
+        """Start a throw-away server on the restored copy (--no-defaults,
+        its own socket, no TCP, no binlog) and check it there: CHECK TABLE
+        of every table, and the row counts recorded at backup time (see
+        mariadb_verify)."""
+        return mariadb_verify.verify(self, restored, metadata)
+
     def _check_chain(self, chain):
         if not chain:
             raise base.DatastoreError(reason='nothing to restore')
@@ -429,6 +444,7 @@ class MySQLDatastore(MariaDBDatastore):
     tool_candidates = ('xtrabackup',)
     stream_name = 'xbstream'
     admin_candidates = ('mysqladmin',)
+    server_programs = ('mysqld',)
     checkpoint = False
     # xtrabackup rolls back uncommitted transactions at prepare, which
     # makes later incrementals unusable: all but the last step skip it.

@@ -207,13 +207,13 @@ class Server:
 
     # -- connections
 
-    def connect(self):
+    def connect(self, read_timeout=_QUERY_TIMEOUT):
         opts = self.opts
         where = ({'unix_socket': opts.socket} if opts.socket else
                  {'host': opts.host, 'port': opts.port or 3306})
         return pymysql.connect(user=opts.user, password=opts.password or '',
                                connect_timeout=10,
-                               read_timeout=_QUERY_TIMEOUT,
+                               read_timeout=read_timeout,
                                write_timeout=_QUERY_TIMEOUT, **where)
 
     def _server_up(self):
