@@ -158,6 +158,23 @@ class TestBackupsAndFaults(ClientTestCase):
         self.assertEqual(404, other_project.status)
         self.assertEqual('Restore a?b cannot be found.', question.message)
 
+    def test_an_answer_without_a_fault_body_says_what_came_back(self):
+        def gateway(environ, start_response):
+            # What a proxy in front of a stopped API answers.
+            start_response('502 Bad Gateway', [('Content-Type',
+                                                'text/html')])
+            return [b'<html><body><h1>502 Bad Gateway</h1>\n</body></html>']
+        self.api.server.set_app(gateway)
+
+        error = self.assertRaises(client_v1.ClientError,
+                                  self.client().get_restore, MISSING_ID)
+
+        self.assertEqual((502, None), (error.status, error.fault_name))
+        self.assertEqual(
+            'GET %s/v1.0/%s/restores/%s answered <html><body><h1>502 Bad '
+            'Gateway</h1> </body></html> (HTTP 502)'
+            % (self.api.endpoint, base.PROJECT, MISSING_ID), str(error))
+
     def test_a_backup_that_is_not_completed_cannot_be_restored(self):
         building = self.create_backup(self.add_instance(name='busy').id)
         error = self.assertRaises(client_v1.ClientError,
