@@ -385,6 +385,9 @@ class MariaDBDatastore(base.Datastore):
         process, tail = _spawn([self.stream_tool(), '-x', '-C', directory,
                                 '--parallel=%d' % self.opts.parallel],
                                stdin=subprocess.PIPE)
+        # As a backup's pipe: the tool and the agent wake each other a
+        # sixteenth as often (a restore of 1.1 GB: 4.5 s to 3.4 s).
+        base.widen_pipe(process.stdin)
         try:
             self._feed(piece, process.stdin)
         except BaseException:
