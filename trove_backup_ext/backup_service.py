@@ -13,7 +13,9 @@ from oslo_utils import uuidutils
 
 from trove_backup_ext.db import backup_strategies as backup_strategies_db
 from trove_backup_ext.db import backups as backups_db
+from trove_backup_ext.db import verifications
 from trove_backup_ext import exception
+from trove_backup_ext import states
 from trove_backup_ext import storage
 
 LOG = logging.getLogger(__name__)
@@ -128,6 +130,30 @@ class BackupService:
                 reason="storage_driver '%s' is not installed; installed "
                        "drivers: %s." % (name, ', '.join(sorted(installed))))
         return name
+
+    def verify(self, context, backup_id):
+        """Mark the backup's verification RUNNING and ask the worker to
+        run it; the backup, as it is then."""
+        backup = self.get(context, backup_id)
+        if backup.status != states.COMPLETED or backup.delete_requested_at:
+            raise exception.BackupNotVerifiable(
+                backup_id=backup.id,
+                reason='it is being deleted' if backup.delete_requested_at
+                else 'its status is %s; only a COMPLETED backup can be '
+                     'verified' % backup.status)
+        previous = verifications.fields_of(backup)
+        if not verifications.start(context, backup.id):
+            raise exception.Conflict(
+                reason='backup %s is being verified already, or changed '
+                       'meanwhile; see its verification.' % backup.id)
+        try:
+            self.worker.verify_backup(context, backup.id)
+        except Exception:
+            LOG.exception('Casting verify_backup for backup %s failed; '
+                          'clearing its verification.', backup.id)
+            verifications.undo_start(context, backup.id, previous)
+            raise exception.ServiceUnavailable(reason=_CAST_FAILED)
+        return backups_db.get(context, backup.id)
 
     def delete(self, context, backup_id):
         """Mark the backup and its incremental children for deletion and

@@ -101,6 +101,10 @@ class BackupNotRestorable(UnprocessableEntity):
     message = 'Backup %(backup_id)s cannot be restored: %(reason)s.'
 
 
+class BackupNotVerifiable(UnprocessableEntity):
+    message = 'Backup %(backup_id)s cannot be verified: %(reason)s.'
+
+
 class RestoreTargetNotUsable(UnprocessableEntity):
     message = 'Instance %(instance_id)s cannot take this backup: %(reason)s'
 

@@ -29,7 +29,8 @@ LOG = logging.getLogger(__name__)
 STAGING = 'staging'     # restoring beside the live data; server running
 SWAPPING = 'swapping'   # server stopped; data being exchanged
 SWAPPED = 'swapped'     # restored data in place; being started, checked
-DONE = 'done'           # checked; the old data may go
+CONFIRMING = 'confirming'   # checked; the worker is being told
+DONE = 'done'           # confirmed; the old data may go
 
 
 class Paths:
@@ -115,7 +116,7 @@ class NotConfirmed(Exception):
 
 
 def restore_in_place(datastore, restore_id, write_restored, confirm=None,
-                     before_swap=None):
+                     before_swap=None, journal_extra=None):
     """Replace the live data of datastore with a restore.
 
     write_restored(staging) restores the backup into the path staging (a
@@ -124,14 +125,15 @@ def restore_in_place(datastore, restore_id, write_restored, confirm=None,
     before the server is stopped and may raise to give up. confirm(), if
     given, is called once the restored data passed its check: the old
     data is dropped only if it returns true (the worker recorded the
-    restore), and put back otherwise (NotConfirmed). Raises what failed,
+    restore), and put back otherwise (NotConfirmed). journal_extra is
+    kept in the journal, for recover()'s confirm. Raises what failed,
     after putting the old data back and starting the server on it.
     """
     live = datastore.live_data()
     recover(datastore)
     paths = Paths(live, restore_id)
     journal = _Journal(paths, restore_id)
-    journal.write(STAGING)
+    journal.write(STAGING, extra=journal_extra or {})
     try:
         # A driver's restore() may return None: the data is the target.
         restored = write_restored(paths.staging) or paths.staging
@@ -148,8 +150,12 @@ def restore_in_place(datastore, restore_id, write_restored, confirm=None,
         journal.write(SWAPPED)
         datastore.start()
         datastore.health_check()
+        # Killed while the worker is told, the agent asks it again when
+        # it starts (recover's confirm): the answer decides.
+        journal.write(CONFIRMING)
         if confirm is not None and not confirm():
-            raise NotConfirmed()
+            raise NotConfirmed('the worker did not record it as '
+                               'COMPLETED')
     except BaseException as exc:
         LOG.warning('Restore %s into %s failed (%s); putting the old data '
                     'back.', restore_id, live, exc)
@@ -196,10 +202,12 @@ def _roll_back(datastore, journal):
     journal.finish()
 
 
-def recover(datastore):
+def recover(datastore, confirm=None):
     """Finish the restores an earlier run of the agent left halfway:
-    roll back those that had not passed their check, complete the
-    others. Called when the agent starts and before each restore."""
+    roll back those that had not passed their check, complete those
+    confirmed, and for one cut off while the worker was being told, ask
+    confirm(journal state) (no confirm: roll back). Called when the agent
+    starts and before each restore."""
     try:
         live = datastore.live_data()
     except datastore_base.DatastoreError:
@@ -212,11 +220,12 @@ def recover(datastore):
                 reason='Cannot read the restore journal %s: %s. Check the '
                        'data of %s by hand, then remove the journal.'
                        % (path, exc, live))
-        LOG.warning('Restore %s into %s was cut off at step %s; %s.',
-                    journal.state['restore_id'], live, journal.step,
-                    'completing it' if journal.step == DONE else
-                    'putting the old data back')
-        if journal.step in (SWAPPING, SWAPPED):
+        LOG.warning('Restore %s into %s was cut off at step %s.',
+                    journal.state['restore_id'], live, journal.step)
+        if journal.step == CONFIRMING and confirm is not None and confirm(
+                journal.state):
+            journal.finish()
+        elif journal.step in (SWAPPING, SWAPPED, CONFIRMING):
             _roll_back(datastore, journal)
         else:
             journal.finish()

@@ -9,6 +9,7 @@ import oslo_messaging as messaging
 
 from trove_backup_ext.agent import restore
 from trove_backup_ext.agent import restore_runner
+from trove_backup_ext.agent import verify_runner
 from trove_backup_ext.agent import runner
 from trove_backup_ext import states
 
@@ -23,6 +24,10 @@ class AgentManager:
     # more than the backups one instance can run while a message may
     # still be redelivered.
     REMEMBERED_ATTEMPTS = 256
+    # Seconds a backup or restore waits for the one before to let go of
+    # the agent: the worker frees the instance when it records a result,
+    # and the agent may still be removing a restore's old data.
+    BUSY_WAIT = 120
 
     def __init__(self, conf, instance_id, datastore, worker_api):
         self.conf = conf
@@ -33,6 +38,9 @@ class AgentManager:
                                           worker_api)
         self.restores = restore_runner.RestoreRunner(conf, instance_id,
                                                      datastore, worker_api)
+        self.verifier = verify_runner.VerifyRunner(conf, instance_id,
+                                                   datastore, worker_api)
+        self._verifying = threading.Lock()
         self._busy = threading.Lock()
         self._seen_lock = threading.Lock()
         self._seen = collections.OrderedDict()
@@ -61,7 +69,7 @@ class AgentManager:
                      '(attempt %s).', backup_id,
                      backup_info.get('attempt_id'))
             return
-        if not self._busy.acquire(blocking=False):
+        if not self._busy.acquire(timeout=self.BUSY_WAIT):
             # Only this attempt fails: the report names it, and the
             # worker applies it to no other run.
             self.worker.update_backup(
@@ -106,7 +114,7 @@ class AgentManager:
             LOG.info('Ignoring a repeated restore_backup of restore %s '
                      '(attempt %s).', restore_id, info.get('attempt_id'))
             return
-        if not self._busy.acquire(blocking=False):
+        if not self._busy.acquire(timeout=self.BUSY_WAIT):
             self.worker.update_restore(
                 context, self.instance_id, restore_id, states.FAILED,
                 info.get('attempt_id'),
@@ -125,6 +133,42 @@ class AgentManager:
             self.restores.run(context, info)
         finally:
             self._busy.release()
+
+    def verify_backup(self, context, verify_info):
+        """1.2: verify a backup of this instance in a scratch place; one
+        at a time, beside any backup or restore (it touches no live
+        data)."""
+        backup_id = verify_info['backup_id']
+        if verify_info.get('instance_id') != self.instance_id:
+            LOG.warning('Refusing to verify backup %s of instance %s: this '
+                        'agent serves %s.', backup_id,
+                        verify_info.get('instance_id'), self.instance_id)
+            return
+        if not self._first_delivery(dict(verify_info, id=backup_id)):
+            LOG.info('Ignoring a repeated verify_backup of backup %s '
+                     '(attempt %s).', backup_id,
+                     verify_info.get('attempt_id'))
+            return
+        if not self._verifying.acquire(blocking=False):
+            self.worker.update_verification(
+                context, self.instance_id, backup_id, states.VERIFY_FAILED,
+                verify_info.get('attempt_id'),
+                details=verify_runner.details_json(
+                    error='Another verification is running on the agent '
+                          'of instance %s; try again later.'
+                          % self.instance_id))
+            return
+        thread = threading.Thread(target=self._run_verify,
+                                  args=(context, verify_info),
+                                  name='verify-%s' % backup_id, daemon=True)
+        self.threads.append(thread)
+        thread.start()
+
+    def _run_verify(self, context, info):
+        try:
+            self.verifier.run(context, info)
+        finally:
+            self._verifying.release()
 
     def wait(self):
         """Wait for backups started so far (tests, shutdown)."""

@@ -16,6 +16,15 @@ def restore_backup(conf, datastore, storage_driver, container, backup_id,
     restored, out of the chain's total.
     Each backup of the chain is read with the key its manifest names,
     among the current and previous keys, or in clear."""
+    pieces = restore_pieces(conf, datastore, storage_driver, container,
+                            backup_id, checksum, trust_id, progress)
+    return datastore.restore(pieces, target) or target
+
+
+def restore_pieces(conf, datastore, storage_driver, container, backup_id,
+                   checksum=None, trust_id=None, progress=None):
+    """The RestorePieces a datastore restores backup_id from (see
+    restore_backup); the last one's metadata is the backup's own."""
     reader = backup_reader.BackupReader(
         storage.load(conf, storage_driver, trust_id=trust_id),
         encryption.make_keyring(conf),
@@ -35,10 +44,9 @@ def restore_backup(conf, datastore, storage_driver, container, backup_id,
         progress.total = sum(stored.fields.get('size') or 0
                              for stored in chain) or None
         members = [_counted(m, progress) for m in members]
-    pieces = [datastore_base.RestorePiece(stored.fields['backup_id'],
-                                          stored.fields['metadata'], m)
-              for stored, m in zip(chain, members)]
-    return datastore.restore(pieces, target) or target
+    return [datastore_base.RestorePiece(stored.fields['backup_id'],
+                                        stored.fields['metadata'], m)
+            for stored, m in zip(chain, members)]
 
 
 def _counted(members, progress):

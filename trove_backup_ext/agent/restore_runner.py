@@ -37,6 +37,18 @@ class RestoreRunner:
                           info['id'])
             return None
 
+    def reconfirm(self, context, state):
+        """recover()'s confirm: ask the worker again whether the restore
+        cut off while being confirmed is COMPLETED. A repeated COMPLETED
+        is answered as the first; if the worker never got it and the
+        restore still runs, it is recorded now. No answer: rolled back."""
+        info = {'id': state['restore_id'],
+                'attempt_id': state.get('extra', {}).get('attempt_id')}
+        if not info['attempt_id']:
+            return False
+        return bool(runner.report_until_answered(
+            lambda: self._report(context, info, states.COMPLETED)))
+
     def run(self, context, info):
         restore_id = info['id']
         if self._report(context, info, states.RESTORING) is False:
@@ -71,9 +83,10 @@ class RestoreRunner:
 
         try:
             with heartbeat:
-                in_place.restore_in_place(self.datastore, restore_id,
-                                          write_restored, confirm=confirm,
-                                          before_swap=before_swap)
+                in_place.restore_in_place(
+                    self.datastore, restore_id, write_restored,
+                    confirm=confirm, before_swap=before_swap,
+                    journal_extra={'attempt_id': info['attempt_id']})
         except (runner.BackupAbandoned, in_place.NotConfirmed):
             reason = heartbeat.reason or 'The worker gave up on it.'
             LOG.warning('Restore %s was given up (%s); the instance keeps '

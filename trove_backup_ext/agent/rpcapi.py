@@ -14,7 +14,8 @@ class AgentAPI:
     * 1.1 - backup_info of create_backup holds attempt_id, which the agent
       echoes in each update_backup of that run.
     * 1.2 - restore_backup(restore_info) (cast): restore into the live
-      instance, reported with update_restore.
+      instance, reported with update_restore; verify_backup(verify_info)
+      (cast), reported with update_verification.
     """
 
     RPC_API_VERSION = '1.2'
@@ -39,6 +40,11 @@ class AgentAPI:
         cctxt = self.client.prepare(topic=rpc.agent_topic(instance_id),
                                     version=version, retry=3)
         cctxt.cast(context, 'create_backup', backup_info=backup_info)
+
+    def verify_backup(self, context, instance_id, verify_info):
+        cctxt = self.client.prepare(topic=rpc.agent_topic(instance_id),
+                                    version='1.2', retry=3)
+        cctxt.cast(context, 'verify_backup', verify_info=verify_info)
 
     def restore_into_instance(self, context, instance_id, restore_info):
         cctxt = self.client.prepare(topic=rpc.agent_topic(instance_id),

@@ -1,10 +1,13 @@
 """Assembles a running agent: its datastore driver and RPC server."""
 
+import functools
+
 import oslo_messaging as messaging
 
 from trove_backup_ext.agent import encryption
 from trove_backup_ext.agent import in_place
 from trove_backup_ext.agent import manager as agent_manager
+from trove_backup_ext import context as backup_context
 from trove_backup_ext import datastores
 from trove_backup_ext import rpc
 from trove_backup_ext.worker import rpcapi as worker_rpcapi
@@ -18,12 +21,15 @@ class AgentService:
         # A key file that cannot be read stops the agent now, not the
         # first backup or restore that needs it.
         encryption.check(conf)
-        # A restore cut off by the death of an earlier run is finished
-        # (rolled back, or completed if checked) before anything else.
-        in_place.recover(self.datastore)
         self.manager = agent_manager.AgentManager(
             conf, instance_id, self.datastore,
             worker_rpcapi.WorkerAPI(conf, transport))
+        # A restore cut off by the death of an earlier run is finished
+        # (rolled back, or completed if the worker recorded it) before
+        # anything else.
+        in_place.recover(self.datastore, confirm=functools.partial(
+            self.manager.restores.reconfirm,
+            backup_context.get_admin_context()))
         self.server = messaging.get_rpc_server(
             transport,
             messaging.Target(topic=rpc.agent_topic(instance_id),

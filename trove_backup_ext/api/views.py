@@ -19,6 +19,7 @@ def backup_view(backup):
         'status': backup.status,
         'parent_id': backup.parent_id,
         'progress': progress_view(backup.progress),
+        'verification': verification_view(backup),
         'project_id': backup.project_id,
         'storage_driver': backup.storage_driver,
         'datastore': {
@@ -41,6 +42,22 @@ def progress_view(progress):
     values = json.loads(progress)
     return {key: values.get(key) for key in (
         'bytes_done', 'bytes_total', 'percent', 'rate')}
+
+
+def verification_view(backup):
+    """{status, checked, details} of the backup's last verification, or
+    None if it was never verified."""
+    if not backup.verification_status:
+        return None
+    details = backup.verification_details
+    if details:
+        try:
+            details = json.loads(details)
+        except ValueError:
+            details = {'error': details}
+    return {'status': backup.verification_status,
+            'checked': _time(backup.verification_checked),
+            'details': details}
 
 
 def restore_view(restore):

@@ -10,6 +10,7 @@ from oslo_log import log
 
 from trove_backup_ext.conf import agent
 from trove_backup_ext.conf import api
+from trove_backup_ext.conf import backup
 from trove_backup_ext.conf import database
 from trove_backup_ext.conf import default
 from trove_backup_ext.conf import drivers
@@ -24,6 +25,7 @@ CONF = cfg.ConfigOpts()
 def register_opts(conf):
     default.register_opts(conf)
     api.register_opts(conf)
+    backup.register_opts(conf)
     agent.register_opts(conf)
     database.register_opts(conf)
     registry.register_opts(conf)

@@ -31,6 +31,12 @@ agent_opts = [
                     'object_size).'),
     cfg.IntOpt('compression_level', default=1, min=1, max=19,
                help='zstd level of chunks.'),
+    cfg.StrOpt('scratch_dir',
+               help='Directory where verifications restore a backup and '
+                    'run a throw-away database on it (a temporary '
+                    'directory in it, removed after). Unset: the system\'s '
+                    'temporary directory. It needs room for the largest '
+                    'restored backup.'),
     cfg.IntOpt('max_runtime', default=86400, min=0,
                help='Seconds after which a running backup or restore is '
                     'given up (its tool stopped, the operation FAILED), '

@@ -107,6 +107,16 @@ class Datastore(abc.ABC):
         pieces from the full backup to the one asked for. Return where
         the data is: a file in target, or target (or None: target)."""
 
+    def verify(self, restored, metadata):
+        """Check data restored at restored (what restore() returned) in a
+        scratch place: start a throw-away server on it if the engine
+        needs one (never the live one), run the engine's integrity check,
+        and compare row counts with those metadata (the backup's
+        finish() result) recorded. Return a list of checks, dicts
+        {check, ok, detail}; raise DatastoreError if it cannot check."""
+        raise DatastoreError(reason='The %s driver cannot verify a backup '
+                                    'beyond its checksums.' % self.name)
+
     def estimated_size(self):
         """About how many bytes a backup will read, for progress; None
         when it cannot be told cheaply."""
@@ -141,3 +151,18 @@ class Datastore(abc.ABC):
     def health_check(self):
         """Raise DatastoreError unless the started server answers and its
         data is sound."""
+
+
+def compare_counts(expected, found):
+    """The row_counts check: the tables and rows a backup recorded
+    against those found in its restore."""
+    wrong = sorted(table for table in set(expected) | set(found)
+                   if expected.get(table) != found.get(table))
+    if not wrong:
+        return {'check': 'row_counts', 'ok': True,
+                'detail': '%d tables, %d rows, as recorded'
+                          % (len(found), sum(found.values()))}
+    return {'check': 'row_counts', 'ok': False, 'detail': '; '.join(
+        '%s: %s rows recorded, %s restored' % (
+            table, expected.get(table, 'no table'),
+            found.get(table, 'no table')) for table in wrong[:10])}

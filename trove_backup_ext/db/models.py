@@ -68,6 +68,14 @@ class Backup(Base):
     attempt_id = Column(String(36))
     # The agent's last progress report while it runs, as JSON.
     progress = Column(String(255))
+    # The last verification (db/verifications.py): RUNNING, PASSED or
+    # FAILED, the run's attempt, its last sign of life, when it ended and
+    # what it found.
+    verification_status = Column(String(16))
+    verification_attempt_id = Column(String(36))
+    verification_updated = Column(_timestamp())
+    verification_checked = Column(_timestamp())
+    verification_details = Column(String(2048))
     delete_requested_at = Column(_timestamp())
     created = Column(_timestamp(), nullable=False)
     updated = Column(_timestamp(), nullable=False)
@@ -159,8 +167,6 @@ class Restore(Base):
     status = Column(String(32), nullable=False)
     fail_reason = Column(String(1024))
     attempt_id = Column(String(36))
-    # The agent's last progress report while it runs, as JSON.
-    progress = Column(String(255))
     # The agent's last progress report, as JSON; None once it ended.
     progress = Column(String(255))
     created = Column(_timestamp(), nullable=False)

@@ -12,6 +12,8 @@ INDEX_ALL_PROJECTS = 'backup:index:all_projects'
 SHOW = 'backup:show'
 CREATE = 'backup:create'
 DELETE = 'backup:delete'
+VERIFY = 'backup:verify'
+PATH_VERIFY = '/v1.0/{project_id}/backups/{backupId}/verify'
 
 rules = [
     policy.DocumentedRuleDefault(
@@ -35,6 +37,11 @@ rules = [
         name=DELETE, check_str=base.RULE_ADMIN_OR_OWNER,
         description='Delete a backup and its incremental backups.',
         operations=[{'path': PATH_ID, 'method': 'DELETE'}]),
+    policy.DocumentedRuleDefault(
+        name=VERIFY, check_str=base.RULE_ADMIN_OR_OWNER,
+        description='Verify a backup: restore it into a scratch place and '
+                    'check it there.',
+        operations=[{'path': PATH_VERIFY, 'method': 'POST'}]),
 ]
 
 

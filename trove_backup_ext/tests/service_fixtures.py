@@ -140,6 +140,9 @@ class RecordingWorker:
     def restore_backup(self, context, restore_id):
         self._record(context, 'restore_backup', restore_id)
 
+    def verify_backup(self, context, backup_id):
+        self._record(context, 'verify_backup', backup_id)
+
 
 class WorkerServer(fixtures.Fixture):
     """An RPC server on the worker topic with a RecordingWorker."""

@@ -60,6 +60,8 @@ class WorkerManager:
         self.instances = instance_source
         self.agents = agent_api
         self.notifier = notifier
+        # The VerifyManager, for [backup] verify_after_create.
+        self.verifier = None
 
     # From the API.
 
@@ -181,6 +183,9 @@ class WorkerManager:
                     else self.notifier.error)
             send(context, event, notifications.backup_payload(
                 backup, message=fail_reason))
+            if (status == states.COMPLETED and self.verifier is not None and
+                    self.conf.backup.verify_after_create):
+                self.verifier.start(context, backup)
         return True
 
     @staticmethod

@@ -14,6 +14,7 @@ from oslo_utils import timeutils
 
 from trove_backup_ext.db import lifecycle
 from trove_backup_ext.db import restores as restores_db
+from trove_backup_ext.db import verifications
 from trove_backup_ext import notifications
 from trove_backup_ext import states
 from trove_backup_ext import storage
@@ -24,17 +25,19 @@ LOG = logging.getLogger(__name__)
 
 class Reaper:
 
-    def __init__(self, conf, manager, context_factory, restores=None):
+    def __init__(self, conf, manager, context_factory, restores=None,
+                 verifier=None):
         self.conf = conf
         self.manager = manager
         self.restores = restores
+        self.verifier = verifier
         self.context_factory = context_factory
         self._stop = threading.Event()
         self._thread = None
 
     def run_once(self, now=None):
-        """One pass as at now (default: the time); returns (backups and
-        restores failed, deletions retried)."""
+        """One pass as at now (default: the time); returns (backups,
+        restores and verifications failed, deletions retried)."""
         context = self.context_factory()
         now = now or timeutils.utcnow()
         failed = 0
@@ -53,6 +56,11 @@ class Reaper:
                         '%s stopped or never started the restore.'
                         % (timeout, restore.instance_id),
                         updated_before=cutoff):
+                    failed += 1
+        if self.verifier is not None:
+            for backup in verifications.stuck(context, cutoff):
+                if self.verifier.fail_stuck(context, backup, timeout,
+                                            cutoff):
                     failed += 1
         retried = 0
         for backup in lifecycle.pending_deletes(

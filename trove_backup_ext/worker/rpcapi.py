@@ -19,7 +19,9 @@ class WorkerAPI:
       as the worker gave it in the agent's create_backup.
     * 1.2 - restore_backup(restore_id) from the API; update_restore(
       instance_id, restore_id, status, attempt_id, fail_reason, progress)
-      from agents; update_backup takes progress.
+      from agents; update_backup takes progress. verify_backup(
+      backup_id) from the API; update_verification(instance_id,
+      backup_id, status, attempt_id, details) from agents.
     """
 
     RPC_API_VERSION = '1.2'
@@ -48,6 +50,21 @@ class WorkerAPI:
     def restore_backup(self, context, restore_id):
         cctxt = self.client.prepare(version='1.2', retry=self.retry)
         cctxt.cast(context, 'restore_backup', restore_id=restore_id)
+
+    def verify_backup(self, context, backup_id):
+        cctxt = self.client.prepare(version='1.2', retry=self.retry)
+        cctxt.cast(context, 'verify_backup', backup_id=backup_id)
+
+    def update_verification(self, context, instance_id, backup_id, status,
+                            attempt_id, wait=False, timeout=None, **fields):
+        """An agent's report on a verification (see update_restore)."""
+        cctxt = self.client.prepare(version='1.2', retry=self.retry,
+                                    timeout=timeout)
+        kwargs = dict(fields, instance_id=instance_id, backup_id=backup_id,
+                      status=status, attempt_id=attempt_id)
+        if wait:
+            return cctxt.call(context, 'update_verification', **kwargs)
+        cctxt.cast(context, 'update_verification', **kwargs)
 
     def update_restore(self, context, instance_id, restore_id, status,
                        attempt_id, wait=False, timeout=None, **fields):

@@ -12,6 +12,8 @@ from trove_backup_ext import rpc
 from trove_backup_ext.worker import manager as worker_manager
 from trove_backup_ext.worker import reaper as worker_reaper
 from trove_backup_ext.worker import restore_manager
+from trove_backup_ext.worker import rpcapi as worker_rpcapi
+from trove_backup_ext.worker import verify_manager
 
 
 class WorkerService:
@@ -26,14 +28,19 @@ class WorkerService:
             conf, instance_source, agent_api, notifier)
         self.restores = restore_manager.RestoreManager(
             conf, instance_source, agent_api, notifier)
+        self.verifier = verify_manager.VerifyManager(
+            conf, agent_api, notifier,
+            worker_api=worker_rpcapi.WorkerAPI(conf, transport))
+        self.manager.verifier = self.verifier
         self.reaper = worker_reaper.Reaper(
             conf, self.manager, backup_context.get_admin_context,
-            restores=self.restores)
+            restores=self.restores, verifier=self.verifier)
         self.server = messaging.get_rpc_server(
             transport,
             messaging.Target(topic=rpc.WORKER_TOPIC,
                              server=socket.gethostname()),
-            [self.manager, self.restores], executor='threading',
+            [self.manager, self.restores, self.verifier],
+            executor='threading',
             serializer=rpc.RequestContextSerializer())
 
     def start(self):

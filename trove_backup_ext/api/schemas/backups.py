@@ -91,3 +91,10 @@ list_request_query = {
     },
     'additionalProperties': False,
 }
+
+# POST /backups/{id}/verify: no options yet; an empty body or {}.
+verify_request_body = {
+    'type': 'object',
+    'properties': {},
+    'additionalProperties': False,
+}

@@ -182,6 +182,8 @@ class _RepeatedMessages:
             self.context, lifecycle.get(self.context, backup_id))
         # The agent is busy (with a backup the reaper gave up on, say):
         # a refusal of another attempt must not reach this run.
+        self.useFixture(fixtures.MockPatchObject(self.agent.manager,
+                                                 'BUSY_WAIT', 0.1))
         self.agent.manager._busy.acquire()
         self.addCleanup(self.agent.manager._busy.release)
         self.agent.manager.create_backup(self.context,
@@ -193,6 +195,21 @@ class _RepeatedMessages:
                                    else None)(
             lifecycle.get(self.context, backup_id)))
         self.assertIn('Another backup', row.fail_reason)
+
+    def test_backup_waits_for_the_agent_to_finish_the_one_before(self):
+        # The worker frees the instance when it records a restore's
+        # result; the agent may still be removing the old data.
+        backup_id = self.create()
+        manager = self.agent.manager
+        manager._busy.acquire()
+        sent = threading.Thread(target=self.workers[0].manager.create_backup,
+                                args=(self.context, backup_id))
+        sent.start()
+        ef.wait_for(lambda: lifecycle.get(self.context,
+                                          backup_id).attempt_id)
+        manager._busy.release()
+        sent.join()
+        self.wait_done(backup_id)
 
     def test_result_before_the_start_report_counts_once(self):
         backup_id = self.create()

@@ -84,7 +84,8 @@ class TestCreateAndShow(OpenStackClientTestCase):
             {'id', 'name', 'description', 'locationRef', 'instance_id',
              'created', 'updated', 'size', 'status', 'parent_id',
              'project_id', 'storage_driver', 'datastore',
-             'datastore_version', 'datastore_version_id', 'progress'},
+             'datastore_version', 'datastore_version_id', 'progress',
+             'verification'},
             set(created))
         # One POST, no lazy-loading GET.
         self.assertEqual([('POST', '/v1.0/%s/backups' % base.PROJECT)],

@@ -38,6 +38,7 @@ RULE_REQUESTS = {
     backup_policies.SHOW: ('GET', backup_policies.PATH_ID, ''),
     backup_policies.CREATE: ('POST', backup_policies.PATH, ''),
     backup_policies.DELETE: ('DELETE', backup_policies.PATH_ID, ''),
+    backup_policies.VERIFY: ('POST', backup_policies.PATH_VERIFY, ''),
     strategy_policies.INDEX: ('GET', strategy_policies.PATH, ''),
     strategy_policies.CREATE: ('POST', strategy_policies.PATH, ''),
     strategy_policies.DELETE: ('DELETE', strategy_policies.PATH, ''),
@@ -60,6 +61,7 @@ POST_BODIES = {
         'backup_id': test.backup['id'], 'instance_id': test.instance.id}},
     restore_policies.ALIAS: lambda test: {'restore': {
         'instance_id': test.instance.id}},
+    backup_policies.PATH_VERIFY: lambda test: {},
 }
 
 
@@ -134,9 +136,12 @@ class _PolicyRefusalTests:
                 models.BackupStrategy.swift_container)).all()
             restores = connection.execute(sa.select(
                 models.Restore.id, models.Restore.status)).all()
+            verifications = connection.execute(sa.select(
+                models.Backup.id, models.Backup.verification_status)).all()
         return (sorted(tuple(row) for row in rows),
                 sorted(tuple(row) for row in strategies),
                 sorted(tuple(row) for row in restores),
+                sorted(tuple(row) for row in verifications),
                 backups_db.usage(self.admin_context, base.PROJECT))
 
     def assertRefusedBy(self, response, rule_names):

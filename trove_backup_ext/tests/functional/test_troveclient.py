@@ -17,7 +17,8 @@ from trove_backup_ext.tests import base
 # Every key of a backup, so the client never needs a lazy-loading GET.
 BACKUP_KEYS = {'id', 'name', 'description', 'locationRef', 'instance_id',
                'created', 'updated', 'size', 'status', 'parent_id',
-               'project_id', 'storage_driver', 'datastore', 'progress'}
+               'project_id', 'storage_driver', 'datastore', 'progress',
+               'verification'}
 
 
 def wait_for_cast(worker, call, timeout=5):

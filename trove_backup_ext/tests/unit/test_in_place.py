@@ -139,6 +139,37 @@ class InPlaceTest(base.TestCase):
         self.assertEqual(['stop', 'start'], datastore.calls)
         self.assertEqual([], self.leftovers())
 
+    def _killed_while_confirming(self):
+        pid = os.fork()
+        if pid == 0:
+            try:
+                in_place.restore_in_place(
+                    _Datastore(self.conf), 'r1', self.writer('new'),
+                    confirm=lambda: os._exit(9),
+                    journal_extra={'attempt_id': 'a1'})
+            finally:
+                os._exit(1)
+        _, status = os.waitpid(pid, 0)
+        self.assertEqual(9, os.waitstatus_to_exitcode(status))
+
+    def test_killed_while_confirming_keeps_a_restore_the_worker_has(self):
+        self._killed_while_confirming()
+        asked = []
+
+        def worker_has_it(state):
+            asked.append(state['extra'])
+            return True
+        in_place.recover(_Datastore(self.conf), confirm=worker_has_it)
+        self.assertEqual([{'attempt_id': 'a1'}], asked)
+        self.assertEqual(['new'], values_of(self.live))
+        self.assertEqual([], self.leftovers())
+
+    def test_killed_while_confirming_rolls_back_what_it_has_not(self):
+        self._killed_while_confirming()
+        in_place.recover(_Datastore(self.conf), confirm=lambda state: False)
+        self.assertEqual(['old', 'in wal'], values_of(self.live))
+        self.assertEqual([], self.leftovers())
+
     def test_journal_of_a_checked_restore_is_completed(self):
         paths = in_place.Paths(self.live, 'r9')
         journal = in_place._Journal(paths, 'r9')

@@ -21,7 +21,8 @@ class BackupViewTest(base.TestCase):
         self.assertEqual(
             {'id', 'name', 'description', 'locationRef', 'instance_id',
              'created', 'updated', 'size', 'status', 'parent_id',
-             'project_id', 'storage_driver', 'datastore', 'progress'},
+             'project_id', 'storage_driver', 'datastore', 'progress',
+             'verification'},
             set(view))
         self.assertEqual('2026-01-02T03:04:05', view['created'])
         self.assertEqual('2026-01-02T03:04:06', view['updated'])

@@ -129,6 +129,13 @@ class WorkerAPIClientTest(base.TestCase):
             self.context, 'update_backup', instance_id='i1',
             backup_id=BACKUP_ID, status='BUILDING', attempt_id='a1')
 
+    def test_verify_backup_casts_the_id_at_1_2(self):
+        worker = rpcapi.WorkerAPI(self.conf, self.transport)
+        worker.verify_backup(self.context, BACKUP_ID)
+        self.client.prepare.assert_called_once_with(version='1.2', retry=2)
+        self.client.prepare.return_value.cast.assert_called_once_with(
+            self.context, 'verify_backup', backup_id=BACKUP_ID)
+
     def test_restore_backup_casts_the_id_at_1_2(self):
         worker = rpcapi.WorkerAPI(self.conf, self.transport)
         worker.restore_backup(self.context, BACKUP_ID)

@@ -14,7 +14,7 @@ CONF = config.CONF
 
 FIELDS = {'id', 'name', 'description', 'locationRef', 'instance_id',
           'created', 'updated', 'size', 'status', 'parent_id', 'project_id',
-          'storage_driver', 'datastore', 'progress'}
+          'storage_driver', 'datastore', 'progress', 'verification'}
 TIME = re.compile(r'^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d$')
 
 

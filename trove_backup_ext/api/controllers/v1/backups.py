@@ -84,6 +84,8 @@ class BackupsController(rest.RestController):
 
     @pecan.expose('json')
     def post(self, *path, **ignored):
+        if len(path) == 2 and path[1] == 'verify':
+            return self._verify(path[0])
         if len(path) == 2 and path[1] == 'restore':
             # Cinder's form: POST /backups/{id}/restore.
             spec = restore_api.read_body(
@@ -104,6 +106,21 @@ class BackupsController(rest.RestController):
             raise exception.ValidationError(
                 reason="backup['swift_container'] is longer than 256 bytes")
         backup = _service().create(context, self.project_id, spec)
+        pecan.response.status = 202
+        return {'backup': views.backup_view(backup)}
+
+    @staticmethod
+    def _verify(backup_id):
+        context = pecan.request.context
+        backup = _service().get(context, backup_id)
+        policy.authorize(context, backup_policies.VERIFY,
+                         policy.project_target(backup.project_id))
+        if pecan.request.body:
+            # Nothing to say yet: an empty body or {}.
+            body = validation.read_json_body(
+                pecan.request, pecan.request.conf.api.max_request_body_size)
+            validation.validate(schemas.verify_request_body, body)
+        backup = _service().verify(context, backup_id)
         pecan.response.status = 202
         return {'backup': views.backup_view(backup)}
 

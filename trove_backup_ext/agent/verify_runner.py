@@ -1,0 +1,101 @@
+"""Verifies one backup: restore it into a scratch place and check it there.
+
+Never the live database: the chain is restored (every chunk checked
+against its digest) into a temporary directory under [agent] scratch_dir,
+the driver checks what it restored (a throw-away server where the engine
+needs one, its integrity check, the row counts recorded at backup time),
+and the directory is removed. The result goes to the worker with the
+run's attempt id, until it answers.
+"""
+
+import json
+import os
+import shutil
+import tempfile
+
+from oslo_log import log as logging
+
+from trove_backup_ext.agent import progress as agent_progress
+from trove_backup_ext.agent import restore as agent_restore
+from trove_backup_ext.agent import runner
+from trove_backup_ext import states
+
+LOG = logging.getLogger(__name__)
+
+
+def details_json(checks=None, error=None):
+    """The details kept with a verification (at most 2048 characters)."""
+    if error is not None:
+        return json.dumps({'error': error[:1800]})
+    text = json.dumps({'checks': checks})
+    if len(text) > 2048:
+        text = json.dumps({'checks': [dict(check, detail=check['detail'][:80])
+                                      for check in checks[:10]]})
+    return text
+
+
+class VerifyRunner:
+
+    def __init__(self, conf, instance_id, datastore, worker_api):
+        self.conf = conf
+        self.instance_id = instance_id
+        self.datastore = datastore
+        self.worker = worker_api
+
+    def _report(self, context, info, status, wait=True, **fields):
+        try:
+            return self.worker.update_verification(
+                context, self.instance_id, info['backup_id'], status,
+                info['attempt_id'], wait=wait,
+                timeout=self.conf.agent.report_timeout, **fields)
+        except Exception:
+            LOG.exception('Could not report %s of the verification of '
+                          'backup %s', status, info['backup_id'])
+            return None
+
+    def run(self, context, info):
+        backup_id = info['backup_id']
+        if self._report(context, info, states.VERIFY_RUNNING) is False:
+            LOG.warning('Worker refused to start verifying backup %s',
+                        backup_id)
+            return
+        heartbeat = runner.Heartbeat(
+            lambda status, snapshot: self._report(context, info, status),
+            self.conf.agent.progress_interval, status=states.VERIFY_RUNNING,
+            progress=agent_progress.Progress(),
+            max_runtime=self.conf.agent.max_runtime)
+        scratch_dir = self.conf.agent.scratch_dir or None
+        if scratch_dir:
+            os.makedirs(scratch_dir, exist_ok=True)
+        scratch = tempfile.mkdtemp(prefix='trove-verify-%s-' % backup_id,
+                                   dir=scratch_dir)
+        try:
+            with heartbeat:
+                status, details = self._verify(info, scratch, heartbeat)
+                if heartbeat.abandoned.is_set() and heartbeat.reason:
+                    status, details = states.VERIFY_FAILED, details_json(
+                        error=heartbeat.reason)
+                runner.report_until_answered(lambda: self._report(
+                    context, info, status, details=details))
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+    def _verify(self, info, scratch, heartbeat):
+        backup = info['backup']
+        try:
+            pieces = agent_restore.restore_pieces(
+                self.conf, self.datastore, backup['storage_driver'],
+                backup['container'], info['backup_id'],
+                checksum=backup.get('checksum'),
+                trust_id=backup.get('trust_id'), progress=heartbeat.progress)
+            target = os.path.join(scratch, 'data')
+            restored = self.datastore.restore(pieces, target) or target
+            checks = self.datastore.verify(restored, pieces[-1].metadata)
+        except Exception as exc:
+            LOG.warning('Verification of backup %s failed: %s',
+                        info['backup_id'], exc)
+            return states.VERIFY_FAILED, details_json(
+                error=runner.describe_failure(exc))
+        passed = all(check['ok'] for check in checks)
+        return (states.VERIFY_PASSED if passed else states.VERIFY_FAILED,
+                details_json(checks))
