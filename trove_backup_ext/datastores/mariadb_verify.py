@@ -264,12 +264,12 @@ def _checks(cursor, metadata):
             said = ['%s: %s' % (row[2], row[3]) for row in rows
                     if row[2] != 'status']
             if status != ['OK'] or any(row[2] == 'error' for row in rows):
-                problems[name] = '; '.join(said + status)[:300]
+                problems[name] = '; '.join(said + status)[:120]
                 continue
             cursor.execute('SELECT COUNT(*) FROM %s' % table)
             counts[name] = cursor.fetchone()[0]
         except pymysql.err.MySQLError as exc:
-            problems[name] = str(exc)[:300]
+            problems[name] = str(exc)[:120]
             if isinstance(exc, (pymysql.err.OperationalError,
                                 pymysql.err.InterfaceError)) and \
                     exc.args and exc.args[0] in (2006, 2013, 0):

@@ -215,7 +215,8 @@ class RowCounter:
 
 
 def _describe(errors):
-    return '; '.join('%s: %s' % item for item in
+    # The details of a verification keep 2048 characters in all.
+    return '; '.join('%s: %s' % (name, str(error)[:120]) for name, error in
                      sorted(errors.items())[:_ERRORS_SHOWN]) + (
         ' (and %d more)' % (len(errors) - _ERRORS_SHOWN)
         if len(errors) > _ERRORS_SHOWN else '')
@@ -357,4 +358,4 @@ def _amcheck(client, tool, databases):
                           'corruption in %d databases' % databases}
     return {'check': 'integrity_check', 'ok': False,
             'detail': 'pg_amcheck --all (heap and btree) exited %d: %s' % (
-                result.returncode, output.strip()[:1500])}
+                result.returncode, output.strip()[:700])}
