@@ -69,6 +69,10 @@ class VerifyRunner:
             os.makedirs(scratch_dir, exist_ok=True)
         scratch = tempfile.mkdtemp(prefix='trove-verify-%s-' % backup_id,
                                    dir=scratch_dir)
+        # Traversable, not listable: the throw-away server may run as the
+        # database's own user (PostgreSQL refuses root), in the directory
+        # the driver gives it inside.
+        os.chmod(scratch, 0o711)
         try:
             with heartbeat:
                 status, details = self._verify(info, scratch, heartbeat)
