@@ -274,3 +274,50 @@ class TestHelp(OSCTestCase):
                               'database restore list',
                               'database restore show',
                               'database backup create'}, names)
+
+
+class TestVerify(AllInOneTestCase):
+
+    def test_verify_wait_passes_and_shows_the_checks(self):
+        backup = self.aio.backup()
+
+        started = self.openstack_json('backup', 'verify', backup['id'])
+        verified = self.openstack('backup', 'verify', 'nightly', '--wait',
+                                  '-f', 'json')
+        table = self.openstack('backup', 'verify', 'nightly', '--wait',
+                               '-c', 'verification', '-f', 'table')
+
+        self.assertEqual('RUNNING', started['verification']['status'])
+        verification = json.loads(verified.stdout)['verification']
+        self.assertEqual('PASSED', verification['status'])
+        self.assertEqual([True, True], [check['ok'] for check in
+                                        verification['details']['checks']])
+        self.assertIn('PASSED    [%s] 100%%' % ('#' * 30), verified.stderr)
+        self.assertIn('PASSED at ', table.stdout)
+        self.assertIn('1000 rows', table.stdout)
+        self.assertEqual(self.api('/backups/%s' % backup['id'])['backup'][
+            'verification']['status'], 'PASSED')
+
+    def test_a_damaged_backup_fails_verification_non_zero(self):
+        backup = self.aio.backup()
+        objects = [f for f in ef.storage_files(self.aio.state)
+                   if '/%s/objects/' % backup['id'] in f]
+        with open(objects[0], 'r+b') as stored:
+            stored.seek(100)
+            stored.write(b'\x00' * 16)
+
+        failed = self.openstack('backup', 'verify', 'nightly', '--wait',
+                                expect=1)
+
+        verification = self.api('/backups/%s' % backup['id'])['backup'][
+            'verification']
+        self.assertEqual('FAILED', verification['status'])
+        self.assertIn('Verification of backup %s FAILED: %s' % (
+            backup['id'], verification['details']['error']), failed.stderr)
+        # The damaged object is named.
+        self.assertIn('failed verification: chunk %s/objects/' % backup['id'],
+                      failed.stderr)
+        self.assertEqual('', failed.stdout)
+        # The live instances were not touched.
+        self.assertEqual((1000, 0), (self.aio.count('demo'),
+                                     self.aio.count('demo-restore')))
