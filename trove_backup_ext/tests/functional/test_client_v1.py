@@ -133,6 +133,21 @@ class TestBackupsAndFaults(ClientTestCase):
         self.assertEqual("No backup with a name or ID of 'weekly' exists. "
                          "(HTTP 404)", str(error))
 
+    def test_verify_backup(self):
+        client = self.client()
+
+        verifying = client.verify_backup(self.backup['id'])
+        unknown = self.assertRaises(client_v1.NotFound, client.verify_backup,
+                                    MISSING_ID)
+
+        self.assertEqual(self.backup['id'], verifying['id'])
+        self.assertEqual('RUNNING', verifying['verification']['status'])
+        self.assertEqual(verifying, client.get_backup(self.backup['id']))
+        self.assertEqual(('POST', '/v1.0/%s/backups/%s/verify'
+                          % (base.PROJECT, self.backup['id'])),
+                         self.log.calls()[-3])
+        self.assertEqual('itemNotFound', unknown.fault_name)
+
     def test_faults_become_errors_with_their_message(self):
         client = self.client()
 
