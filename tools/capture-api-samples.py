@@ -7,7 +7,9 @@ only records them). Where a sample needs a COMPLETED backup, this script
 moves it to COMPLETED with its size, checksum and location (the worker's
 transition, as when an agent reports a stored backup). A running backup's progress and the
 states of restores are made by the worker's own code (its managers and
-reaper) from the reports an agent would send. Every response body is
+reaper) from the reports an agent would send; so are the results of
+verifications (the worker's verification endpoint records the report an
+agent sends, with the checks the drivers make). Every response body is
 written exactly as returned: ids and timestamps change from run to run.
 
 Run from the top of the checkout:
@@ -20,6 +22,7 @@ import json
 import logging
 import os
 import sys
+import tempfile
 
 import oslo_messaging as messaging
 from oslo_config import cfg
@@ -28,18 +31,25 @@ from oslo_utils import uuidutils
 import requests
 
 from trove_backup_ext.agent import progress as agent_progress
+from trove_backup_ext.agent import runner as agent_runner
+from trove_backup_ext.agent import verify_runner
 from trove_backup_ext import conf as backup_conf
 from trove_backup_ext import context as backup_context
 from trove_backup_ext.db import instances as instances_db
 from trove_backup_ext.db import lifecycle
+from trove_backup_ext.datastores import row_counts
 from trove_backup_ext.db import restores as restores_db
+from trove_backup_ext.db import verifications
 from trove_backup_ext import notifications
+from trove_backup_ext.pipeline import codec
+from trove_backup_ext import policy
 from trove_backup_ext import states
 from trove_backup_ext.tests import service_fixtures
 from trove_backup_ext.worker import manager as worker_manager
 from trove_backup_ext.worker import reaper as worker_reaper
 from trove_backup_ext.worker import restore_manager
 from trove_backup_ext.worker import rpcapi as worker_rpcapi
+from trove_backup_ext.worker import verify_manager
 
 SAMPLES = os.path.join(os.path.dirname(os.path.abspath(__file__)),
                        '..', 'api-ref', 'source', 'samples')
@@ -299,6 +309,98 @@ class RestoreSamples:
             'GET', '/restores/4b1d7c2e-9a3f-4e6b-8c5d-2f7a9e1b3c6d', 404))
 
 
+class VerifySamples:
+    """Verifications. The API's cast goes to the recording worker; what
+    the real worker does next (claim the run, record the agent's report
+    and notify) is done here by the worker's own verification endpoint,
+    with the checks the MariaDB driver reports."""
+
+    def __init__(self, conf, client, context):
+        self.conf = conf
+        self.client = client
+        self.context = context
+        self.verifier = verify_manager.VerifyManager(
+            conf, None, notifications.Notifier(conf, 'trove-backup-worker'))
+
+    def verify(self, backup_id, expect=202, **kwargs):
+        return self.client.call('POST', '/backups/%s/verify' % backup_id,
+                                expect, **kwargs)
+
+    def report(self, backup_id, status, details):
+        """The agent of the backup's instance reports on the run the
+        worker claimed."""
+        attempt = uuidutils.generate_uuid()
+        assert verifications.claim(self.context, backup_id, attempt)
+        backup = lifecycle.get(self.context, backup_id)
+        assert self.verifier.update_verification(
+            self.context, backup.instance_id, backup_id, status, attempt,
+            details=details)
+
+    def run(self, full_id, incremental_id, running_id):
+        call = self.client.call
+        write('backup-verify-request.json', {})
+        started = self.verify(full_id, json={})
+        write('backup-verify-response.json', started)
+        write('backup-verify-running-error.json',
+              self.verify(full_id, 409))
+        # What the MariaDB driver checks on the throw-away server: CHECK
+        # TABLE of every table, then the row counts recorded at backup
+        # time (exact: nothing was written while it ran).
+        counts = {'shop.customers': 1204, 'shop.order_lines': 48311,
+                  'shop.orders': 15782}
+        self.report(full_id, states.VERIFY_PASSED, verify_runner.details_json(
+            [{'check': 'check_table', 'ok': True,
+              'detail': 'CHECK TABLE: %d tables OK' % len(counts)},
+             row_counts.check({'row_counts': counts,
+                               'row_counts_exact': True}, counts)]))
+        write('backup-show-verified-response.json',
+              call('GET', '/backups/%s' % full_id, 200))
+        # A damaged object: the restore into the scratch place stops at
+        # the first chunk that does not read back whole.
+        self.verify(incremental_id)
+        damaged = codec.IntegrityError(
+            reason='object %s/objects/00000001 in container %s ends '
+                   'before its chunk at offset 3170304' % (
+                       incremental_id, self.conf.backup_swift_container))
+        self.report(incremental_id, states.VERIFY_FAILED,
+                    verify_runner.details_json(
+                        error=agent_runner.describe_failure(damaged)))
+        write('backup-show-verification-failed-response.json',
+              call('GET', '/backups/%s' % incremental_id, 200))
+
+    def errors(self, full_id, running_id):
+        """Refusals, while running_id is still NEW."""
+        write('backup-verify-bad-body-error.json', self.verify(
+            full_id, 400, json={'verify': {'tables': ['shop.orders']}}))
+        write('backup-verify-not-found-error.json', self.verify(
+            '8a0c1e0e-6f57-4d38-9d1c-1f1b5f9b1a11', 404))
+        write('backup-verify-not-completed-error.json',
+              self.verify(running_id, 422))
+
+    def last(self, full_id):
+        """Refusals that change the backups for good: run after every
+        other sample is taken."""
+        # A deployer who lets only administrators verify (verifications
+        # cost I/O and scratch space on the database host).
+        with tempfile.NamedTemporaryFile('w', suffix='.yaml') as rules:
+            rules.write('"backup:verify": "rule:admin"\n')
+            rules.flush()
+            self.conf.set_override('policy_file', rules.name,
+                                   group='oslo_policy')
+            policy.reset()
+            policy.init(self.conf)
+            try:
+                write('backup-verify-forbidden-error.json',
+                      self.verify(full_id, 403))
+            finally:
+                self.conf.clear_override('policy_file', group='oslo_policy')
+                policy.reset()
+                policy.init(self.conf)
+        self.client.call('DELETE', '/backups/%s' % full_id, 202)
+        write('backup-verify-deleting-error.json',
+              self.verify(full_id, 422))
+
+
 def unreachable_worker_api():
     """A worker client on a RabbitMQ address where nothing listens, without
     retries: its casts fail the way they do when the bus is down."""
@@ -356,6 +458,9 @@ def main():
         try:
             samples = Samples(conf, client, admin)
             samples.run(instance.id, stopped.id)
+            verify = VerifySamples(conf, client, admin)
+            verify.errors(samples.backup_ids[0], samples.running_id)
+            verify.run(*samples.backup_ids, samples.running_id)
             restores = RestoreSamples(conf, client, admin)
             copy = instances_db.add(admin, {
                 'id': '6d8f0b2c-4e6a-4c8e-9f1b-3a5c7e9d1f4b',
@@ -378,6 +483,7 @@ def main():
                 'datastore': 'mariadb', 'datastore_version': '10.11',
                 'status': 'ACTIVE'})
             capture_unavailable(conf, spare.id)
+            verify.last(samples.backup_ids[0])
         finally:
             client.close()
     finally:
