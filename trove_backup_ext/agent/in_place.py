@@ -112,11 +112,18 @@ class _Journal:
 
 
 class NotConfirmed(Exception):
-    """The restore passed its check but was not confirmed: rolled back."""
+    """The restore passed its check but was refused: rolled back."""
+
+
+class Unconfirmed(Exception):
+    """The restore passed its check, but the worker could not be asked
+    whether it recorded it: the restored data stays (it may be recorded),
+    with its journal at CONFIRMING, until recover() gets an answer."""
 
 
 def restore_in_place(datastore, restore_id, write_restored, confirm=None,
-                     before_swap=None, journal_extra=None):
+                     before_swap=None, journal_extra=None,
+                     recover_confirm=None):
     """Replace the live data of datastore with a restore.
 
     write_restored(staging) restores the backup into the path staging (a
@@ -124,13 +131,19 @@ def restore_in_place(datastore, restore_id, write_restored, confirm=None,
     in it or the directory itself. before_swap(), if given, is called
     before the server is stopped and may raise to give up. confirm(), if
     given, is called once the restored data passed its check: the old
-    data is dropped only if it returns true (the worker recorded the
-    restore), and put back otherwise (NotConfirmed). journal_extra is
-    kept in the journal, for recover()'s confirm. Raises what failed,
-    after putting the old data back and starting the server on it.
+    data is dropped if it returns True (the worker recorded the restore),
+    put back if it returns False (NotConfirmed), and both kept if it
+    returns None, no answer (Unconfirmed). journal_extra is kept in the
+    journal, for recover()'s confirm; recover_confirm is the confirm of
+    the recover() run first. Raises what failed, after putting the old
+    data back and starting the server on it.
     """
     live = datastore.live_data()
-    recover(datastore)
+    waiting = recover(datastore, recover_confirm)
+    if waiting:
+        raise datastore_base.DatastoreError(
+            reason='Restore %s into this instance waits to hear whether the '
+                   'worker recorded it; nothing was changed.' % waiting[0])
     paths = Paths(live, restore_id)
     journal = _Journal(paths, restore_id)
     journal.write(STAGING, extra=journal_extra or {})
@@ -153,9 +166,17 @@ def restore_in_place(datastore, restore_id, write_restored, confirm=None,
         # Killed while the worker is told, the agent asks it again when
         # it starts (recover's confirm): the answer decides.
         journal.write(CONFIRMING)
-        if confirm is not None and not confirm():
+        answer = True if confirm is None else confirm()
+        if answer is None:
+            raise Unconfirmed(restore_id)
+        if not answer:
             raise NotConfirmed('the worker did not record it as '
                                'COMPLETED')
+    except Unconfirmed:
+        LOG.warning('Restore %s into %s passed its check, but the worker '
+                    'could not be told; its data stays until it answers.',
+                    restore_id, live)
+        raise
     except BaseException as exc:
         LOG.warning('Restore %s into %s failed (%s); putting the old data '
                     'back.', restore_id, live, exc)
@@ -206,12 +227,15 @@ def recover(datastore, confirm=None):
     """Finish the restores an earlier run of the agent left halfway:
     roll back those that had not passed their check, complete those
     confirmed, and for one cut off while the worker was being told, ask
-    confirm(journal state) (no confirm: roll back). Called when the agent
-    starts and before each restore."""
+    confirm(journal state): True completes it, False rolls it back, None
+    (no answer, or no confirm) leaves it as it is. Returns the ids of the
+    restores left waiting. Called when the agent starts, before each
+    restore, and while a restore waits for its answer."""
+    waiting = []
     try:
         live = datastore.live_data()
     except datastore_base.DatastoreError:
-        return      # This driver does not restore in place.
+        return waiting      # This driver does not restore in place.
     for path in Paths.journals(live):
         try:
             journal = _Journal.load(path)
@@ -222,10 +246,16 @@ def recover(datastore, confirm=None):
                        % (path, exc, live))
         LOG.warning('Restore %s into %s was cut off at step %s.',
                     journal.state['restore_id'], live, journal.step)
-        if journal.step == CONFIRMING and confirm is not None and confirm(
-                journal.state):
-            journal.finish()
-        elif journal.step in (SWAPPING, SWAPPED, CONFIRMING):
+        if journal.step == CONFIRMING:
+            answer = None if confirm is None else confirm(journal.state)
+            if answer is None:
+                waiting.append(journal.state['restore_id'])
+            elif answer:
+                journal.finish()
+            else:
+                _roll_back(datastore, journal)
+        elif journal.step in (SWAPPING, SWAPPED):
             _roll_back(datastore, journal)
         else:
             journal.finish()
+    return waiting

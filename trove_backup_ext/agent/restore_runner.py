@@ -8,6 +8,8 @@ restore (its reaper, say), the old data goes back, so a restore the
 worker shows FAILED never leaves the instance changed.
 """
 
+import functools
+
 from oslo_log import log as logging
 
 from trove_backup_ext.agent import in_place
@@ -41,13 +43,14 @@ class RestoreRunner:
         """recover()'s confirm: ask the worker again whether the restore
         cut off while being confirmed is COMPLETED. A repeated COMPLETED
         is answered as the first; if the worker never got it and the
-        restore still runs, it is recorded now. No answer: rolled back."""
+        restore still runs, it is recorded now. True, False, or None if
+        the worker does not answer (the restore then waits)."""
         info = {'id': state['restore_id'],
                 'attempt_id': state.get('extra', {}).get('attempt_id')}
         if not info['attempt_id']:
             return False
-        return bool(runner.report_until_answered(
-            lambda: self._report(context, info, states.COMPLETED)))
+        return runner.report_until_answered(
+            lambda: self._report(context, info, states.COMPLETED))
 
     def run(self, context, info):
         restore_id = info['id']
@@ -74,19 +77,31 @@ class RestoreRunner:
                 raise runner.BackupAbandoned()
 
         def confirm():
-            # Reported while the heartbeat goes on (see runner.py); no
-            # answer at all rolls back, as a refusal does.
+            # Reported while the heartbeat goes on (see runner.py). No
+            # answer at all is not a refusal: the worker may have
+            # recorded it, so the restored data stays until it answers.
             if heartbeat.abandoned.is_set():
                 return False
-            return bool(runner.report_until_answered(
-                lambda: self._report(context, info, states.COMPLETED)))
+            return runner.report_until_answered(
+                lambda: self._report(context, info, states.COMPLETED))
 
         try:
             with heartbeat:
                 in_place.restore_in_place(
                     self.datastore, restore_id, write_restored,
                     confirm=confirm, before_swap=before_swap,
-                    journal_extra={'attempt_id': info['attempt_id']})
+                    journal_extra={'attempt_id': info['attempt_id']},
+                    recover_confirm=functools.partial(self.reconfirm,
+                                                      context))
+        except in_place.Unconfirmed:
+            # Asked again, as the agent does when it starts; still no
+            # answer, the next start or restore asks once more.
+            try:
+                in_place.recover(self.datastore,
+                                 functools.partial(self.reconfirm, context))
+            except Exception:
+                LOG.exception('Could not settle restore %s; the agent '
+                              'tries again when it starts.', restore_id)
         except (runner.BackupAbandoned, in_place.NotConfirmed):
             reason = heartbeat.reason or 'The worker gave up on it.'
             LOG.warning('Restore %s was given up (%s); the instance keeps '

@@ -7,6 +7,7 @@ import oslo_messaging as messaging
 from trove_backup_ext.agent import encryption
 from trove_backup_ext.agent import in_place
 from trove_backup_ext.agent import manager as agent_manager
+from trove_backup_ext.agent import verify_runner
 from trove_backup_ext import context as backup_context
 from trove_backup_ext import datastores
 from trove_backup_ext import rpc
@@ -24,6 +25,8 @@ class AgentService:
         self.manager = agent_manager.AgentManager(
             conf, instance_id, self.datastore,
             worker_rpcapi.WorkerAPI(conf, transport))
+        # A verification's throw-away server outlives a killed agent.
+        verify_runner.clean_stale_scratch(conf, instance_id)
         # A restore cut off by the death of an earlier run is finished
         # (rolled back, or completed if the worker recorded it) before
         # anything else.

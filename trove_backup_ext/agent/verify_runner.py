@@ -11,6 +11,7 @@ run's attempt id, until it answers.
 import json
 import os
 import shutil
+import signal
 import tempfile
 
 from oslo_log import log as logging
@@ -21,6 +22,44 @@ from trove_backup_ext.agent import runner
 from trove_backup_ext import states
 
 LOG = logging.getLogger(__name__)
+
+
+def _scratch_prefix(instance_id):
+    return 'trove-verify-%s-' % instance_id
+
+
+def clean_stale_scratch(conf, instance_id):
+    """Remove what verifications of this instance left when an earlier
+    run of its agent was killed: their throw-away servers, which run in
+    sessions of their own and outlive it, and their restored copies.
+    Called when the agent starts, before any verification of its own."""
+    root = conf.agent.scratch_dir or tempfile.gettempdir()
+    try:
+        entries = [entry.path for entry in os.scandir(root)
+                   if entry.name.startswith(_scratch_prefix(instance_id))
+                   and entry.is_dir(follow_symlinks=False)]
+    except FileNotFoundError:
+        return
+    for path in entries:
+        LOG.warning('Removing %s, left by a verification cut off.', path)
+        _kill_processes_of(path)
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _kill_processes_of(path):
+    """SIGKILL the session of every process whose command line names a
+    file under path (the server's data directory is in its arguments)."""
+    marker = os.fsencode(path + os.sep)
+    for entry in os.listdir('/proc'):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            with open('/proc/%s/cmdline' % entry, 'rb') as source:
+                if marker not in source.read():
+                    continue
+            os.killpg(os.getpgid(int(entry)), signal.SIGKILL)
+        except (OSError, ProcessLookupError):
+            pass    # Gone meanwhile, or not ours to see.
 
 
 def details_json(checks=None, error=None):
@@ -67,8 +106,9 @@ class VerifyRunner:
         scratch_dir = self.conf.agent.scratch_dir or None
         if scratch_dir:
             os.makedirs(scratch_dir, exist_ok=True)
-        scratch = tempfile.mkdtemp(prefix='trove-verify-%s-' % backup_id,
-                                   dir=scratch_dir)
+        scratch = tempfile.mkdtemp(
+            prefix='%s%s-' % (_scratch_prefix(self.instance_id), backup_id),
+            dir=scratch_dir)
         # Traversable, not listable: the throw-away server may run as the
         # database's own user (PostgreSQL refuses root), in the directory
         # the driver gives it inside.

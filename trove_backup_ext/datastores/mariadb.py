@@ -223,6 +223,14 @@ class _Session(base.BackupSession):
             raise base.DatastoreError(
                 reason='%s reported success but its %s is unusable: %s'
                        % (tool, CHECKPOINTS, exc))
+        if metadata['to_lsn'] < metadata['from_lsn']:
+            # The server's log went back (its data was replaced since
+            # the parent): such an incremental could never be prepared.
+            raise base.DatastoreError(
+                reason='The server\'s log sequence number %d is behind the '
+                       'parent backup\'s %d: its data was replaced since. '
+                       'Take a full backup.' % (metadata['to_lsn'],
+                                                metadata['from_lsn']))
         metadata.update(self.counter.finish())
         self.close()
         return metadata

@@ -104,12 +104,33 @@ def usage(context, project_id):
     return row.backups if row else 0
 
 
+def _restored_at(session, instance_id):
+    """When the instance's data was last replaced by a restore, or None.
+
+    A backup taken before that holds other data than the instance now:
+    an incremental on it would store the difference from data the
+    instance no longer has (MariaDB's LSNs even go back), and its chain
+    could not be restored.
+    """
+    return session.execute(
+        sa.select(sa.func.max(models.Restore.finished))
+        .where(models.Restore.instance_id == instance_id,
+               models.Restore.status == states.COMPLETED)).scalar()
+
+
 def _usable_parent(session, parent_id, values):
     parent = session.execute(
         sa.select(Backup).where(Backup.id == parent_id).with_for_update()
     ).scalar_one_or_none()
     if parent is None or parent.project_id != values['project_id']:
         raise exception.BackupNotFound(uuid=parent_id)
+    restored_at = _restored_at(session, values['instance_id'])
+    if restored_at is not None and parent.created <= restored_at:
+        raise exception.ParentNotUsable(
+            parent_id=parent_id,
+            reason='instance %s was restored after it was taken, so its '
+                   'data is no longer what the backup holds; take a full '
+                   'backup.' % values['instance_id'])
     if parent.instance_id != values['instance_id']:
         raise exception.ParentNotUsable(
             parent_id=parent_id,
@@ -127,16 +148,19 @@ def _usable_parent(session, parent_id, values):
 
 
 def _last_completed(session, values):
+    """The newest COMPLETED backup of the instance taken since its last
+    restore (see _restored_at): none makes the backup a full one."""
+    stmt = (sa.select(Backup)
+            .where(Backup.instance_id == values['instance_id'],
+                   Backup.project_id == values['project_id'],
+                   Backup.status == states.COMPLETED,
+                   Backup.delete_requested_at.is_(None)))
+    restored_at = _restored_at(session, values['instance_id'])
+    if restored_at is not None:
+        stmt = stmt.where(Backup.created > restored_at)
     return session.execute(
-        sa.select(Backup)
-        .where(Backup.instance_id == values['instance_id'],
-               Backup.project_id == values['project_id'],
-               Backup.status == states.COMPLETED,
-               Backup.delete_requested_at.is_(None))
-        .order_by(Backup.created.desc(), Backup.id.desc())
-        .limit(1)
-        .with_for_update()
-    ).scalar_one_or_none()
+        stmt.order_by(Backup.created.desc(), Backup.id.desc())
+        .limit(1).with_for_update()).scalar_one_or_none()
 
 
 def write_first(session):

@@ -362,6 +362,9 @@ class _EveryMessageTwiceAndReordered:
         self.bus.settle()
         for backup_id in (full, inc):
             self.assertEqual([], self.objects_of(backup_id))
+            # Sent just after the row goes: waited for, not raced.
+            ef.wait_for(lambda: 'dbaas.backup_delete.end' in self.events(
+                backup_id))
             self.assertEqual(1, self.events(backup_id).count(
                 'dbaas.backup_delete.end'))
             self.assertNotIn('dbaas.backup_create.error',

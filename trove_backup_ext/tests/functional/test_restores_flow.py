@@ -5,15 +5,18 @@ restored into itself and into the second; a damaged backup, a refused
 result and repeated messages leave the target exactly as it was.
 """
 
+import functools
 import hashlib
 import os
 import sqlite3
 
 import fixtures
+import oslo_messaging as messaging
 from oslo_messaging.notify import _impl_test as test_notifier
 from oslo_utils import timeutils
 import requests
 
+from trove_backup_ext.agent import in_place
 from trove_backup_ext import context as backup_context
 from trove_backup_ext.db import instances as instances_db
 from trove_backup_ext.db import lifecycle
@@ -129,9 +132,14 @@ class _RestoreFlow:
                          states.FAILED)
 
     def events(self, restore_id):
-        return [message['event_type']
-                for _, message, _, _ in test_notifier.NOTIFICATIONS
-                if message['payload'].get('restore_id') == restore_id]
+        """The restore's notifications once it has its start and end (the
+        end is sent just after the row changes: waited for, not raced)."""
+        def sent():
+            found = [message['event_type']
+                     for _, message, _, _ in test_notifier.NOTIFICATIONS
+                     if message['payload'].get('restore_id') == restore_id]
+            return found if len(found) >= 2 else None
+        return ef.wait_for(sent, timeout=10)
 
     def leftovers(self, instance_id):
         directory = os.path.dirname(self.databases[instance_id])
@@ -167,6 +175,23 @@ class _RestoreFlow:
         self.assertEqual(source_now, digest(self.databases[SOURCE]))
         # The target is free again: a backup of it can start.
         self.post('/backups', {'backup': {'name': 't', 'instance': TARGET}})
+
+    def test_backup_after_a_restore_does_not_build_on_older_data(self):
+        # An incremental on a backup taken before the instance's data was
+        # replaced would store a difference from data it no longer has
+        # (MariaDB's chain could not even be prepared).
+        full = self.backup()
+        restore = self.finished(self.restore(full['id'], SOURCE)['id'])
+        self.assertEqual(states.COMPLETED, restore['status'])
+        after = self.backup(incremental=1)
+        self.assertIsNone(after['parent_id'])
+        response = requests.post(self.url + '/backups', json={'backup': {
+            'name': 'b', 'instance': SOURCE, 'parent_id': full['id']}})
+        self.assertEqual(422, response.status_code, response.text)
+        self.assertIn('was restored after it was taken', response.text)
+        # A backup taken since is a parent as usual.
+        self.assertEqual(after['id'],
+                         self.backup(incremental=1)['parent_id'])
 
     def test_damaged_backup_leaves_the_target_as_it_was(self):
         full = self.backup()
@@ -208,6 +233,41 @@ class _RestoreFlow:
         self.assertEqual((states.FAILED, 'reaped'),
                          (restore['status'], restore['fault']['message']))
         self.assertEqual(before, digest(self.databases[TARGET]))
+        self.assertEqual([], self.leftovers(TARGET))
+
+    def test_lost_answer_keeps_a_restore_the_worker_recorded(self):
+        # The worker records COMPLETED, but its answer never reaches the
+        # agent: the restored data must stay, as the worker shows it.
+        full = self.backup()
+        wanted = digest(self.databases[SOURCE])
+        manager = self.agents[TARGET].manager
+        worker_api = manager.restores.worker
+        real_update = worker_api.update_restore
+
+        def answer_lost(context, instance_id, restore_id, status,
+                        attempt_id, **fields):
+            answer = real_update(context, instance_id, restore_id, status,
+                                 attempt_id, **fields)
+            if status == states.COMPLETED:
+                raise messaging.MessagingTimeout('the answer was lost')
+            return answer
+        self.useFixture(fixtures.MockPatchObject(
+            worker_api, 'update_restore', side_effect=answer_lost))
+        self.useFixture(fixtures.MockPatch(
+            'trove_backup_ext.agent.runner.time.sleep'))
+        restore = self.finished(self.restore(full['id'], TARGET)['id'])
+        manager.wait()
+        self.assertEqual(states.COMPLETED, restore['status'])
+        self.assertEqual(wanted, digest(self.databases[TARGET]))
+        # The old data waits beside it until the worker answers: when the
+        # agent starts again, it asks, and the answer settles it.
+        self.assertTrue(self.leftovers(TARGET))
+        self.useFixture(fixtures.MockPatchObject(
+            worker_api, 'update_restore', side_effect=real_update))
+        self.assertEqual([], in_place.recover(
+            self.agents[TARGET].datastore,
+            functools.partial(manager.restores.reconfirm, self.context)))
+        self.assertEqual(wanted, digest(self.databases[TARGET]))
         self.assertEqual([], self.leftovers(TARGET))
 
     def test_reaper_fails_a_restore_whose_agent_is_gone(self):

@@ -114,8 +114,9 @@ class _VerifyFlow(_Verify):
         self.assertIsNotNone(verification['checked'])
         self.assertEqual(live_before, digest(self.live))
         self.assertEqual([], os.listdir(self.scratch))
-        self.assertEqual(['dbaas.backup_verify.end'],
-                         self.events(backup['id']))
+        # Sent just after the row changes: waited for, not raced.
+        self.assertEqual(['dbaas.backup_verify.end'], ef.wait_for(
+            lambda: self.events(backup['id'])))
 
     def test_damaged_or_truncated_object_fails_naming_it(self):
         for damage in ('flip', 'truncate'):
@@ -132,8 +133,8 @@ class _VerifyFlow(_Verify):
             self.assertEqual('FAILED', verification['status'], damage)
             self.assertIn(os.path.basename(stored),
                           verification['details']['error'])
-            self.assertEqual(['dbaas.backup_verify.error'],
-                             self.events(backup['id']))
+            self.assertEqual(['dbaas.backup_verify.error'], ef.wait_for(
+                lambda: self.events(backup['id'])))
             # A failed verification leaves the backup COMPLETED: it says
             # what was found, it does not decide for the user.
             self.assertEqual('COMPLETED', self.show(backup['id'])['status'])

@@ -170,6 +170,24 @@ class InPlaceTest(base.TestCase):
         self.assertEqual(['old', 'in wal'], values_of(self.live))
         self.assertEqual([], self.leftovers())
 
+    def test_no_answer_keeps_both_until_one_comes(self):
+        datastore = _Datastore(self.conf)
+        self.assertRaises(in_place.Unconfirmed, in_place.restore_in_place,
+                          datastore, 'r1', self.writer('new'),
+                          confirm=lambda: None)
+        self.assertEqual(['new'], values_of(self.live))
+        self.assertEqual(['r1'], in_place.recover(datastore,
+                                                  lambda state: None))
+        # A new restore waits for the answer too, changing nothing.
+        self.assertRaises(datastore_base.DatastoreError,
+                          in_place.restore_in_place, datastore, 'r2',
+                          self.writer('newer'))
+        self.assertEqual(['new'], values_of(self.live))
+        self.assertEqual([], in_place.recover(datastore,
+                                              lambda state: False))
+        self.assertEqual(['old', 'in wal'], values_of(self.live))
+        self.assertEqual([], self.leftovers())
+
     def test_journal_of_a_checked_restore_is_completed(self):
         paths = in_place.Paths(self.live, 'r9')
         journal = in_place._Journal(paths, 'r9')
@@ -192,3 +210,4 @@ class InPlaceTest(base.TestCase):
         error = self.assertRaises(datastore_base.DatastoreError,
                                   in_place.recover, _Datastore(self.conf))
         self.assertIn('Check the data of %s by hand' % self.live, str(error))
+
