@@ -5,9 +5,10 @@ The API runs in this process on a fresh SQLite database with the test
 fixtures (noauth; casts go over the in-memory transport to a worker that
 only records them). Where a sample needs a COMPLETED backup, this script
 moves it to COMPLETED with its size, checksum and location (the worker's
-transition, as when an agent reports a stored backup). A running backup's progress and the
-states of restores are made by the worker's own code (its managers and
-reaper) from the reports an agent would send; so are the results of
+transition, as when an agent reports a stored backup). A running
+backup's progress and the states of restores are made by the worker's
+own code (its managers and reaper) from the reports an agent would
+send; so are the results of
 verifications (the worker's verification endpoint records the report an
 agent sends, with the checks the drivers make). Every response body is
 written exactly as returned: ids and timestamps change from run to run.

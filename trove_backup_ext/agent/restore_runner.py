@@ -20,6 +20,7 @@ from trove_backup_ext import states
 
 LOG = logging.getLogger(__name__)
 
+
 class RestoreRunner:
 
     def __init__(self, conf, instance_id, datastore, worker_api):

@@ -5,10 +5,10 @@ import pecan
 from trove_backup_ext.api import body_guard
 from trove_backup_ext.api.controllers import root
 from trove_backup_ext.api import hooks
-from trove_backup_ext import backup_service
 from trove_backup_ext import instance_sources
-from trove_backup_ext import restore_service
 from trove_backup_ext import rpc
+from trove_backup_ext.services import backups as backup_service
+from trove_backup_ext.services import restores as restore_service
 from trove_backup_ext import trusts
 from trove_backup_ext.worker import rpcapi as worker_rpcapi
 

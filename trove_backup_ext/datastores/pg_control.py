@@ -210,8 +210,8 @@ class Server:
         opts = self.opts
         command = [self.find_tool('psql', opts.psql_path), '-X', '-q', '-A',
                    '-t', '-w', '-v', 'ON_ERROR_STOP=1', '-c', sql, '-d',
-                   conninfo(host=opts.host, port=opts.port, user=opts.user,
-                             dbname=database)]
+                   conninfo(host=opts.host, port=opts.port,
+                            user=opts.user, dbname=database)]
         if separator_zero:
             command.insert(1, '--record-separator-zero')
         try:

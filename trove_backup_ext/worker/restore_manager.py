@@ -14,11 +14,11 @@ from oslo_log import log as logging
 import oslo_messaging as messaging
 from oslo_utils import uuidutils
 
-from trove_backup_ext import datastore_versions
 from trove_backup_ext.db import lifecycle
 from trove_backup_ext.db import restores as restores_db
 from trove_backup_ext import exception
 from trove_backup_ext import notifications
+from trove_backup_ext.services import datastore_versions
 from trove_backup_ext import states
 
 LOG = logging.getLogger(__name__)

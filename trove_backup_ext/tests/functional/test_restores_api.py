@@ -215,5 +215,5 @@ class _RestoresAPITests:
 
 
 (TestRestoresAPI_sqlite, TestRestoresAPI_mysql,
- TestRestoresAPI_postgresql) = base.for_each_backend(_RestoresAPITests,
-                                                      __name__)
+ TestRestoresAPI_postgresql) = base.for_each_backend(
+    _RestoresAPITests, __name__)

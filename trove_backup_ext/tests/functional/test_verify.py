@@ -1,9 +1,7 @@
 """Verification: restore a backup into a scratch place and check it there."""
 
 import hashlib
-import json
 import os
-import sqlite3
 
 import fixtures
 from oslo_messaging.notify import _impl_test as test_notifier

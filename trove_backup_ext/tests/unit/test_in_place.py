@@ -210,4 +210,3 @@ class InPlaceTest(base.TestCase):
         error = self.assertRaises(datastore_base.DatastoreError,
                                   in_place.recover, _Datastore(self.conf))
         self.assertIn('Check the data of %s by hand' % self.live, str(error))
-

@@ -2,7 +2,7 @@
 
 A strategy names the Swift container of a project's new backups (with
 instance_id: of one instance's); a backup request that names no container
-takes it (backup_service.BackupService.create). The collection is the only
+takes it (services.backups.BackupService.create). The collection is the only
 URL: create (or change), list and delete all act on it, as in Trove.
 """
 
@@ -15,9 +15,9 @@ from trove_backup_ext.api import strategy_views
 from trove_backup_ext.api import validation
 from trove_backup_ext.db import backup_strategies as strategies_db
 from trove_backup_ext import exception
-from trove_backup_ext import instance_access
 from trove_backup_ext.policies import backup_strategies as strategy_policies
 from trove_backup_ext import policy
+from trove_backup_ext.services import instance_access
 
 _MAX_CONTAINER_BYTES = 256    # Swift's limit, in bytes not characters.
 

@@ -15,9 +15,9 @@ from trove_backup_ext.api.schemas import instances as schemas
 from trove_backup_ext.api import validation
 from trove_backup_ext.api import views
 from trove_backup_ext import exception
-from trove_backup_ext import instance_access
 from trove_backup_ext.policies import instances as instance_policies
 from trove_backup_ext import policy
+from trove_backup_ext.services import instance_access
 
 
 class InstanceBackupsController(rest.RestController):

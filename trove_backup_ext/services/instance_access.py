@@ -14,7 +14,7 @@ def visible_instance(instance_source, context, instance_id):
     administrators); else InstanceNotFound."""
     if not uuidutils.is_uuid_like(instance_id):
         raise exception.InstanceNotFound(uuid=instance_id)
-    # Ids are stored in lower case (see backup_service._canonical).
+    # Ids are stored in lower case (see services/backups.py _canonical).
     instance = instance_source.get_instance(context, instance_id.lower())
     if not context.is_admin and instance.project_id != context.project_id:
         raise exception.InstanceNotFound(uuid=instance_id)

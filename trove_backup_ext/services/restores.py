@@ -10,9 +10,9 @@ from oslo_utils import uuidutils
 
 from trove_backup_ext.db import backups as backups_db
 from trove_backup_ext.db import restores as restores_db
-from trove_backup_ext import datastore_versions
 from trove_backup_ext import exception
-from trove_backup_ext import instance_access
+from trove_backup_ext.services import datastore_versions
+from trove_backup_ext.services import instance_access
 from trove_backup_ext import states
 
 LOG = logging.getLogger(__name__)
