@@ -223,12 +223,6 @@ class SQLiteDatastore(base.Datastore):
             checks.append(base.compare_counts(expected, counts))
         return checks
 
-    def estimated_size(self):
-        try:
-            return os.path.getsize(self.live_data())
-        except (OSError, base.DatastoreError):
-            return None
-
     def live_data(self):
         path = self.conf.sqlite.database_path
         if not path:

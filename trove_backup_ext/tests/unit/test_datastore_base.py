@@ -4,6 +4,8 @@ import fcntl
 import io
 import os
 
+import fixtures
+
 from trove_backup_ext.datastores import base as datastore_base
 from trove_backup_ext.tests import base
 
@@ -24,3 +26,33 @@ class WidenPipeTest(base.TestCase):
             datastore_base.widen_pipe(stream)
         self.assertRaises(io.UnsupportedOperation, io.BytesIO().fileno)
         datastore_base.widen_pipe(io.BytesIO())
+
+
+class EstimatedSizeTest(base.TestCase):
+
+    def test_size_of_the_live_data_or_none(self):
+        root = self.useFixture(fixtures.TempDir()).path
+        os.makedirs(os.path.join(root, 'data', 'base'))
+        for name, size in (('data/PG_VERSION', 3), ('data/base/1', 8192)):
+            with open(os.path.join(root, name), 'wb') as out:
+                out.write(b'x' * size)
+        os.symlink('/etc/passwd', os.path.join(root, 'data', 'link'))
+
+        class Driver(datastore_base.Datastore):
+            name = 'test'
+            live = os.path.join(root, 'data')
+
+            def backup(self, parent_metadata=None):
+                pass
+
+            def restore(self, chain, target):
+                pass
+
+            def live_data(self):
+                if self.live is None:
+                    return super().live_data()
+                return self.live
+        driver = Driver(None)
+        self.assertEqual(8195, driver.estimated_size())
+        driver.live = None      # A driver that does not know its data.
+        self.assertIsNone(driver.estimated_size())
