@@ -119,6 +119,9 @@ class VerifyRunner:
                 if heartbeat.abandoned.is_set() and heartbeat.reason:
                     status, details = states.VERIFY_FAILED, details_json(
                         error=heartbeat.reason)
+                # Before the result: a verification shown finished has
+                # left nothing behind.
+                shutil.rmtree(scratch, ignore_errors=True)
                 runner.report_until_answered(lambda: self._report(
                     context, info, status, details=details))
         finally:

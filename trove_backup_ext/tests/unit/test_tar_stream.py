@@ -332,6 +332,13 @@ class PipeTest(base.TestCase):
                          [(name, short(content)) for name, content in got])
 
 
+class _NoRowCounts:
+    """The session's row counter, with no server to count on."""
+
+    def finish(self):
+        return {}
+
+
 class PostgreSQLSessionTest(base.TestCase):
     """The driver's session over a tar written by a stand-in tool."""
 
@@ -340,7 +347,7 @@ class PostgreSQLSessionTest(base.TestCase):
         with open(path, 'wb') as out:
             out.write(data)
         session = postgresql._Session(['cat', path], dict(os.environ),
-                                      'test', 10, None)
+                                      'test', 10, None, _NoRowCounts())
         self.addCleanup(session.close)
         return session
 
