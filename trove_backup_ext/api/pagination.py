@@ -25,7 +25,7 @@ def make_marker(backup):
         raw.encode('ascii')).decode('ascii').rstrip('=')
 
 
-def parse_marker(marker):
+def parse_marker(marker, kind='backup'):
     """(created, id) from a marker of ours; None if marker is a backup id,
     which the caller looks up (clients document the marker as an id)."""
     if uuidutils.is_uuid_like(marker):
@@ -43,7 +43,7 @@ def parse_marker(marker):
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise exception.ValidationError(
             reason="marker %r is not a marker of this service; use the "
-                   "marker of a next link or a backup id" % marker[:64])
+                   "marker of a next link or a %s id" % (marker[:64], kind))
 
 
 def parse_limit(value, default, maximum):

@@ -189,6 +189,11 @@ class _RestoresAPITests:
         self.assertEqual([first['id']], [r['id'] for r in rest['restores']])
         self.assertNotIn('links', rest)
 
+    def test_bad_marker_names_what_it_takes(self):
+        response = self.request('GET', '/restores?marker=20')
+        self.assertRefused(response, 400, 'badRequest',
+                           'a next link or a restore id')
+
     def test_all_projects_is_admin_only(self):
         self.restore()
         response = self.request('GET', '/restores?all_projects=true')

@@ -78,7 +78,7 @@ class RestoresController(rest.RestController):
     def _after(context, marker):
         if marker is None:
             return None
-        after = pagination.parse_marker(marker)
+        after = pagination.parse_marker(marker, 'restore')
         if after is None:
             try:
                 restore = _service().get(context, marker)
