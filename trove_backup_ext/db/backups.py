@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from trove_backup_ext.db import api as db_api
 from trove_backup_ext.db import instance_locks
+from trove_backup_ext.db import keyset
 from trove_backup_ext.db import models
 from trove_backup_ext import exception
 from trove_backup_ext import states
@@ -218,16 +219,8 @@ def list_page(context, limit, project_id=None, instance_id=None,
         stmt = stmt.where(Backup.instance_id == instance_id)
     if datastore is not None:
         stmt = stmt.where(Backup.datastore == datastore)
-    if after is not None:
-        created, backup_id = after
-        # The first bound is implied by the second, but without it SQLite
-        # does not seek the (..., created, id) index to the marker and walks
-        # every newer row. (A row-value comparison would make MariaDB scan.)
-        stmt = stmt.where(Backup.created <= created, sa.or_(
-            Backup.created < created,
-            sa.and_(Backup.created == created, Backup.id < backup_id)))
-    stmt = stmt.order_by(Backup.created.desc(), Backup.id.desc()).limit(limit)
-    return list(context.session.execute(stmt).scalars())
+    return keyset.newest_first_page(context.session, stmt, Backup, limit,
+                                    after)
 
 
 @db_api.retry_on_deadlock

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from trove_backup_ext.db import api as db_api
 from trove_backup_ext.db import backups as backups_db
 from trove_backup_ext.db import instance_locks
+from trove_backup_ext.db import keyset
 from trove_backup_ext.db import models
 from trove_backup_ext import exception
 from trove_backup_ext import states
@@ -99,14 +100,8 @@ def list_page(context, limit, project_id=None, instance_id=None,
         stmt = stmt.where(Restore.instance_id == instance_id)
     if backup_id is not None:
         stmt = stmt.where(Restore.backup_id == backup_id)
-    if after is not None:
-        created, restore_id = after
-        stmt = stmt.where(Restore.created <= created, sa.or_(
-            Restore.created < created,
-            sa.and_(Restore.created == created, Restore.id < restore_id)))
-    stmt = stmt.order_by(Restore.created.desc(),
-                         Restore.id.desc()).limit(limit)
-    return list(context.session.execute(stmt).scalars())
+    return keyset.newest_first_page(context.session, stmt, Restore, limit,
+                                    after)
 
 
 @db_api.retry_on_deadlock

@@ -3,7 +3,6 @@
 import pecan
 import webob.exc
 from pecan import rest
-from oslo_utils import strutils
 
 from trove_backup_ext.api.controllers.v1 import restores as restore_api
 from trove_backup_ext.api import pagination
@@ -37,39 +36,20 @@ class BackupsController(rest.RestController):
         query = validation.single_valued_query(pecan.request)
         validation.validate(schemas.list_request_query, query,
                             root='query')
-        all_projects = strutils.bool_from_string(query.get('all_projects'))
-        if all_projects or 'project_id' in query:
-            policy.authorize(context, backup_policies.INDEX_ALL_PROJECTS,
-                             policy.project_target(self.project_id))
-        project_id = query.get('project_id') or (
-            None if all_projects else self.project_id)
-        conf = pecan.request.conf
-        limit = pagination.parse_limit(query.get('limit'),
-                                       conf.backups_page_size,
-                                       conf.backups_max_page_size)
+        project_id = pagination.listed_project(
+            context, self.project_id, query,
+            backup_policies.INDEX_ALL_PROJECTS)
         backups, more = _service().list_page(
-            context, limit, project_id,
+            context, pagination.page_size(pecan.request, query), project_id,
             instance_id=query.get('instance_id'),
             datastore=query.get('datastore'),
-            after=self._after(context, query.get('marker')))
+            after=pagination.after(
+                query.get('marker'),
+                lambda backup_id: _service().get(context, backup_id)))
         body = {'backups': [views.backup_view(b) for b in backups]}
         if more:
             body['links'] = pagination.next_links(pecan.request, backups[-1])
         return body
-
-    @staticmethod
-    def _after(context, marker):
-        if marker is None:
-            return None
-        after = pagination.parse_marker(marker)
-        if after is None:
-            try:
-                backup = _service().get(context, marker)
-            except exception.BackupNotFound:
-                raise exception.ValidationError(
-                    reason='marker backup %s cannot be found' % marker)
-            after = (backup.created, backup.id)
-        return after
 
     @pecan.expose('json')
     def get_one(self, backup_id=None, **ignored):

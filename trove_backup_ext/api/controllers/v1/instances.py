@@ -9,7 +9,6 @@ import pecan
 from pecan import rest
 import webob.exc
 
-from trove_backup_ext.api.controllers.v1 import backups as v1_backups
 from trove_backup_ext.api import pagination
 from trove_backup_ext.api.schemas import instances as schemas
 from trove_backup_ext.api import validation
@@ -38,16 +37,14 @@ class InstanceBackupsController(rest.RestController):
         query = validation.single_valued_query(pecan.request)
         validation.validate(schemas.backups_request_query, query,
                             root='query')
-        conf = pecan.request.conf
-        limit = pagination.parse_limit(query.get('limit'),
-                                       conf.backups_page_size,
-                                       conf.backups_max_page_size)
         # As Trove: administrators see every project's backups of it.
         backups, more = service.list_page(
-            context, limit, None if context.is_admin else context.project_id,
+            context, pagination.page_size(pecan.request, query),
+            None if context.is_admin else context.project_id,
             instance_id=instance.id,
-            after=v1_backups.BackupsController._after(
-                context, query.get('marker')))
+            after=pagination.after(
+                query.get('marker'),
+                lambda backup_id: service.get(context, backup_id)))
         body = {'backups': [views.backup_view(b) for b in backups]}
         if more:
             body['links'] = pagination.next_links(pecan.request, backups[-1])

@@ -3,14 +3,12 @@ and follow restores."""
 
 import pecan
 from pecan import rest
-from oslo_utils import strutils
 import webob.exc
 
 from trove_backup_ext.api import pagination
 from trove_backup_ext.api.schemas import restores as schemas
 from trove_backup_ext.api import validation
 from trove_backup_ext.api import views
-from trove_backup_ext import exception
 from trove_backup_ext.policies import restores as restore_policies
 from trove_backup_ext import policy
 
@@ -53,40 +51,22 @@ class RestoresController(rest.RestController):
                          policy.project_target(self.project_id))
         query = validation.single_valued_query(pecan.request)
         validation.validate(schemas.list_request_query, query, root='query')
-        all_projects = strutils.bool_from_string(query.get('all_projects'))
-        if all_projects or 'project_id' in query:
-            policy.authorize(context, restore_policies.INDEX_ALL_PROJECTS,
-                             policy.project_target(self.project_id))
-        project_id = query.get('project_id') or (
-            None if all_projects else self.project_id)
-        conf = pecan.request.conf
-        limit = pagination.parse_limit(query.get('limit'),
-                                       conf.backups_page_size,
-                                       conf.backups_max_page_size)
+        project_id = pagination.listed_project(
+            context, self.project_id, query,
+            restore_policies.INDEX_ALL_PROJECTS)
         restores, more = _service().list_page(
-            context, limit, project_id,
+            context, pagination.page_size(pecan.request, query), project_id,
             instance_id=query.get('instance_id'),
             backup_id=query.get('backup_id'),
-            after=self._after(context, query.get('marker')))
+            after=pagination.after(
+                query.get('marker'),
+                lambda restore_id: _service().get(context, restore_id),
+                'restore'))
         body = {'restores': [views.restore_view(r) for r in restores]}
         if more:
             body['links'] = pagination.next_links(pecan.request,
                                                   restores[-1])
         return body
-
-    @staticmethod
-    def _after(context, marker):
-        if marker is None:
-            return None
-        after = pagination.parse_marker(marker, 'restore')
-        if after is None:
-            try:
-                restore = _service().get(context, marker)
-            except exception.RestoreNotFound:
-                raise exception.ValidationError(
-                    reason='marker restore %s cannot be found' % marker)
-            after = (restore.created, restore.id)
-        return after
 
     @pecan.expose('json')
     def get_one(self, restore_id=None, *extra, **ignored):
