@@ -318,7 +318,11 @@ class SwiftTrustTest(base.TestCase):
         self.assertEqual([], [n for n in self.object_names(owner)
                               if backup_id in n])
         self.assertIsNone(lifecycle.get(self.context, backup_id))
-        # The trust went with the backup.
+        # The trust went with the backup: the worker deletes it just after
+        # the row (a retried deletion needs it until then), so it is
+        # waited for, not raced.
+        ef.wait_for(lambda: self.users.trust(row.trust_id) is None,
+                    timeout=30)
         self.assertIsNone(self.users.trust(row.trust_id))
 
     def test_refused_creates_leave_no_trust(self):
