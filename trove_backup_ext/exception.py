@@ -97,6 +97,10 @@ class RestoreNotFound(NotFound):
     message = 'Restore %(uuid)s cannot be found.'
 
 
+class BackupScheduleNotFound(NotFound):
+    message = 'Backup schedule %(uuid)s cannot be found.'
+
+
 class BackupNotRestorable(UnprocessableEntity):
     message = 'Backup %(backup_id)s cannot be restored: %(reason)s.'
 

@@ -4,7 +4,8 @@ Every list query of the API is a range scan of one of the indexes below,
 ordered by (created, id), so a page costs O(page) however large the table.
 """
 
-from sqlalchemy import Column, DateTime, Float, ForeignKey, Index, Integer
+from sqlalchemy import Boolean, Column, DateTime, Float, ForeignKey, Index
+from sqlalchemy import Integer
 from sqlalchemy import String, UniqueConstraint
 from sqlalchemy.dialects import mysql
 from sqlalchemy import orm
@@ -173,3 +174,78 @@ class Restore(Base):
     updated = Column(_timestamp(), nullable=False)
     started = Column(_timestamp())
     finished = Column(_timestamp())
+
+
+class BackupSchedule(Base):
+    """When an instance is backed up and which of its backups are kept.
+
+    next_run is the next due slot (UTC) while the schedule is enabled,
+    None while it is disabled: the scheduler's query is a range scan of
+    (enabled, next_run). version grows by one with each change a caller
+    makes, so two PATCHes cannot silently undo each other.
+    """
+    __tablename__ = 'backup_schedules'
+    __table_args__ = (
+        Index('ix_backup_schedules_enabled_next_run', 'enabled', 'next_run'),
+        Index('ix_backup_schedules_project_created',
+              'project_id', 'created', 'id'),
+        Index('ix_backup_schedules_instance_created',
+              'instance_id', 'created', 'id'),
+        Index('ix_backup_schedules_created', 'created', 'id'),
+    )
+
+    id = Column(String(36), primary_key=True)
+    name = Column(String(255), nullable=False)
+    description = Column(String(512))
+    project_id = Column(String(255), nullable=False)
+    user_id = Column(String(255))
+    instance_id = Column(String(36), nullable=False)
+    full_cron = Column(String(255), nullable=False)
+    incremental_cron = Column(String(255))
+    timezone = Column(String(64), nullable=False)
+    # Retention rules; None: the rule is not used.
+    keep_last = Column(Integer)
+    keep_daily = Column(Integer)
+    keep_weekly = Column(Integer)
+    keep_monthly = Column(Integer)
+    keep_yearly = Column(Integer)
+    max_age_days = Column(Integer)
+    enabled = Column(Boolean, nullable=False)
+    next_run = Column(_timestamp())
+    last_run_time = Column(_timestamp())
+    last_run_backup_id = Column(String(36))
+    last_run_status = Column(String(32))
+    last_success = Column(_timestamp())
+    consecutive_failures = Column(Integer, nullable=False)
+    version = Column(Integer, nullable=False)
+    created = Column(_timestamp(), nullable=False)
+    updated = Column(_timestamp(), nullable=False)
+
+
+class BackupScheduleRun(Base):
+    """One slot of a schedule, taken by the worker that fires it.
+
+    The unique (schedule_id, slot) is what makes a slot fire once however
+    many workers see it due: the second INSERT is a duplicate key. The
+    rows go with their schedule (ON DELETE CASCADE); the backups they
+    made stay.
+    """
+    __tablename__ = 'backup_schedule_runs'
+    __table_args__ = (
+        UniqueConstraint('schedule_id', 'slot',
+                         name='uniq_backup_schedule_runs0schedule_id0slot'),
+        Index('ix_backup_schedule_runs_backup_id', 'backup_id'),
+        Index('ix_backup_schedule_runs_state_slot', 'state', 'slot'),
+    )
+
+    id = Column(String(36), primary_key=True)
+    schedule_id = Column(String(36), ForeignKey(
+        'backup_schedules.id', ondelete='CASCADE',
+        name='backup_schedule_runs_schedule_id_fkey'), nullable=False)
+    slot = Column(_timestamp(), nullable=False)
+    kind = Column(String(16), nullable=False)        # full, incremental
+    state = Column(String(16), nullable=False)
+    backup_id = Column(String(36))
+    reason = Column(String(1024))
+    created = Column(_timestamp(), nullable=False)
+    updated = Column(_timestamp(), nullable=False)
