@@ -16,6 +16,7 @@ from trove_backup_ext.conf import default
 from trove_backup_ext.conf import drivers
 from trove_backup_ext.conf import messaging
 from trove_backup_ext.conf import registry
+from trove_backup_ext.conf import scheduler
 from trove_backup_ext.conf import upgrade_levels
 from trove_backup_ext.conf import worker
 
@@ -32,6 +33,7 @@ def register_opts(conf):
     messaging.register_opts(conf)
     upgrade_levels.register_opts(conf)
     worker.register_opts(conf)
+    scheduler.register_opts(conf)
     drivers.register_opts(conf)
     log.register_options(conf)
 

@@ -6,11 +6,12 @@ from trove_backup_ext.conf import backup
 from trove_backup_ext.conf import default
 from trove_backup_ext.conf import drivers
 from trove_backup_ext.conf import registry
+from trove_backup_ext.conf import scheduler
 from trove_backup_ext.conf import upgrade_levels
 from trove_backup_ext.conf import worker
 
 _MODULES = (default, api, backup, agent, registry, upgrade_levels, worker,
-            drivers)
+            scheduler, drivers)
 
 
 def list_opts():

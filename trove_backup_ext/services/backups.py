@@ -62,8 +62,12 @@ class BackupService:
                                     after)
         return rows[:limit], len(rows) > limit
 
-    def create(self, context, project_id, spec):
-        """Create a NEW backup from a validated request and cast it."""
+    def create(self, context, project_id, spec, backup_id=None):
+        """Create a NEW backup from a validated request and cast it.
+
+        backup_id: the new backup's id (default: a new one). The scheduler
+        derives it from the slot's run, so that a second attempt at one
+        slot finds the first one's backup instead of making another."""
         instance = self.instances.get_instance(context,
                                                _canonical(spec['instance']))
         if instance.project_id != project_id:
@@ -72,7 +76,7 @@ class BackupService:
             raise exception.InstanceNotAvailable(instance_id=instance.id,
                                                  status=instance.status)
         values = {
-            'id': uuidutils.generate_uuid(),
+            'id': backup_id or uuidutils.generate_uuid(),
             'name': spec['name'],
             'description': spec.get('description'),
             'project_id': project_id,
