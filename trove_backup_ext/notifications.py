@@ -50,6 +50,19 @@ def restore_payload(restore, **extra):
     return payload
 
 
+def schedule_payload(schedule, **extra):
+    """The traits of dbaas.backup_schedule.* notifications."""
+    payload = {
+        'tenant_id': schedule.project_id,
+        'project_id': schedule.project_id,
+        'schedule_id': schedule.id,
+        'name': schedule.name,
+        'instance_id': schedule.instance_id,
+    }
+    payload.update(extra)
+    return payload
+
+
 class Notifier:
 
     def __init__(self, conf, role, transport=None):

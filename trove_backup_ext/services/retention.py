@@ -31,6 +31,10 @@ when only the cap dropped them) and FAILED backups older than the newest
 COMPLETED one (rule failed). Backups already being deleted are left out.
 Backups outside the schedule (others) are never deleted; they only protect
 their ancestors and count for last_full.
+
+The API's GET .../backup_schedules/{id}/retention_preview calls
+preview(context, schedule) (schedule: the BackupSchedule row); the worker's
+scheduler prunes with decide() and retention.roots().
 """
 
 import collections
@@ -38,6 +42,10 @@ import dataclasses
 import datetime
 import zoneinfo
 
+from oslo_utils import timeutils
+
+from trove_backup_ext.db import backup_schedules as schedules_db
+from trove_backup_ext.db import retention as retention_db
 from trove_backup_ext import states
 
 KEEP_RULES = ('keep_last', 'keep_daily', 'keep_weekly', 'keep_monthly',
@@ -211,3 +219,28 @@ def roots(decisions):
     deleted = {d.backup_id for d in decisions if d.action == DELETE}
     return [d for d in decisions
             if d.action == DELETE and d.parent_id not in deleted]
+
+
+def policy_of(schedule):
+    """The retention policy of a BackupSchedule row, as plan() takes it."""
+    return {key: getattr(schedule, key) for key in POLICY_KEYS}
+
+
+def decide(context, schedule, now=None):
+    """plan() for the schedule's backups as they are in the database."""
+    ours = set(schedules_db.backup_ids_of(context, schedule.id))
+    rows = retention_db.instance_backups(context, schedule.instance_id)
+    return plan([Item.of(row) for row in rows if row.id in ours],
+                policy_of(schedule), schedule.timezone,
+                now or timeutils.utcnow(),
+                others=[Item.of(row) for row in rows if row.id not in ours])
+
+
+def preview(context, schedule, now=None, include_kept=False):
+    """What the next pruning of the schedule would delete, oldest first:
+    [{backup_id, action, rule, rules, created, status, type,
+    parent_id}]; with include_kept, then what it keeps and why, newest
+    first. Pruning runs after each COMPLETED scheduled backup, so the
+    next one may delete more (what ages out meanwhile)."""
+    return [decision.as_dict() for decision in decide(context, schedule, now)
+            if include_kept or decision.action == DELETE]

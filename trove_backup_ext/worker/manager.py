@@ -62,6 +62,9 @@ class WorkerManager:
         self.notifier = notifier
         # The VerifyManager, for [backup] verify_after_create.
         self.verifier = None
+        # Called as listener(context, backup_id, status) when a backup
+        # ends COMPLETED or FAILED (the scheduler records its outcome).
+        self.end_listeners = []
 
     # From the API.
 
@@ -131,6 +134,7 @@ class WorkerManager:
                                 notifications.backup_payload(
                                     backup, status=states.FAILED,
                                     message=reason))
+            self.backup_ended(context, backup.id, states.FAILED)
 
     # From agents.
 
@@ -186,7 +190,18 @@ class WorkerManager:
             if (status == states.COMPLETED and self.verifier is not None and
                     self.conf.backup.verify_after_create):
                 self.verifier.start(context, backup)
+            self.backup_ended(context, backup_id, status)
         return True
+
+    def backup_ended(self, context, backup_id, status):
+        """Tell the end listeners; their failure is logged, never the
+        backup's."""
+        for listener in self.end_listeners:
+            try:
+                listener(context, backup_id, status)
+            except Exception:
+                LOG.exception('After backup %s ended %s, %r failed.',
+                              backup_id, status, listener)
 
     @staticmethod
     def _already_applied(context, instance_id, backup_id, status,

@@ -93,6 +93,7 @@ class Reaper:
             context, 'dbaas.backup_create.error',
             notifications.backup_payload(backup, status=states.FAILED,
                                          message=reason))
+        self.manager.backup_ended(context, backup.id, states.FAILED)
         return True
 
     def start(self):

@@ -1,4 +1,4 @@
-"""Assembles a running worker: RPC server, manager and reaper."""
+"""Assembles a running worker: RPC server, manager, reaper, scheduler."""
 
 import socket
 
@@ -9,10 +9,12 @@ from trove_backup_ext import context as backup_context
 from trove_backup_ext import instance_sources
 from trove_backup_ext import notifications
 from trove_backup_ext import rpc
+from trove_backup_ext.services import backups as backup_service
 from trove_backup_ext.worker import manager as worker_manager
 from trove_backup_ext.worker import reaper as worker_reaper
 from trove_backup_ext.worker import restore_manager
 from trove_backup_ext.worker import rpcapi as worker_rpcapi
+from trove_backup_ext.worker import scheduler as worker_scheduler
 from trove_backup_ext.worker import verify_manager
 
 
@@ -35,6 +37,14 @@ class WorkerService:
         self.reaper = worker_reaper.Reaper(
             conf, self.manager, backup_context.get_admin_context,
             restores=self.restores, verifier=self.verifier)
+        # Schedules fire through the API's path: the same checks, quota
+        # and create_backup cast as a user's POST.
+        self.scheduler = worker_scheduler.Scheduler(
+            conf, backup_service.BackupService(
+                conf, instance_source, worker_rpcapi.WorkerAPI(conf,
+                                                               transport)),
+            notifier)
+        self.manager.end_listeners.append(self.scheduler.backup_ended)
         self.server = messaging.get_rpc_server(
             transport,
             messaging.Target(topic=rpc.WORKER_TOPIC,
@@ -46,8 +56,11 @@ class WorkerService:
     def start(self):
         self.server.start()
         self.reaper.start()
+        if self.scheduler.conf.scheduler.enabled:
+            self.scheduler.start()
 
     def stop(self):
+        self.scheduler.stop()
         self.reaper.stop()
         self.server.stop()
         self.server.wait()

@@ -1,0 +1,17 @@
+"""SQL that retention reads: every backup of one instance."""
+
+import sqlalchemy as sa
+
+from trove_backup_ext.db import api as db_api
+from trove_backup_ext.db import models
+
+Backup = models.Backup
+
+
+@db_api.context_manager.reader
+def instance_backups(context, instance_id):
+    """All backups of the instance, whatever their status or project: a
+    range scan of ix_backups_instance_created."""
+    return list(context.session.execute(
+        sa.select(Backup).where(Backup.instance_id == instance_id)
+        .order_by(Backup.created, Backup.id)).scalars())
