@@ -7,6 +7,7 @@ from trove_backup_ext.api.controllers import root
 from trove_backup_ext.api import hooks
 from trove_backup_ext import instance_sources
 from trove_backup_ext import rpc
+from trove_backup_ext.services import backup_schedules as schedule_service
 from trove_backup_ext.services import backups as backup_service
 from trove_backup_ext.services import restores as restore_service
 from trove_backup_ext import trusts
@@ -27,6 +28,8 @@ def setup_app(conf, instance_source=None, worker_api=None):
             conf, instance_source, worker_api, trusts=trust_maker),
         'restore_service': restore_service.RestoreService(
             conf, instance_source, worker_api),
+        'backup_schedule_service': schedule_service.BackupScheduleService(
+            conf, instance_source),
     }
     application = pecan.make_app(
         root.RootController(root.load_resource_controllers()),

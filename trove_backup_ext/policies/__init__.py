@@ -2,6 +2,7 @@
 
 import itertools
 
+from trove_backup_ext.policies import backup_schedules
 from trove_backup_ext.policies import backup_strategies
 from trove_backup_ext.policies import backups
 from trove_backup_ext.policies import base
@@ -12,5 +13,6 @@ from trove_backup_ext.policies import restores
 def list_rules():
     return list(itertools.chain(base.list_rules(), backups.list_rules(),
                                 backup_strategies.list_rules(),
+                                backup_schedules.list_rules(),
                                 instances.list_rules(),
                                 restores.list_rules()))

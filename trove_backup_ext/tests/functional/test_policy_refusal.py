@@ -8,11 +8,13 @@ from oslo_policy import policy as oslo_policy
 import sqlalchemy as sa
 import yaml
 
+from trove_backup_ext.db import backup_schedules as schedules_db
 from trove_backup_ext.db import backup_strategies as strategies_db
 from trove_backup_ext.db import backups as backups_db
 from trove_backup_ext.db import restores as restores_db
 from trove_backup_ext.db import models
 from trove_backup_ext import policies
+from trove_backup_ext.policies import backup_schedules as schedule_policies
 from trove_backup_ext.policies import backup_strategies as strategy_policies
 from trove_backup_ext.policies import backups as backup_policies
 from trove_backup_ext.policies import instances as instance_policies
@@ -48,10 +50,18 @@ RULE_REQUESTS = {
                                           '?all_projects=true'),
     restore_policies.SHOW: ('GET', restore_policies.PATH_ID, ''),
     restore_policies.CREATE: ('POST', restore_policies.PATH, ''),
+    schedule_policies.INDEX: ('GET', schedule_policies.PATH, ''),
+    schedule_policies.INDEX_ALL_PROJECTS: ('GET', schedule_policies.PATH,
+                                           '?all_projects=true'),
+    schedule_policies.SHOW: ('GET', schedule_policies.PATH_ID, ''),
+    schedule_policies.CREATE: ('POST', schedule_policies.PATH, ''),
+    schedule_policies.UPDATE: ('PATCH', schedule_policies.PATH_ID, ''),
+    schedule_policies.DELETE: ('DELETE', schedule_policies.PATH_ID, ''),
 }
 # Routes guarded by a rule of RULE_REQUESTS that has a second route.
 SECOND_ROUTES = {
     ('POST', restore_policies.ALIAS): restore_policies.CREATE,
+    ('GET', schedule_policies.PREVIEW): schedule_policies.SHOW,
 }
 # The body of each POST route.
 POST_BODIES = {
@@ -62,6 +72,14 @@ POST_BODIES = {
     restore_policies.ALIAS: lambda test: {'restore': {
         'instance_id': test.instance.id}},
     backup_policies.PATH_VERIFY: lambda test: {},
+    schedule_policies.PATH: lambda test: {'backup_schedule': {
+        'name': 'denied', 'instance_id': test.instance.id,
+        'full_cron': '0 1 * * *'}},
+}
+# The body of each PATCH route.
+PATCH_BODIES = {
+    schedule_policies.PATH_ID: lambda test: {'backup_schedule': {
+        'name': 'denied', 'full_cron': '0 2 * * *', 'enabled': False}},
 }
 
 
@@ -95,6 +113,11 @@ class _PolicyRefusalTests:
         self.assertTrue(restores_db.transition(
             self.admin_context, self.restore_id, states.RESTORE_RUNNING,
             states.COMPLETED))
+        # A schedule, for the routes that show, change or delete one.
+        self.schedule_id = schedules_db.create(self.admin_context, {
+            'name': 'kept', 'project_id': base.PROJECT,
+            'instance_id': self.instance.id, 'full_cron': '0 1 * * *',
+            'timezone': 'UTC', 'enabled': True}).id
 
     # Helpers.
 
@@ -115,9 +138,12 @@ class _PolicyRefusalTests:
         path = path_template.format(project_id=base.PROJECT,
                                     backupId=self.backup['id'],
                                     instanceId=self.instance.id,
-                                    restoreId=self.restore_id)
+                                    restoreId=self.restore_id,
+                                    scheduleId=self.schedule_id)
         kwargs = {}
-        if method == 'POST' and path_template in POST_BODIES:
+        if method == 'PATCH':
+            kwargs['json'] = PATCH_BODIES[path_template](self)
+        elif method == 'POST' and path_template in POST_BODIES:
             kwargs['json'] = POST_BODIES[path_template](self)
         elif method == 'POST':
             kwargs['json'] = {'backup': {'name': 'denied',
@@ -138,10 +164,17 @@ class _PolicyRefusalTests:
                 models.Restore.id, models.Restore.status)).all()
             verifications = connection.execute(sa.select(
                 models.Backup.id, models.Backup.verification_status)).all()
+            schedules = connection.execute(sa.select(
+                models.BackupSchedule.id, models.BackupSchedule.name,
+                models.BackupSchedule.full_cron,
+                models.BackupSchedule.enabled,
+                models.BackupSchedule.next_run,
+                models.BackupSchedule.version)).all()
         return (sorted(tuple(row) for row in rows),
                 sorted(tuple(row) for row in strategies),
                 sorted(tuple(row) for row in restores),
                 sorted(tuple(row) for row in verifications),
+                sorted(tuple(row) for row in schedules),
                 backups_db.usage(self.admin_context, base.PROJECT))
 
     def assertRefusedBy(self, response, rule_names):
