@@ -8,6 +8,7 @@ from trove_backup_ext.agent import encryption
 from trove_backup_ext.agent import in_place
 from trove_backup_ext.agent import manager as agent_manager
 from trove_backup_ext.agent import verify_runner
+from trove_backup_ext import agent_auth
 from trove_backup_ext import context as backup_context
 from trove_backup_ext import datastores
 from trove_backup_ext import rpc
@@ -16,15 +17,19 @@ from trove_backup_ext.worker import rpcapi as worker_rpcapi
 
 class AgentService:
 
-    def __init__(self, conf, transport, instance_id, datastore=None):
+    def __init__(self, conf, transport, instance_id, datastore=None,
+                 key_file=None):
+        """key_file: this agent's key file, if not [agent] key_file (the
+        all-in-one runs agents of several instances on one config)."""
         self.datastore = datastore or datastores.load(conf,
                                                       conf.agent.datastore)
         # A key file that cannot be read stops the agent now, not the
         # first backup or restore that needs it.
         encryption.check(conf)
+        signer = agent_auth.agent_signer(key_file or conf.agent.key_file)
         self.manager = agent_manager.AgentManager(
             conf, instance_id, self.datastore,
-            worker_rpcapi.WorkerAPI(conf, transport))
+            worker_rpcapi.WorkerAPI(conf, transport, signer=signer))
         # A verification's throw-away server outlives a killed agent.
         verify_runner.clean_stale_scratch(conf, instance_id)
         # A restore cut off by the death of an earlier run is finished

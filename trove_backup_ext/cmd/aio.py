@@ -7,8 +7,10 @@ it writes on first start (DIR/trove-backup-ext.conf, which the other
 commands can use too), the SQLite control-plane database, the backups
 (local storage), their encryption key and two SQLite databases
 registered as instances "demo" (with sample data) and "demo-restore" of
-project "demo", each with its agent. The API runs in noauth mode on
-127.0.0.1 and the roles talk over the in-memory bus.
+project "demo", each with its agent and that agent's own key
+(DIR/agent-keys; the workers' copies are sealed in the database under
+DIR/agent-master.key). The API runs in noauth mode on 127.0.0.1 and the
+roles talk over the in-memory bus.
 """
 
 import argparse
@@ -24,6 +26,7 @@ from oslo_log import log as logging
 from oslo_utils import uuidutils
 
 from trove_backup_ext.agent import service as agent_service
+from trove_backup_ext import agent_auth
 from trove_backup_ext.api import deploy
 from trove_backup_ext.cmd import api as api_cmd
 from trove_backup_ext import conf as backup_conf
@@ -39,6 +42,7 @@ from trove_backup_ext.worker import service as worker_service
 LOG = logging.getLogger(__name__)
 
 CONFIG_NAME = 'trove-backup-ext.conf'
+MASTER_KEY_NAME = 'agent-master.key'
 DEMO_PROJECT = 'demo'
 DEMO_NAME = 'demo'
 # A second instance to restore into; its database file is not in the
@@ -75,6 +79,8 @@ key_file = {state}/backup.key
 
 [worker]
 reaper_interval = 10
+agent_keys_master_key_file = {state}/agent-master.key
+agent_key_dir = {state}/agent-keys
 """
 
 
@@ -96,12 +102,36 @@ def prepare_state(state_dir, port):
     if not os.path.exists(config):
         with open(config, 'w') as out:
             out.write(_CONFIG.format(state=state_dir, port=port))
-    key = os.path.join(state_dir, 'backup.key')
-    if not os.path.exists(key):
-        fd = os.open(key, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, 'w') as out:
-            out.write(secrets.token_hex(32) + '\n')
+    for name in ('backup.key', MASTER_KEY_NAME):
+        key = os.path.join(state_dir, name)
+        if not os.path.exists(key):
+            fd = os.open(key, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, 'w') as out:
+                out.write(secrets.token_hex(32) + '\n')
     return config
+
+
+def agent_key_file(conf, state_dir, instance_id):
+    """The key file of instance_id's agent, (re)made when it is missing
+    or is not the key the worker holds: the demo agents need no step."""
+    if not conf.worker.agent_keys_master_key_file:
+        # A state directory written before agent keys existed.
+        conf.set_override('agent_keys_master_key_file',
+                          os.path.join(state_dir, MASTER_KEY_NAME),
+                          group='worker')
+    path = os.path.join(conf.worker.agent_key_dir or os.path.join(
+        state_dir, 'agent-keys'), instance_id + '.key')
+    store = agent_auth.KeyStore(conf)
+    context = backup_context.get_admin_context()
+    current = store.current_key(context, instance_id)
+    try:
+        if current and current == agent_auth.read_key_file(path, 'key'):
+            return path
+    except Exception:
+        pass    # Missing or damaged: a new key, as below.
+    agent_auth.write_key_file(path, store.rotate(context, instance_id,
+                                                 grace_period=0))
+    return path
 
 
 def _registered(context, name):
@@ -166,14 +196,18 @@ def main(argv=None):
     migration.upgrade()
     instance = demo_instance(conf)
     target = restore_instance(args.state_dir)
+    key_files = [agent_key_file(conf, args.state_dir, row.id)
+                 for row in (instance, target)]
     transport = rpc.get_transport(conf)
     worker = worker_service.WorkerService(conf, transport)
     restore_conf = restore_agent_conf(conf_argv, args.state_dir)
     agents = [
-        agent_service.AgentService(conf, transport, instance.id),
+        agent_service.AgentService(conf, transport, instance.id,
+                                   key_file=key_files[0]),
         agent_service.AgentService(
             restore_conf, transport, target.id,
-            datastore=datastores.load(restore_conf, 'sqlite'))]
+            datastore=datastores.load(restore_conf, 'sqlite'),
+            key_file=key_files[1])]
     worker.start()
     for agent in agents:
         agent.start()

@@ -1,11 +1,14 @@
-"""trove-backup-manage: schema, instance registry, stuck backups."""
+"""trove-backup-manage: schema, instance registry, agent keys, stuck
+backups."""
 
 import json
+import os
 import sys
 
 from oslo_config import cfg
 from oslo_utils import uuidutils
 
+from trove_backup_ext import agent_auth
 from trove_backup_ext import conf as backup_conf
 from trove_backup_ext import context as backup_context
 from trove_backup_ext.db import instances as instances_db
@@ -31,11 +34,35 @@ class DbCommands:
         print(migration.version() or 'None (run "db sync")')
 
 
+def _key_file(conf, args, instance_id):
+    """Where the agent's key file goes: --key-file, else [worker]
+    agent_key_dir/<id>.key."""
+    if args.key_file:
+        return os.path.abspath(args.key_file)
+    if conf.worker.agent_key_dir:
+        return os.path.join(conf.worker.agent_key_dir, instance_id + '.key')
+    raise exception.BadRequest(
+        reason='Give --key-file (or set [worker] agent_key_dir): the '
+               'agent\'s key file is written there.')
+
+
 class InstanceCommands:
+
+    ROTATE_KEY_HELP = (
+        'Give the instance\'s agent a new key (its first, for an instance '
+        'that has none) and write it to the agent\'s key file: --key-file, '
+        'else [worker] agent_key_dir/<id>.key; install that file as the '
+        'agent\'s [agent] key_file, mode 0600. The agent reads it at each '
+        'report, so no restart is needed. The previous key is still '
+        'accepted for --grace-period seconds ([worker] '
+        'agent_key_grace_period), so that runs in flight finish; give 0 '
+        'when the old key may have leaked. Works for any instance id, '
+        'of any instance source.')
 
     @staticmethod
     def add(args):
         conf = backup_conf.CONF
+        keyed = bool(conf.worker.agent_keys_master_key_file)
         if args.datastore not in conf.registry.datastores:
             raise exception.BadRequest(
                 reason="datastore '%s' is not one of [registry] "
@@ -44,12 +71,33 @@ class InstanceCommands:
         instance_id = (args.id or uuidutils.generate_uuid()).lower()
         if not uuidutils.is_uuid_like(instance_id):
             raise exception.BadRequest(reason='--id must be a UUID.')
-        row = instances_db.add(backup_context.get_admin_context(), {
+        path = _key_file(conf, args, instance_id) if keyed else None
+        context = backup_context.get_admin_context()
+        row = instances_db.add(context, {
             'id': instance_id, 'name': args.instance_name,
             'project_id': args.project_id, 'datastore': args.datastore,
             'datastore_version': args.datastore_version,
             'status': args.status})
+        if keyed:
+            agent_auth.write_key_file(path, agent_auth.KeyStore(conf).rotate(
+                context, instance_id, grace_period=0))
+            print('Agent key file: %s' % path, file=sys.stderr)
+        else:
+            print('No agent key made: [worker] agent_keys_master_key_file '
+                  'is not set.', file=sys.stderr)
         print(row.id)
+
+    @staticmethod
+    def rotate_key(args):
+        conf = backup_conf.CONF
+        instance_id = args.id.lower()
+        path = _key_file(conf, args, instance_id)
+        key = agent_auth.KeyStore(conf).rotate(
+            backup_context.get_admin_context(), instance_id,
+            grace_period=args.grace_period)
+        agent_auth.write_key_file(path, key)
+        print('Instance %s: new agent key %s written to %s.'
+              % (instance_id, agent_auth.key_id(key), path))
 
     @staticmethod
     def list(args):
@@ -64,7 +112,10 @@ class InstanceCommands:
 
     @staticmethod
     def remove(args):
-        instances_db.remove(backup_context.get_admin_context(), args.id)
+        context = backup_context.get_admin_context()
+        instances_db.remove(context, args.id)
+        # Its agent's reports are refused from now on.
+        agent_auth.KeyStore(backup_conf.CONF).remove(context, args.id)
 
     @staticmethod
     def set_status(args):
@@ -138,7 +189,20 @@ def add_command_parsers(subparsers):
     add.add_argument('--datastore', required=True)
     add.add_argument('--datastore-version', required=True)
     add.add_argument('--status', default='ACTIVE')
+    add.add_argument('--key-file',
+                     help='Where to write the agent\'s key file (default: '
+                          '[worker] agent_key_dir/<id>.key); made only when '
+                          '[worker] agent_keys_master_key_file is set.')
     add.set_defaults(func=InstanceCommands.add)
+    rotate = inst_sub.add_parser(
+        'rotate-key', help='Give an instance\'s agent a new key.',
+        description=InstanceCommands.ROTATE_KEY_HELP)
+    rotate.add_argument('id')
+    rotate.add_argument('--key-file',
+                        help='Where to write the agent\'s key file.')
+    rotate.add_argument('--grace-period', type=int, metavar='SECONDS',
+                        help='Seconds the previous key stays valid.')
+    rotate.set_defaults(func=InstanceCommands.rotate_key)
     listing = inst_sub.add_parser('list', help='List registered instances.')
     listing.add_argument('--format', choices=('table', 'json'),
                          default='table')

@@ -9,6 +9,7 @@ from oslo_config import cfg
 from oslo_log import log
 
 from trove_backup_ext.conf import agent
+from trove_backup_ext.conf import agent_auth
 from trove_backup_ext.conf import api
 from trove_backup_ext.conf import backup
 from trove_backup_ext.conf import database
@@ -34,6 +35,7 @@ def register_opts(conf):
     upgrade_levels.register_opts(conf)
     worker.register_opts(conf)
     scheduler.register_opts(conf)
+    agent_auth.register_opts(conf)
     drivers.register_opts(conf)
     log.register_options(conf)
 

@@ -1,6 +1,7 @@
 """Lists every option for oslo-config-generator."""
 
 from trove_backup_ext.conf import agent
+from trove_backup_ext.conf import agent_auth
 from trove_backup_ext.conf import api
 from trove_backup_ext.conf import backup
 from trove_backup_ext.conf import default
@@ -11,7 +12,7 @@ from trove_backup_ext.conf import upgrade_levels
 from trove_backup_ext.conf import worker
 
 _MODULES = (default, api, backup, agent, registry, upgrade_levels, worker,
-            scheduler, drivers)
+            scheduler, drivers, agent_auth)
 
 
 def list_opts():

@@ -176,6 +176,26 @@ class Restore(Base):
     finished = Column(_timestamp())
 
 
+class AgentKey(Base):
+    """The key an instance's agent signs its messages with (and the one
+    before it, during a rotation's grace window), sealed with the
+    workers' master key: the database alone gives no key away."""
+    __tablename__ = 'agent_keys'
+
+    instance_id = Column(String(36), primary_key=True)
+    # Bumped by each rotation: the compare-and-set of the next one.
+    generation = Column(Integer, nullable=False)
+    key_id = Column(String(16), nullable=False)
+    sealed_key = Column(String(255), nullable=False)
+    previous_key_id = Column(String(16))
+    previous_sealed_key = Column(String(255))
+    previous_expires = Column(_timestamp())
+    # Fingerprint of the master key that sealed both keys.
+    master_key_id = Column(String(16), nullable=False)
+    created = Column(_timestamp(), nullable=False)
+    updated = Column(_timestamp(), nullable=False)
+
+
 class BackupSchedule(Base):
     """When an instance is backed up and which of its backups are kept.
 

@@ -200,9 +200,17 @@ class Deployment:
             'oslo_messaging_rabbit': {'rabbit_interval_max': 2},
         }, sections)
         self.storage_dir = self.sections['local_storage']['storage_dir']
+        # The workers' master key of agent keys, and where
+        # trove-backup-manage instance add writes each agent's key file.
+        self.agent_key_dir = os.path.join(self.dir, 'agent-keys')
+        master = write_private(os.path.join(self.dir, 'agent-master.key'),
+                               uuid.uuid4().hex + uuid.uuid4().hex)
         self.control_conf = write_config(
             os.path.join(self.dir, 'control.conf'), merged(
-                self.sections, {'database': {'connection': database_url}}))
+                self.sections, {'database': {'connection': database_url},
+                                'worker': {
+                                    'agent_keys_master_key_file': master,
+                                    'agent_key_dir': self.agent_key_dir}}))
         self.agent_conf = write_config(os.path.join(self.dir, 'agent.conf'),
                                        merged(self.sections, agent_sections))
         self.client = BackupsClient('http://127.0.0.1:%d' % self.api_port)
@@ -256,7 +264,14 @@ class Deployment:
             self._config_args(self.control_conf, extra, 'worker'),
             'trove-backup-worker serving topic'), wait)
 
+    def agent_key_file(self, instance_id):
+        return os.path.join(self.agent_key_dir, instance_id + '.key')
+
     def start_agent(self, instance_id, extra=None, wait=True):
+        # Its own key file, as instance add writes it (maybe after the
+        # agent starts: it reads the file at each report).
+        extra = merged({'agent': {'key_file': self.agent_key_file(
+            instance_id)}}, extra)
         return self._started(self._start(
             'agent', [command('trove-backup-agent')] +
             self._config_args(self.agent_conf, extra, 'agent') +

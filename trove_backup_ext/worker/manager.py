@@ -12,6 +12,7 @@ from oslo_log import log as logging
 import oslo_messaging as messaging
 from oslo_utils import uuidutils
 
+from trove_backup_ext import agent_auth
 from trove_backup_ext.db import lifecycle
 from trove_backup_ext import exception
 from trove_backup_ext.pipeline import manifest as backup_manifest
@@ -53,13 +54,14 @@ def delete_stored_objects(driver, container, backup_id):
 class WorkerManager:
     """RPC endpoint of trove-backup-worker (see rpcapi.WorkerAPI)."""
 
-    target = messaging.Target(version='1.2')
+    target = messaging.Target(version='1.3')
 
     def __init__(self, conf, instance_source, agent_api, notifier):
         self.conf = conf
         self.instances = instance_source
         self.agents = agent_api
         self.notifier = notifier
+        self.agent_auth = agent_auth.Authenticator(conf)
         # The VerifyManager, for [backup] verify_after_create.
         self.verifier = None
         # Called as listener(context, backup_id, status) when a backup
@@ -138,6 +140,7 @@ class WorkerManager:
 
     # From agents.
 
+    @agent_auth.signed_report
     def update_backup(self, context, instance_id, backup_id, status,
                       stored_size=None, checksum=None, location=None,
                       fail_reason=None, attempt_id=None, progress=None):

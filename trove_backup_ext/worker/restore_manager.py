@@ -14,6 +14,7 @@ from oslo_log import log as logging
 import oslo_messaging as messaging
 from oslo_utils import uuidutils
 
+from trove_backup_ext import agent_auth
 from trove_backup_ext.db import lifecycle
 from trove_backup_ext.db import restores as restores_db
 from trove_backup_ext import exception
@@ -34,13 +35,14 @@ AGENT_TRANSITIONS = {
 class RestoreManager:
     """RPC endpoint of trove-backup-worker for restores."""
 
-    target = messaging.Target(version='1.2')
+    target = messaging.Target(version='1.3')
 
     def __init__(self, conf, instance_source, agent_api, notifier):
         self.conf = conf
         self.instances = instance_source
         self.agents = agent_api
         self.notifier = notifier
+        self.agent_auth = agent_auth.Authenticator(conf)
 
     # From the API.
 
@@ -116,6 +118,7 @@ class RestoreManager:
 
     # From agents.
 
+    @agent_auth.signed_report
     def update_restore(self, context, instance_id, restore_id, status,
                        attempt_id, fail_reason=None, progress=None):
         """Apply an agent's report on the run attempt_id of a restore;

@@ -1,5 +1,6 @@
 """Client side of the worker's RPC API, used by the API service."""
 
+from trove_backup_ext import agent_auth
 from trove_backup_ext import rpc
 
 
@@ -22,16 +23,22 @@ class WorkerAPI:
       from agents; update_backup takes progress. verify_backup(
       backup_id) from the API; update_verification(instance_id,
       backup_id, status, attempt_id, details) from agents.
+    * 1.3 - update_backup, update_restore and update_verification take
+      signature: the agent's HMAC of the report with its instance's key
+      (agent_auth.py); a worker may refuse an unsigned report.
     """
 
-    RPC_API_VERSION = '1.2'
+    RPC_API_VERSION = '1.3'
     # Release names an operator may set in [upgrade_levels] worker.
     VERSION_ALIASES = {
         '2027.1': '1.0',
     }
 
-    def __init__(self, conf, transport):
+    def __init__(self, conf, transport, signer=None):
+        """signer(method, kwargs): the signature of an agent's report
+        (agent_auth.FileSigner, or the worker's StoreSigner)."""
         self.retry = conf.api.rpc_cast_retry
+        self.signer = signer
         self.client = rpc.get_client(
             transport, rpc.WORKER_TOPIC, conf.upgrade_levels.worker,
             self.VERSION_ALIASES, self.RPC_API_VERSION)
@@ -55,13 +62,21 @@ class WorkerAPI:
         cctxt = self.client.prepare(version='1.2', retry=self.retry)
         cctxt.cast(context, 'verify_backup', backup_id=backup_id)
 
+    def _report(self, method, version, kwargs):
+        """The report's version and arguments, signed if the worker can
+        take a signature (1.3) and this client has a key."""
+        if not self.client.can_send_version('1.3'):
+            return version, kwargs
+        return '1.3', agent_auth.signed_kwargs(self.signer, method, kwargs)
+
     def update_verification(self, context, instance_id, backup_id, status,
                             attempt_id, wait=False, timeout=None, **fields):
         """An agent's report on a verification (see update_restore)."""
-        cctxt = self.client.prepare(version='1.2', retry=self.retry,
-                                    timeout=timeout)
         kwargs = dict(fields, instance_id=instance_id, backup_id=backup_id,
                       status=status, attempt_id=attempt_id)
+        version, kwargs = self._report('update_verification', '1.2', kwargs)
+        cctxt = self.client.prepare(version=version, retry=self.retry,
+                                    timeout=timeout)
         if wait:
             return cctxt.call(context, 'update_verification', **kwargs)
         cctxt.cast(context, 'update_verification', **kwargs)
@@ -70,10 +85,11 @@ class WorkerAPI:
                        attempt_id, wait=False, timeout=None, **fields):
         """An agent's report on a restore; with wait, a call whose answer
         says whether the worker accepted it."""
-        cctxt = self.client.prepare(version='1.2', retry=self.retry,
-                                    timeout=timeout)
         kwargs = dict(fields, instance_id=instance_id, restore_id=restore_id,
                       status=status, attempt_id=attempt_id)
+        version, kwargs = self._report('update_restore', '1.2', kwargs)
+        cctxt = self.client.prepare(version=version, retry=self.retry,
+                                    timeout=timeout)
         if wait:
             return cctxt.call(context, 'update_restore', **kwargs)
         cctxt.cast(context, 'update_restore', **kwargs)
@@ -91,10 +107,11 @@ class WorkerAPI:
             # A 1.0 worker knows no attempts; it checks the instance only.
             version = '1.0'
             fields.pop('attempt_id', None)
-        cctxt = self.client.prepare(version=version, retry=self.retry,
-                                    timeout=timeout)
         kwargs = dict(fields, instance_id=instance_id, backup_id=backup_id,
                       status=status)
+        version, kwargs = self._report('update_backup', version, kwargs)
+        cctxt = self.client.prepare(version=version, retry=self.retry,
+                                    timeout=timeout)
         if wait:
             return cctxt.call(context, 'update_backup', **kwargs)
         cctxt.cast(context, 'update_backup', **kwargs)

@@ -5,6 +5,7 @@ import socket
 import oslo_messaging as messaging
 
 from trove_backup_ext.agent import rpcapi as agent_rpcapi
+from trove_backup_ext import agent_auth
 from trove_backup_ext import context as backup_context
 from trove_backup_ext import instance_sources
 from trove_backup_ext import notifications
@@ -22,6 +23,7 @@ class WorkerService:
 
     def __init__(self, conf, transport, instance_source=None,
                  notifier=None):
+        agent_auth.check_worker(conf)
         instance_source = instance_source or instance_sources.load(conf)
         agent_api = agent_rpcapi.AgentAPI(conf, transport)
         notifier = notifier or notifications.Notifier(conf,
@@ -32,7 +34,11 @@ class WorkerService:
             conf, instance_source, agent_api, notifier)
         self.verifier = verify_manager.VerifyManager(
             conf, agent_api, notifier,
-            worker_api=worker_rpcapi.WorkerAPI(conf, transport))
+            # Its own verifications report signed with the instance's
+            # key, as the instance's agent would.
+            worker_api=worker_rpcapi.WorkerAPI(
+                conf, transport, signer=agent_auth.StoreSigner(
+                    conf, backup_context.get_admin_context)))
         self.manager.verifier = self.verifier
         self.reaper = worker_reaper.Reaper(
             conf, self.manager, backup_context.get_admin_context,

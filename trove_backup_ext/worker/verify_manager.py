@@ -16,6 +16,7 @@ import oslo_messaging as messaging
 from oslo_utils import uuidutils
 
 from trove_backup_ext.agent import verify_runner
+from trove_backup_ext import agent_auth
 from trove_backup_ext import datastores
 from trove_backup_ext.db import lifecycle
 from trove_backup_ext.db import verifications
@@ -30,7 +31,7 @@ _ENDS = (states.VERIFY_PASSED, states.VERIFY_FAILED)
 class VerifyManager:
     """RPC endpoint of trove-backup-worker for verifications."""
 
-    target = messaging.Target(version='1.2')
+    target = messaging.Target(version='1.3')
 
     def __init__(self, conf, agent_api, notifier, worker_api=None):
         """worker_api: how a verification run by the worker itself
@@ -39,6 +40,7 @@ class VerifyManager:
         self.agents = agent_api
         self.notifier = notifier
         self.worker_api = worker_api
+        self.agent_auth = agent_auth.Authenticator(conf)
         self.threads = []
 
     def start(self, context, backup):
@@ -86,6 +88,7 @@ class VerifyManager:
 
     # From agents (or the worker's own runner).
 
+    @agent_auth.signed_report
     def update_verification(self, context, instance_id, backup_id, status,
                             attempt_id, details=None):
         backup = lifecycle.get(context, backup_id)

@@ -131,6 +131,13 @@ class _System(base.TestCase):
                 for _, message, _, _ in test_notifier.NOTIFICATIONS
                 if message['payload'].get('backup_id') == backup_id]
 
+    def report(self, manager, backup_id, status, **fields):
+        """An update_backup handled by manager, as the genuine agent
+        sends it: signed with the instance's key."""
+        return manager.update_backup(self.context, **ef.signed(
+            self.conf, 'update_backup', instance_id=INSTANCE_ID,
+            backup_id=backup_id, status=status, **fields))
+
     def change_rows(self, name):
         with sqlite3.connect(self.live) as connection:
             connection.execute("UPDATE items SET name = ? WHERE id < 100",
@@ -220,23 +227,20 @@ class _RepeatedMessages:
                     location='file:///x/manifest', attempt_id='run-1')
         # COMPLETED while the row is still NEW: another worker has not
         # handled the start report yet.
-        self.assertTrue(manager.update_backup(
-            self.context, INSTANCE_ID, backup_id, states.COMPLETED, **done))
+        self.assertTrue(self.report(manager, backup_id, states.COMPLETED,
+                                    **done))
         # The start report arrives late: dropped.
-        self.assertFalse(manager.update_backup(
-            self.context, INSTANCE_ID, backup_id, states.BUILDING,
-            attempt_id='run-1'))
+        self.assertFalse(self.report(manager, backup_id, states.BUILDING,
+                                     attempt_id='run-1'))
         # The result again (a retried call whose first delivery got
         # through): "accepted", or the agent would remove the objects of
         # the backup it just completed; applied only once.
-        self.assertTrue(manager.update_backup(
-            self.context, INSTANCE_ID, backup_id, states.COMPLETED, **done))
-        self.assertFalse(manager.update_backup(
-            self.context, INSTANCE_ID, backup_id, states.COMPLETED,
-            **dict(done, checksum='d' * 64)))
-        self.assertFalse(manager.update_backup(
-            self.context, INSTANCE_ID, backup_id, states.FAILED,
-            attempt_id='run-1', fail_reason='late'))
+        self.assertTrue(self.report(manager, backup_id, states.COMPLETED,
+                                    **done))
+        self.assertFalse(self.report(manager, backup_id, states.COMPLETED,
+                                     **dict(done, checksum='d' * 64)))
+        self.assertFalse(self.report(manager, backup_id, states.FAILED,
+                                     attempt_id='run-1', fail_reason='late'))
         row = lifecycle.get(self.context, backup_id)
         self.assertEqual((states.COMPLETED, 'c' * 64, None),
                          (row.status, row.checksum, row.fail_reason))
@@ -282,9 +286,8 @@ class _RepeatedMessages:
         # The agent's heartbeat lands between the reaper's look and act.
         timeutils.set_time_override(later)
         self.addCleanup(timeutils.clear_time_override)
-        self.assertTrue(self.workers[0].manager.update_backup(
-            self.context, INSTANCE_ID, backup_id, states.BUILDING,
-            attempt_id='run-1'))
+        self.assertTrue(self.report(self.workers[0].manager, backup_id,
+                                    states.BUILDING, attempt_id='run-1'))
         self.assertFalse(reaper._fail_stuck(
             self.context, selected[0], self.conf.worker.backup_timeout,
             cutoff))

@@ -201,6 +201,13 @@ class LifecycleTest(base.TestCase):
         self.assertIn('No progress', backup.fail_reason)
         self.assertIsNone(backup.running_instance_id)
 
+    def report(self, backup_id, status, **fields):
+        """An update_backup signed with the instance's key, as its
+        genuine agent sends it."""
+        return self.worker.manager.update_backup(self.context, **ef.signed(
+            self.conf, 'update_backup', instance_id=self.instance.id,
+            backup_id=backup_id, status=status, **fields))
+
     def test_agent_reports_count_only_for_the_attempt_and_instance(self):
         self.agent.stop()
         backup_id = self.create()
@@ -209,23 +216,23 @@ class LifecycleTest(base.TestCase):
         manager = self.worker.manager
         for instance_id, attempt_id in (
                 ('another-instance', attempt),
-                ('another-instance', None),
-                (self.instance.id, 'another-attempt')):
+                ('another-instance', None)):
             self.assertFalse(manager.update_backup(
                 self.context, instance_id, backup_id, states.FAILED,
                 attempt_id=attempt_id, fail_reason='forged'))
+        # Signed by the instance's own agent, but about another run.
+        self.assertFalse(self.report(backup_id, states.FAILED,
+                                     attempt_id='another-attempt',
+                                     fail_reason='forged'))
         self.assertEqual(states.NEW,
                          lifecycle.get(self.context, backup_id).status)
         # Without an attempt (an agent of a rolling upgrade that got
         # none, or is capped at worker 1.0): the 1.0 rule, its instance.
-        self.assertTrue(manager.update_backup(
-            self.context, self.instance.id, backup_id, states.BUILDING))
-        self.assertTrue(manager.update_backup(
-            self.context, self.instance.id, backup_id, states.BUILDING,
-            attempt_id=attempt))
-        self.assertFalse(manager.update_backup(
-            self.context, self.instance.id, backup_id, 'DELETED',
-            attempt_id=attempt))
+        self.assertTrue(self.report(backup_id, states.BUILDING))
+        self.assertTrue(self.report(backup_id, states.BUILDING,
+                                    attempt_id=attempt))
+        self.assertFalse(self.report(backup_id, 'DELETED',
+                                     attempt_id=attempt))
         self.assertEqual(states.BUILDING,
                          lifecycle.get(self.context, backup_id).status)
 

@@ -69,13 +69,13 @@ class WorkerAPIClientTest(base.TestCase):
         self.assertEqual('trove-backup-worker', target.topic)
         self.assertEqual(rpcapi.WorkerAPI.RPC_API_VERSION, target.version)
         self.assertIsNone(target.server)
-        self.assertEqual('1.2', kwargs['version_cap'])
+        self.assertEqual('1.3', kwargs['version_cap'])
         self.assertIsInstance(kwargs['serializer'],
                               rpc.RequestContextSerializer)
 
     def test_upgrade_level_caps_the_client(self):
         for configured, cap in (('2027.1', '1.0'), ('1.0', '1.0'),
-                                ('0.9', '0.9'), ('latest', '1.2')):
+                                ('0.9', '0.9'), ('latest', '1.3')):
             self.conf.set_override('worker', configured,
                                    group='upgrade_levels')
             rpcapi.WorkerAPI(self.conf, self.transport)
@@ -105,13 +105,13 @@ class WorkerAPIClientTest(base.TestCase):
             self.context, 'delete_backup', backup_id=BACKUP_ID)
         self.client.prepare.return_value.call.assert_not_called()
 
-    def test_update_backup_names_the_attempt_and_progress_at_1_2(self):
+    def test_update_backup_names_the_attempt_and_progress_at_1_3(self):
         self.client.can_send_version.return_value = True
         worker = rpcapi.WorkerAPI(self.conf, self.transport)
         worker.update_backup(self.context, 'i1', BACKUP_ID, 'BUILDING',
                              attempt_id='a1', progress={'bytes_done': 1})
         self.client.prepare.assert_called_once_with(
-            version='1.2', retry=2, timeout=None)
+            version='1.3', retry=2, timeout=None)
         self.client.prepare.return_value.cast.assert_called_once_with(
             self.context, 'update_backup', instance_id='i1',
             backup_id=BACKUP_ID, status='BUILDING', attempt_id='a1',
@@ -119,7 +119,7 @@ class WorkerAPIClientTest(base.TestCase):
 
     def test_update_backup_to_a_1_1_worker_leaves_progress_out(self):
         self.client.can_send_version.side_effect = (
-            lambda version: version != '1.2')
+            lambda version: version in ('1.0', '1.1'))
         worker = rpcapi.WorkerAPI(self.conf, self.transport)
         worker.update_backup(self.context, 'i1', BACKUP_ID, 'BUILDING',
                              attempt_id='a1', progress={'bytes_done': 1})
@@ -128,6 +128,34 @@ class WorkerAPIClientTest(base.TestCase):
         self.client.prepare.return_value.cast.assert_called_once_with(
             self.context, 'update_backup', instance_id='i1',
             backup_id=BACKUP_ID, status='BUILDING', attempt_id='a1')
+
+    def test_reports_are_signed_at_1_3_only(self):
+        signer = mock.Mock(return_value={'v': 1, 'hmac': 'h'})
+        worker = rpcapi.WorkerAPI(self.conf, self.transport, signer=signer)
+        self.client.can_send_version.return_value = True
+        worker.update_restore(self.context, 'i1', 'r1', 'RESTORING', 'a1')
+        signer.assert_called_once_with('update_restore', {
+            'instance_id': 'i1', 'restore_id': 'r1', 'status': 'RESTORING',
+            'attempt_id': 'a1'})
+        self.client.prepare.assert_called_once_with(
+            version='1.3', retry=2, timeout=None)
+        self.client.prepare.return_value.cast.assert_called_once_with(
+            self.context, 'update_restore', instance_id='i1',
+            restore_id='r1', status='RESTORING', attempt_id='a1',
+            signature={'v': 1, 'hmac': 'h'})
+        # A 1.2 worker takes no signature: none is made or sent.
+        signer.reset_mock()
+        self.client.reset_mock()
+        self.client.can_send_version.side_effect = (
+            lambda version: version != '1.3')
+        worker.update_verification(self.context, 'i1', BACKUP_ID,
+                                   'RUNNING', 'a1')
+        signer.assert_not_called()
+        self.client.prepare.assert_called_once_with(
+            version='1.2', retry=2, timeout=None)
+        self.client.prepare.return_value.cast.assert_called_once_with(
+            self.context, 'update_verification', instance_id='i1',
+            backup_id=BACKUP_ID, status='RUNNING', attempt_id='a1')
 
     def test_verify_backup_casts_the_id_at_1_2(self):
         worker = rpcapi.WorkerAPI(self.conf, self.transport)
