@@ -84,7 +84,8 @@ def _next_marker(body):
 
 
 class Client:
-    """Restores and verification of ``/v1.0/{project_id}``.
+    """Restores, verification and backup schedules of
+    ``/v1.0/{project_id}``.
 
     ``session`` is a keystoneauth1 session; the other arguments choose the
     endpoint as for any keystoneauth1 Adapter (``endpoint_override`` skips
@@ -169,3 +170,67 @@ class Client:
         check it; the backup with ``verification`` RUNNING."""
         return self._call('POST', _path('backups', backup_id, 'verify'),
                           {})['backup']
+
+    # Backup schedules
+
+    def create_backup_schedule(self, name, instance_id, full_cron,
+                               **fields):
+        """POST /backup_schedules. fields: description,
+        incremental_cron, timezone, retention (a dict of keep_last,
+        keep_daily, keep_weekly, keep_monthly, keep_yearly,
+        max_age_days), enabled; None values are left out."""
+        spec = {'name': name, 'instance_id': instance_id,
+                'full_cron': full_cron}
+        spec.update({key: value for key, value in fields.items()
+                     if value is not None})
+        return self._call('POST', '/backup_schedules',
+                          {'backup_schedule': spec})['backup_schedule']
+
+    def get_backup_schedule(self, schedule_id):
+        return self._call('GET', _path('backup_schedules', schedule_id))[
+            'backup_schedule']
+
+    def list_backup_schedules(self, instance_id=None, limit=None,
+                              marker=None, all_projects=False,
+                              project_id=None):
+        params = {key: value for key, value in (
+            ('instance_id', instance_id), ('limit', limit),
+            ('marker', marker),
+            ('all_projects', 'true' if all_projects else None),
+            ('project_id', project_id)) if value is not None}
+        return self._pages('/backup_schedules', 'backup_schedules', params,
+                           limit)
+
+    def find_backup_schedule(self, name_or_id):
+        """The schedule of that id, else the one schedule of that name."""
+        try:
+            return self.get_backup_schedule(name_or_id)
+        except NotFound:
+            pass
+        found = [schedule for schedule in self.list_backup_schedules()
+                 if schedule['name'] == name_or_id]
+        if not found:
+            raise NotFound(404, "No backup schedule with a name or ID of "
+                                "'%s' exists." % name_or_id)
+        if len(found) > 1:
+            raise NoUniqueMatch("More than one backup schedule exists with "
+                                "the name '%s'; use its ID." % name_or_id)
+        return found[0]
+
+    def update_backup_schedule(self, schedule_id, **changes):
+        """PATCH /backup_schedules/{id}: a JSON merge patch, so a None
+        value clears a field (description, incremental_cron, retention
+        or one of its rules) and a field not given stays."""
+        return self._call('PATCH', _path('backup_schedules', schedule_id),
+                          {'backup_schedule': changes})['backup_schedule']
+
+    def delete_backup_schedule(self, schedule_id):
+        """DELETE /backup_schedules/{id}; the backups it made stay."""
+        self._call('DELETE', _path('backup_schedules', schedule_id))
+
+    def backup_schedule_retention_preview(self, schedule_id):
+        """What the schedule's next pruning would delete, with the rule
+        that selects each backup."""
+        return self._call('GET', _path('backup_schedules', schedule_id,
+                                       'retention_preview'))[
+            'retention_preview']

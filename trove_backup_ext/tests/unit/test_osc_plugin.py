@@ -34,7 +34,13 @@ class TestPlugin(base.TestCase):
 
     def test_every_command_loads(self):
         ours = commands(OURS)
-        self.assertEqual(['database backup restore', 'database backup verify',
+        self.assertEqual(['database backup restore',
+                          'database backup schedule create',
+                          'database backup schedule delete',
+                          'database backup schedule list',
+                          'database backup schedule set',
+                          'database backup schedule show',
+                          'database backup verify',
                           'database restore list', 'database restore show'],
                          sorted(ours))
         for entry_point in ours.values():
