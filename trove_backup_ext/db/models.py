@@ -176,6 +176,29 @@ class Restore(Base):
     finished = Column(_timestamp())
 
 
+class StorageCredential(Base):
+    """A Keystone application credential of one backup and one phase of
+    its life (write, read, delete), owned by the backup's creator and
+    limited by access rules to that backup's objects in its owner's Swift
+    account. Its secret is not stored: it is derived from the service's
+    [swift] credential_secret_key (key_id names which) and the row's id."""
+    __tablename__ = 'storage_credentials'
+    __table_args__ = (
+        UniqueConstraint('backup_id', 'phase',
+                         name='uniq_storage_credentials0backup_id0phase'),
+    )
+
+    id = Column(String(36), primary_key=True)
+    backup_id = Column(String(36), nullable=False)
+    phase = Column(String(16), nullable=False)
+    credential_id = Column(String(64), nullable=False)
+    user_id = Column(String(64), nullable=False)
+    project_id = Column(String(64), nullable=False)
+    key_id = Column(String(16), nullable=False)
+    expires_at = Column(_timestamp())
+    created = Column(_timestamp(), nullable=False)
+
+
 class AgentKey(Base):
     """The key an instance's agent signs its messages with (and the one
     before it, during a rotation's grace window), sealed with the
