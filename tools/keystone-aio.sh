@@ -26,6 +26,9 @@
 #     TBE_KEYSTONE_PASSWORD
 #   tbe-service (role service on project service): the service user our
 #     API's keystonemiddleware validates tokens with
+#   a policy.yaml letting the service role delete application credentials:
+#     the backup worker revokes the storage credentials it holds for
+#     backup owners (doc/source/admin/threat-model.rst)
 #   a catalog entry of type "database" (name trove-backup) whose public,
 #     internal and admin endpoints are
 #     http://127.0.0.1:KEYSTONE_AIO_API_PORT/v1.0/$(project_id)s
@@ -132,11 +135,21 @@ key_repository = $STATE/credential-keys
 # Keystone guards nothing worth 12 rounds per login.
 password_hash_rounds = 4
 
+[oslo_policy]
+policy_file = $ETC/policy.yaml
+
 [cache]
 # One gunicorn process: its memory is a coherent cache, and without one
 # every token validation costs ~0.5 s here.
 enabled = true
 backend = dogpile.cache.memory
+EOF
+    # As a deployer of trove-backup-ext sets it: the backup worker (as the
+    # service user, role service) revokes the application credentials it
+    # holds for backup owners; Keystone lets only their owner or an
+    # admin delete them otherwise.
+    cat >"$ETC/policy.yaml" <<'EOF'
+"identity:delete_application_credential": "rule:admin_or_owner or role:service"
 EOF
     # Keystone parses sys.argv when it configures itself; under gunicorn
     # that is gunicorn's command line, which it rejects.
@@ -145,7 +158,13 @@ EOF
 import sys
 
 sys.argv = sys.argv[:1]
+from keystone.common.sql import core as sql_core  # noqa: E402
 from keystone.server import wsgi  # noqa: E402
+
+# SQLite enforces foreign keys only when asked: without it, deleting an
+# application credential leaves its role rows, and the next credential
+# given the same (reused) internal id fails with a 409.
+sql_core.enable_sqlite_foreign_key()
 
 application = wsgi.initialize_public_application()
 EOF
@@ -267,7 +286,7 @@ provision() {     # again only when what it would do changed
 }
 
 config_sum() {     # what gunicorn is started with
-    { cat "$ETC/keystone.conf" "$ETC/keystone_wsgi.py"; echo "$PORT"; } | md5sum
+    { cat "$ETC/keystone.conf" "$ETC/keystone_wsgi.py" "$ETC/policy.yaml"; echo "$PORT"; } | md5sum
 }
 
 start() {

@@ -339,7 +339,16 @@ project_domain_id = default
 delay_auth_decision = true
 # Swift's memcache client ("memcached_servers" needs python-memcached).
 cache = swift.cache
-include_service_catalog = false
+# The catalog is what auth_token checks an access rule's service type
+# against: without it, a token of an application credential gets a 500.
+include_service_catalog = true
+# Without it auth_token refuses every token of an application credential
+# with access rules; with it, it enforces them (the backups' storage
+# credentials, which may reach one backup's objects only).
+service_type = object-store
+# Otherwise any valid token sent as X-Service-Token skips the access
+# rules of the X-Auth-Token: only a real service's token may.
+service_token_roles_required = true
 
 [filter:keystoneauth]
 use = egg:swift#keystoneauth
