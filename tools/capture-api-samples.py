@@ -16,6 +16,9 @@ written exactly as returned: ids and timestamps change from run to run.
 Run from the top of the checkout:
 
     .venv/bin/python tools/capture-api-samples.py
+
+or, to write only the samples of one resource (so that the others keep
+their ids and times), name it: ``backup-schedules``.
 """
 
 import datetime
@@ -36,6 +39,7 @@ from trove_backup_ext.agent import runner as agent_runner
 from trove_backup_ext.agent import verify_runner
 from trove_backup_ext import conf as backup_conf
 from trove_backup_ext import context as backup_context
+from trove_backup_ext.db import backup_schedules as schedules_db
 from trove_backup_ext.db import instances as instances_db
 from trove_backup_ext.db import lifecycle
 from trove_backup_ext.datastores import row_counts
@@ -402,6 +406,126 @@ class VerifySamples:
               self.verify(full_id, 422))
 
 
+class ScheduleSamples:
+    """Backup schedules. A schedule's runs and their results are written
+    with the data functions the worker's scheduler uses (claim_slot,
+    record_run_result); its backups are made over the API and finished
+    as in Samples."""
+
+    def __init__(self, conf, client, context):
+        self.conf = conf
+        self.client = client
+        self.context = context
+        self.backups = Samples(conf, client, context)
+
+    def create(self, name, body, expect=201):
+        write(name + '-request.json', body)
+        response = self.client.call('POST', '/backup_schedules', expect,
+                                    json=body)
+        write(name + '-response.json', response)
+        return response['backup_schedule']
+
+    def scheduled_backup(self, schedule, instance_id, slot):
+        """A COMPLETED full backup made by the schedule's run of slot."""
+        backup = self.client.call('POST', '/backups', 202, json={
+            'backup': {'name': '%s-%s' % (schedule['name'],
+                                          slot.strftime('%Y%m%dT%H%M')),
+                       'instance': instance_id}})['backup']
+        self.backups.finish_backup(backup['id'], 0.14)
+        assert schedules_db.claim_slot(self.context, schedule['id'], slot,
+                                       schedules_db.FULL,
+                                       backup_id=backup['id'])
+        assert schedules_db.record_run_result(
+            self.context, schedule['id'], slot, states.COMPLETED,
+            backup['id'])
+        return backup
+
+    def run(self, instance_id, other_instance_id):
+        call = self.client.call
+        nightly = self.create('backup-schedule-create', {'backup_schedule': {
+            'name': 'orders-nightly',
+            'description': 'Full at 02:00, incremental every hour',
+            'instance_id': instance_id,
+            'full_cron': '0 2 * * *',
+            'incremental_cron': '0 * * * *',
+            'timezone': 'Europe/Berlin',
+            'retention': {'keep_last': 2, 'keep_daily': 7,
+                          'keep_weekly': 4, 'keep_monthly': 12}}})
+        day = datetime.datetime(2026, 12, 1, 1, 0)
+        for days in range(3):
+            self.scheduled_backup(nightly, instance_id,
+                                  day + datetime.timedelta(days=days))
+        write('backup-schedule-show-response.json', call(
+            'GET', '/backup_schedules/%s' % nightly['id'], 200))
+        write('backup-schedule-retention-preview-response.json', call(
+            'GET', '/backup_schedules/%s/retention_preview' % nightly['id'],
+            200))
+        self.create('backup-schedule-create-minimal', {'backup_schedule': {
+            'name': 'reports-weekly', 'instance_id': other_instance_id,
+            'full_cron': '30 3 * * sun'}})
+        page = call('GET', '/backup_schedules?limit=1', 200)
+        write('backup-schedule-list-response.json', page)
+        write('backup-schedule-list-last-page-response.json', call(
+            'GET', '/backup_schedules?' +
+            page['links'][0]['href'].split('?', 1)[1], 200))
+        patch = {'backup_schedule': {
+            'incremental_cron': '0 */4 * * *',
+            'retention': {'keep_last': None, 'keep_yearly': 3}}}
+        write('backup-schedule-update-request.json', patch)
+        write('backup-schedule-update-response.json', call(
+            'PATCH', '/backup_schedules/%s' % nightly['id'], 200,
+            json=patch))
+        write('backup-schedule-disable-request.json',
+              {'backup_schedule': {'enabled': False}})
+        write('backup-schedule-disable-response.json', call(
+            'PATCH', '/backup_schedules/%s' % nightly['id'], 200,
+            json={'backup_schedule': {'enabled': False}}))
+        self.errors(instance_id, nightly['id'])
+        assert call('DELETE', '/backup_schedules/%s' % nightly['id'],
+                    204) is None
+
+    def errors(self, instance_id, schedule_id):
+        call = self.client.call
+
+        def create_error(name, expect, **fields):
+            write(name, call('POST', '/backup_schedules', expect, json={
+                'backup_schedule': dict({
+                    'name': 'nightly', 'instance_id': instance_id,
+                    'full_cron': '0 2 * * *'}, **fields)}))
+
+        create_error('backup-schedule-create-bad-cron-error.json', 400,
+                     full_cron='0 2 * *')
+        create_error('backup-schedule-create-bad-timezone-error.json', 400,
+                     timezone='Europe/Paris ')
+        create_error('backup-schedule-create-bad-retention-error.json', 400,
+                     retention={'keep_daily': -1, 'keep_hourly': 24})
+        create_error('backup-schedule-create-instance-not-found-error.json',
+                     404, instance_id='0c4e8a2f-6b1d-4f3a-9e5c-7d2b4f6a8c1e')
+        write('backup-schedule-update-immutable-error.json', call(
+            'PATCH', '/backup_schedules/%s' % schedule_id, 400, json={
+                'backup_schedule': {
+                    'instance_id': '0c4e8a2f-6b1d-4f3a-9e5c-7d2b4f6a8c1e'}}))
+        write('backup-schedule-list-all-projects-forbidden-error.json',
+              call('GET', '/backup_schedules?all_projects=true', 403))
+        write('backup-schedule-show-not-found-error.json', call(
+            'GET', '/backup_schedules/7e1c3a5b-9d2f-4e6a-8b0c-1d3f5a7c9e2b',
+            404))
+
+
+def capture_schedules(conf, client, admin):
+    orders = instances_db.add(admin, {
+        'id': '1e3a5c7e-9b2d-4f6a-8c0e-2b4d6f8a0c3e',
+        'name': 'orders-db-eu', 'project_id': PROJECT,
+        'datastore': 'mariadb', 'datastore_version': '10.11',
+        'status': 'ACTIVE'})
+    reports = instances_db.add(admin, {
+        'id': '8f0b2d4e-6a8c-4e0a-9b2d-4f6a8c0e2b5d',
+        'name': 'reports-db-eu', 'project_id': PROJECT,
+        'datastore': 'postgresql', 'datastore_version': '16',
+        'status': 'ACTIVE'})
+    ScheduleSamples(conf, client, admin).run(orders.id, reports.id)
+
+
 def unreachable_worker_api():
     """A worker client on a RabbitMQ address where nothing listens, without
     retries: its casts fail the way they do when the bus is down."""
@@ -426,7 +550,7 @@ def capture_unavailable(conf, instance_id):
         api.cleanUp()
 
 
-def main():
+def main(only=None):
     # The 503 sample makes a cast fail on purpose; its traceback in the log
     # is expected, not news.
     logging.getLogger('trove_backup_ext').setLevel(logging.CRITICAL)
@@ -456,7 +580,14 @@ def main():
             'datastore': 'postgresql', 'datastore_version': '16',
             'status': 'SHUTDOWN'})
         client = Client(api.endpoint)
+        if only == 'backup-schedules':
+            try:
+                capture_schedules(conf, client, admin)
+            finally:
+                client.close()
+            return 0
         try:
+            capture_schedules(conf, client, admin)
             samples = Samples(conf, client, admin)
             samples.run(instance.id, stopped.id)
             verify = VerifySamples(conf, client, admin)
@@ -494,4 +625,4 @@ def main():
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    sys.exit(main(*sys.argv[1:]))
