@@ -587,7 +587,6 @@ def main(only=None):
                 client.close()
             return 0
         try:
-            capture_schedules(conf, client, admin)
             samples = Samples(conf, client, admin)
             samples.run(instance.id, stopped.id)
             verify = VerifySamples(conf, client, admin)
@@ -616,6 +615,8 @@ def main(only=None):
                 'status': 'ACTIVE'})
             capture_unavailable(conf, spare.id)
             verify.last(samples.backup_ids[0])
+            # Last: its backups would show in the backup lists above.
+            capture_schedules(conf, client, admin)
         finally:
             client.close()
     finally:
