@@ -6,6 +6,7 @@ Object names may contain "/": they become subdirectories.
 import ctypes
 import os
 import tempfile
+from urllib import parse
 
 from oslo_config import cfg
 
@@ -195,4 +196,9 @@ class LocalStorage(base.Storage):
             yield directory, files
 
     def object_url(self, container, name):
-        return 'file://' + self._path(container, name)
+        # The store and the object, as Swift's URL names them: never the
+        # server's file-system path, which callers have no use for and
+        # should not learn.
+        self._path(container, name)     # Refuses what _path refuses.
+        return 'local://%s/%s' % (parse.quote(container, safe=''),
+                                  parse.quote(name, safe='/'))

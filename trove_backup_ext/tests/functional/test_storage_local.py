@@ -296,9 +296,10 @@ class LocalStorageTest(StorageContractTests, base.TestCase):
         self.other_container = 'other'
 
     def assertObjectURL(self, url, container, name):
-        self.assertEqual('file://%s/%s/%s' % (self.root, container, name),
-                         url)
-        with open(url[len('file://'):], 'rb') as stored:
+        # The store and the object; nothing of the server's directories.
+        self.assertEqual('local://%s/%s' % (container, name), url)
+        self.assertNotIn(self.root, url)
+        with open(os.path.join(self.root, container, name), 'rb') as stored:
             self.assertEqual(self.storage.get_object(container, name),
                              stored.read())
 
