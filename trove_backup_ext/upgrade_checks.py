@@ -13,6 +13,7 @@ from trove_backup_ext import instance_sources
 from trove_backup_ext import policies
 from trove_backup_ext import policy
 from trove_backup_ext import service
+from trove_backup_ext.services import schedule_health
 from trove_backup_ext import storage
 from trove_backup_ext.storage import base as storage_base
 from trove_backup_ext.storage import local
@@ -147,11 +148,34 @@ class Checks(upgradecheck.UpgradeCommands):
                       'read.' % (self.conf.instance_source,
                                  type(source).__name__))
 
+    def _check_schedules(self):
+        try:
+            late = schedule_health.overdue(context.get_admin_context())
+        except Exception as exc:
+            return Result(Code.FAILURE, 'Cannot read the backup schedules: '
+                          '%s' % _reason(exc))
+        if not late:
+            return Result(Code.SUCCESS, 'Every enabled backup schedule had '
+                          'a COMPLETED backup within twice its period.')
+        shown = '; '.join(
+            '%s (project %s, instance %s: %d failure(s), last %s)' % (
+                item['schedule_id'], item['project_id'],
+                item['instance_id'], item['consecutive_failures'],
+                item['last_run_status'] or 'none')
+            for item in late[:10])
+        return Result(Code.WARNING, '%d backup schedule(s) had no COMPLETED '
+                      'backup for twice their period: %s%s. Read their '
+                      'last_run and the workers\' logs; "trove-backup-status '
+                      'schedules" lists them all.' % (
+                          len(late), shown, '; ...' if len(late) > 10
+                          else ''))
+
     _upgrade_checks = (
         ('Database schema', _check_schema),
         ('Policy file', _check_policy_file),
         ('Storage', _check_storage),
         ('Instance source', _check_instance_source),
+        ('Backup schedules', _check_schedules),
     )
 
 

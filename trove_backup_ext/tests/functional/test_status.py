@@ -5,15 +5,18 @@ check warns, 2 a check failed.
 """
 
 import configparser
+import datetime
 import json
 import os
 import subprocess
 import sys
+import uuid
 
 import fixtures
 import sqlalchemy as sa
 
 from trove_backup_ext.db import migration
+from trove_backup_ext.db import models
 from trove_backup_ext.tests import base
 from trove_backup_ext.tests import swift_fixture
 
@@ -101,7 +104,8 @@ class SchemaAndSourceTest(StatusTestCase):
         code, checks = self.status()
         self.assertEqual(SUCCESS, code, self.output)
         self.assertEqual(['Database schema', 'Policy file', 'Storage',
-                          'Instance source'], list(checks))
+                          'Instance source', 'Backup schedules'],
+                         list(checks))
         self.assertCheck(checks, 'Database schema', 'Success',
                          migration.head())
         self.assertCheck(checks, 'Storage', 'Success', self.storage_dir)
@@ -114,7 +118,8 @@ class SchemaAndSourceTest(StatusTestCase):
         self.assertEqual(FAILURE, code)
         checks = {c['check']: c for c in json.loads(self.output)['checks']}
         self.assertEqual({'Database schema': 0, 'Policy file': 0,
-                          'Storage': 0, 'Instance source': 2},
+                          'Storage': 0, 'Instance source': 2,
+                          'Backup schedules': 0},
                          {name: c['result'] for name, c in checks.items()})
         self.assertIn('nonexistent', checks['Instance source']['details'])
 
@@ -245,3 +250,61 @@ class SwiftStorageCheckTest(StatusTestCase):
         code, checks = self.status()
         self.assertEqual(FAILURE, code, self.output)
         self.assertCheck(checks, 'Storage', 'Failure', '[swift] user')
+
+
+class BackupSchedulesTest(StatusTestCase):
+    """Schedules with no COMPLETED backup for twice their period warn."""
+
+    def add_schedule(self, engine, cron, age, last_success_age=None):
+        now = datetime.datetime.utcnow()
+        schedule_id = str(uuid.uuid4())
+        with engine.begin() as connection:
+            connection.execute(sa.insert(models.BackupSchedule).values(
+                id=schedule_id, name='s', project_id='p', user_id='u',
+                instance_id=str(uuid.uuid4()), full_cron=cron,
+                timezone='UTC', enabled=True, next_run=now,
+                last_success=(now - last_success_age
+                              if last_success_age else None),
+                consecutive_failures=3, version=1, created=now - age,
+                updated=now))
+        return schedule_id
+
+    def test_overdue_schedules_warn_and_are_listed(self):
+        engine = self.migrate()
+        os.mkdir(self.storage_dir)
+        day, hour = datetime.timedelta(days=1), datetime.timedelta(hours=1)
+        late = self.add_schedule(engine, '0 2 * * *', 10 * day, 3 * day)
+        never = self.add_schedule(engine, '0 * * * *', 3 * hour)
+        fine = self.add_schedule(engine, '0 2 * * *', 10 * day, day)
+        young = self.add_schedule(engine, '0 * * * *', hour)
+        code, checks = self.status()
+        self.assertEqual(WARNING, code, self.output)
+        self.assertCheck(checks, 'Backup schedules', 'Warning',
+                         '2 backup schedule(s)')
+        details = checks['Backup schedules'][1].replace(' ', '')
+        for schedule_id in (late, never):
+            self.assertIn(schedule_id.replace('-', ''),
+                          details.replace('-', ''))
+        for schedule_id in (fine, young):
+            self.assertNotIn(schedule_id.replace('-', ''),
+                             details.replace('-', ''))
+
+        result = subprocess.run(
+            [sys.executable, '-m', 'trove_backup_ext.cmd.status',
+             '--config-file', self._config_file(), 'schedules'],
+            capture_output=True, text=True, timeout=120,
+            stdin=subprocess.DEVNULL)
+        self.assertEqual(1, result.returncode, result.stderr)
+        summary = json.loads(result.stdout)
+        self.assertEqual(4, summary['enabled_schedules'])
+        self.assertEqual([late, never], [item['schedule_id']
+                                         for item in summary['overdue']])
+        self.assertEqual(86400, summary['overdue'][0]['period_seconds'])
+
+    def _config_file(self):
+        parser = configparser.ConfigParser()
+        parser.read_dict(self.sections)
+        path = os.path.join(self.dir, 'schedules.conf')
+        with open(path, 'w') as f:
+            parser.write(f)
+        return path
