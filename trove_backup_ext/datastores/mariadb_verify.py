@@ -4,7 +4,6 @@ throw-away server."""
 import os
 import shutil
 import signal
-import tempfile
 
 from oslo_config import cfg
 from oslo_log import log as logging
@@ -16,7 +15,6 @@ from trove_backup_ext.datastores import server_control
 
 LOG = logging.getLogger(__name__)
 
-_SOCKET_PATH_MAX = 100
 _ERRORS_SHOWN = 5
 _SYSTEM_SCHEMAS = ('mysql', 'information_schema', 'performance_schema',
                    'sys')
@@ -187,10 +185,8 @@ def _scratch_dir(restored, owner):
                        'way to the restored copy %s: make [agent] '
                        'scratch_dir reachable by that user'
                        % (owner.pw_name, blocked, restored))
-    work = tempfile.mkdtemp(prefix='mdbv-', dir=parent)
-    if len(work) + len('/mysqld.sock') > _SOCKET_PATH_MAX:
-        os.rmdir(work)
-        work = tempfile.mkdtemp(prefix='tbe-mdbv-')
+    work = server_control.socket_directory(parent, 'tbe-mdbv-', 'mysqld.sock',
+                                           owner)
     os.mkdir(os.path.join(work, 'tmp'))
     if owner is not None:
         server_control.give_to(work, owner)

@@ -6,7 +6,6 @@ import os
 import shutil
 import signal
 import subprocess
-import tempfile
 
 from oslo_config import cfg
 from oslo_log import log as logging
@@ -18,8 +17,6 @@ from trove_backup_ext.datastores import server_control
 
 LOG = logging.getLogger(__name__)
 
-# A socket path must fit in sockaddr_un (108 bytes with its NUL).
-_SOCKET_PATH_MAX = 100
 _SCRATCH_PORT = 5432   # names the socket file only: no TCP is opened
 _ERRORS_SHOWN = 5
 
@@ -239,10 +236,8 @@ def _scratch_dir(restored, owner):
                        '%s on the way to the restored copy %s: make [agent] '
                        'scratch_dir reachable by that user' % (
                            owner.pw_name, blocked, restored))
-    work = tempfile.mkdtemp(prefix='pgv-', dir=parent)
-    if len(work) + len('/.s.PGSQL.5432') > _SOCKET_PATH_MAX:
-        os.rmdir(work)
-        work = tempfile.mkdtemp(prefix='tbe-pgv-')
+    work = server_control.socket_directory(
+        parent, 'tbe-pgv-', '.s.PGSQL.%d' % _SCRATCH_PORT, owner)
     with open(os.path.join(work, 'pg_hba.conf'), 'w') as hba:
         hba.write('local all all trust\n')
     if owner is not None:

@@ -17,6 +17,8 @@ from trove_backup_ext.datastores import base
 LOG = logging.getLogger(__name__)
 
 TAIL_LINES = 20
+# A socket path must fit in sockaddr_un (108 bytes with its NUL).
+SOCKET_PATH_MAX = 100
 _POLL = 0.5           # seconds between two looks at a starting server
 _OUTPUT_LIMIT = 4000  # characters of a command's output kept in errors
 
@@ -225,6 +227,28 @@ def blocked_for(path, user):
         if not allowed:
             return directory
     return None
+
+
+def socket_directory(parent, prefix, socket_name, owner):
+    """A new directory for a throw-away server's socket: in parent, or,
+    when that path is too long for a Unix socket, in the temporary
+    directory or /tmp, the first that owner (None: this process's user)
+    can enter. The agent's TMPDIR may be its user's alone (pam_tmpdir
+    makes /tmp/user/0, 0700): a server running as another user could
+    not create its socket there."""
+    for where in (parent, tempfile.gettempdir(), '/tmp'):
+        work = tempfile.mkdtemp(prefix=prefix, dir=where)
+        fits = len(os.path.join(work, socket_name)) <= SOCKET_PATH_MAX
+        # work itself is given to owner afterwards.
+        if fits and (owner is None or
+                     blocked_for(work, owner) in (None, work)):
+            return work
+        os.rmdir(work)
+    raise base.DatastoreError(
+        reason='No directory for the socket of the throw-away server: %s '
+               'makes too long a path, and %s cannot enter %s nor /tmp'
+               % (parent, owner.pw_name if owner else 'the agent',
+                  tempfile.gettempdir()))
 
 
 def _groups(user):
