@@ -150,6 +150,7 @@ def restore_in_place(datastore, restore_id, write_restored, confirm=None,
     try:
         # A driver's restore() may return None: the data is the target.
         restored = write_restored(paths.staging) or paths.staging
+        _keep_instance_files(datastore, live, restored)
         if before_swap is not None:
             before_swap()
     except BaseException:
@@ -184,6 +185,24 @@ def restore_in_place(datastore, restore_id, write_restored, confirm=None,
         raise
     journal.write(DONE)
     journal.finish()
+
+
+def _keep_instance_files(datastore, live, restored):
+    """Put the live instance's configuration files (its port, its
+    authentication) into the restored data in place of the backup's:
+    a backup restored into another instance brings that instance the
+    data, not the source's identity."""
+    for name in datastore.instance_files():
+        kept = os.path.join(live, name)
+        if not os.path.isfile(kept):
+            continue        # Kept outside the data directory (Debian).
+        replaced = os.path.join(restored, name)
+        if os.path.lexists(replaced):
+            os.unlink(replaced)
+        shutil.copy2(kept, replaced, follow_symlinks=False)
+        if os.geteuid() == 0:
+            info = os.lstat(kept)
+            os.lchown(replaced, info.st_uid, info.st_gid)
 
 
 def _swap(datastore, journal):

@@ -148,6 +148,13 @@ class Datastore(abc.ABC):
         it (SQLite's -wal and -shm)."""
         return []
 
+    def instance_files(self):
+        """Names of files in the live data directory that configure the
+        instance rather than hold its data (PostgreSQL's postgresql.conf
+        and pg_hba.conf): a restore into the live instance keeps the
+        instance's own, not the backup's."""
+        return []
+
     def stop(self):
         """Stop the database server so its data can be swapped; nothing
         if it is stopped already."""

@@ -37,6 +37,10 @@ _MINIMAL_CONFIG = (
     ('pg_ident.conf', ''),
 )
 
+# Files of a data directory that configure the server, not its data.
+_INSTANCE_FILES = ('postgresql.conf', 'postgresql.auto.conf', 'pg_hba.conf',
+                   'pg_ident.conf')
+
 postgresql_group = cfg.OptGroup('postgresql',
                                 title='PostgreSQL datastore (pg_basebackup)')
 postgresql_opts = [
@@ -333,6 +337,13 @@ class PostgreSQLDatastore(base.Datastore):
 
     def live_data(self):
         return self.server.live_data()
+
+    def instance_files(self):
+        # The port, addresses, authentication and ALTER SYSTEM settings of
+        # this server: the backup's are the source instance's, which
+        # another instance must not take (the same port, the source's
+        # pg_hba.conf), nor the source take back from an older backup.
+        return list(_INSTANCE_FILES)
 
     def stop(self):
         self.server.stop()

@@ -120,6 +120,20 @@ class PostgreSQLInPlaceTest(base.TestCase):
         self.assertEqual([], self.leftovers())
         self.assertEqual(0o700, os.stat(self.cluster.datadir).st_mode & 0o777)
 
+    def test_the_live_servers_configuration_stays(self):
+        # The instance's own settings (its port, its pg_hba.conf), not
+        # those the backup carries: a restore into another instance would
+        # otherwise take the source's.
+        for name, line in (('postgresql.conf', "work_mem = '7MB'\n"),
+                           ('pg_hba.conf', '# kept\n')):
+            with open(os.path.join(self.cluster.datadir, name), 'a') as f:
+                f.write(line)
+        in_place.restore_in_place(self.driver, 'r1', self.write_restored())
+        self.assertEqual(self.backed_up, self.state())
+        self.assertEqual('7MB', self.cluster.psql('SHOW work_mem'))
+        with open(os.path.join(self.cluster.datadir, 'pg_hba.conf')) as hba:
+            self.assertTrue(hba.read().endswith('# kept\n'))
+
     def test_configured_commands_stop_and_start_the_server(self):
         pg_ctl = os.path.join(pg_cluster.bin_dir(), 'pg_ctl')
         as_postgres = ['runuser', '-u', 'postgres', '--'] \
@@ -150,13 +164,13 @@ class PostgreSQLInPlaceTest(base.TestCase):
 
     def test_data_that_fails_the_health_check_leaves_the_server_as_it_was(
             self):
+        oid = self.cluster.psql("SELECT oid FROM pg_database WHERE "
+                                "datname = '%s'" % OTHER_DB)
+
         def damage(restored):
-            # It starts and answers in the check database, but refuses
-            # the other one.
-            with open(os.path.join(restored, 'pg_hba.conf'), 'w') as hba:
-                hba.write('local all postgres trust\n'
-                          'host postgres %s 127.0.0.1/32 scram-sha-256\n'
-                          % pg_cluster.BACKUP_ROLE)
+            # It starts and answers in the check database, but the other
+            # one is no longer a valid database directory.
+            os.unlink(os.path.join(restored, 'base', oid, 'PG_VERSION'))
         exc = self.assertRaises(datastore_base.DatastoreError,
                                 in_place.restore_in_place, self.driver, 'r1',
                                 self.write_restored(damage))
