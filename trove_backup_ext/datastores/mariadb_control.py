@@ -4,6 +4,7 @@ check."""
 import os
 import pwd
 import shutil
+import signal
 import tempfile
 
 from oslo_config import cfg
@@ -16,6 +17,9 @@ from trove_backup_ext.datastores import server_control
 LOG = logging.getLogger(__name__)
 # pymysql's "can't connect" (no socket, connection refused): no server.
 _NO_SERVER = (2002, 2003)
+# A login refused (ER_DBACCESS_DENIED, ER_ACCESS_DENIED, ER_ACCESS_DENIED_
+# NO_PASSWORD): the server runs and checks logins, so it has started.
+_LOGIN_REFUSED = (1044, 1045, 1698)
 _QUERY_TIMEOUT = 60
 
 
@@ -62,6 +66,10 @@ class Server:
         self.store = store
         self.opts = store.opts
         self.group = store.name
+        # Where the server keeps its pid, learnt at the first stop: a
+        # restored server that refuses our login (its users are the
+        # backup's) must still be stopped before the old data goes back.
+        self.pid_file = None
 
     def option(self, name):
         return '[%s] %s' % (self.group, name)
@@ -110,11 +118,15 @@ class Server:
     # -- the hooks
 
     def stop(self):
+        what = 'Stopping %s' % self.group
         try:
             connection = self.connect()
         except pymysql.err.OperationalError as exc:
             if exc.args and exc.args[0] in _NO_SERVER:
                 return  # stopped already
+            if (exc.args and exc.args[0] in _LOGIN_REFUSED and
+                    self.pid_file is not None):
+                return self._stop_refusing(what)
             raise self._error('Stopping', exc)
         try:
             with connection.cursor() as cursor:
@@ -122,8 +134,8 @@ class Server:
                 pid_file, datadir = cursor.fetchone()
         finally:
             connection.close()
-        pid = server_control.read_pid(os.path.join(datadir, pid_file))
-        what = 'Stopping %s' % self.group
+        self.pid_file = os.path.join(datadir, pid_file)
+        pid = server_control.read_pid(self.pid_file)
         if self.opts.stop_command:
             server_control.run(list(self.opts.stop_command), what,
                                self.opts.stop_timeout + 30)
@@ -131,6 +143,20 @@ class Server:
             self._admin_shutdown(what)
         if pid is not None:
             server_control.wait_gone(pid, self.opts.stop_timeout, what)
+
+    def _stop_refusing(self, what):
+        """Stop a server that refuses our login, by its pid: the stop
+        command if there is one, else SIGTERM (a clean shutdown, as
+        mariadb-admin shutdown)."""
+        pid = server_control.read_pid(self.pid_file)
+        if pid is None or server_control.process_gone(pid):
+            return
+        if self.opts.stop_command:
+            server_control.run(list(self.opts.stop_command), what,
+                               self.opts.stop_timeout + 30)
+        else:
+            os.kill(pid, signal.SIGTERM)
+        server_control.wait_gone(pid, self.opts.stop_timeout, what)
 
     def _admin_shutdown(self, what):
         tool = self.opts.admin_path or next(
@@ -228,5 +254,10 @@ class Server:
         try:
             self.connect().close()
         except pymysql.err.MySQLError as exc:
+            if exc.args and exc.args[0] in _LOGIN_REFUSED:
+                # Waiting would not change it (restored data brings the
+                # backed-up server's users): the health check names it
+                # now, rather than after start_timeout of downtime.
+                return None
             return str(exc)
         return None
