@@ -19,6 +19,18 @@ from trove_backup_ext.agent import runner
 from trove_backup_ext import states
 
 LOG = logging.getLogger(__name__)
+# The worker records the first 1024 characters of a reason (the
+# fail_reason column); the verdict at its end must be among them.
+_REASON_KEPT = 1024
+_KEEPS_DATA = ' The instance keeps its data.'
+
+
+def _failed(reason):
+    """reason, cut to leave room for the verdict, and the verdict."""
+    room = _REASON_KEPT - len(_KEEPS_DATA)
+    if len(reason) > room:
+        reason = reason[:room - 3] + '...'
+    return reason + _KEEPS_DATA
 
 
 class RestoreRunner:
@@ -108,10 +120,8 @@ class RestoreRunner:
             LOG.warning('Restore %s was given up (%s); the instance keeps '
                         'its data.', restore_id, reason)
             self._report(context, info, states.FAILED, wait=False,
-                         fail_reason=reason + ' The instance keeps its '
-                                              'data.')
+                         fail_reason=_failed(reason))
         except Exception as exc:
             LOG.exception('Restore %s failed', restore_id)
             self._report(context, info, states.FAILED, wait=False,
-                         fail_reason=runner.describe_failure(exc) +
-                         ' The instance keeps its data.')
+                         fail_reason=_failed(runner.describe_failure(exc)))
