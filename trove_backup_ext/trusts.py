@@ -1,20 +1,26 @@
 """Keystone trusts from backup owners to the service's Swift user.
 
-A backup can outlast the token of the user who asked for it (Trove's
-uploads fail when it expires). With [swift] store_in_owner_account, the
-API uses the caller's token once, to delegate one of the caller's roles
-on the project that Swift lets write ([swift] operator_roles) to the
-service user; from then on the worker and the agents act as the service
-user scoped to that trust, in the owner's Swift account. The worker
-deletes the trust with the backup.
+The fallback of [swift] store_in_owner_account where a deployment cannot
+use application credentials (owner_account_credentials = trust; see
+app_credentials.py for the default). The API uses the caller's token
+once, to delegate one of the caller's roles on the project that Swift
+lets write ([swift] operator_roles) to the service user, until [swift]
+trust_lifetime_days. The worker acts as the service user scoped to that
+trust and gives agents only tokens of it, so no agent needs the service
+user's password. The worker deletes the trust with the backup.
+
+Nothing here logs a trust id: it is what the service user's password
+turns into the owner's account.
 """
 
+import datetime
 import threading
 
 from keystoneauth1 import exceptions as ks_exceptions
 from keystoneauth1.identity import generic as ks_generic
 from keystoneauth1 import session as ks_session
 from oslo_log import log as logging
+from oslo_utils import timeutils
 
 from trove_backup_ext import exception
 
@@ -31,10 +37,33 @@ def check_configuration(conf):
         raise exception.ConfigurationError(
             '[swift] store_in_owner_account needs [swift] auth_version 3.')
     if not (conf.swift.user and conf.swift.key):
-        # An application credential cannot be scoped to a trust.
+        # An application credential cannot be scoped to a trust, nor
+        # delete another user's application credentials.
         raise exception.ConfigurationError(
             '[swift] store_in_owner_account needs [swift] user and key: '
-            'the service user the trusts are made to.')
+            'the service user that revokes the owners\' credentials (or '
+            'that the trusts are made to).')
+    if (conf.swift.owner_account_credentials == 'application_credential'
+            and not conf.swift.credential_secret_key):
+        raise exception.ConfigurationError(
+            '[swift] store_in_owner_account with application credentials '
+            'needs [swift] credential_secret_key, from which the '
+            'credentials\' secrets are derived.')
+
+
+def check_caller(context, project_id):
+    """Refuse (403) a caller whose token cannot delegate project_id."""
+    if not context.auth_token:
+        raise exception.Forbidden(
+            'Storing backups in your own Swift account needs your '
+            'Keystone token.')
+    if project_id != context.project_id:
+        # Delegation is of roles on the token's project: the data
+        # would land in the caller's account, not the owner's.
+        raise exception.Forbidden(
+            'A backup of project %s is kept in that project\'s Swift '
+            'account: create it with a token scoped to project %s, '
+            'not to %s.' % (project_id, project_id, context.project_id))
 
 
 def _identity_url(auth_url):
@@ -75,48 +104,47 @@ class TrustMaker:
         return ks_session.Session(auth=auth, verify=self._verify(),
                                   timeout=self.options.timeout)
 
-    def _writer_role(self, context):
+    def writer_role(self, context):
         # One role Swift lets write is all the trust needs: the least
         # privileged the caller has (never admin when member will do),
         # since the service holds the trust as long as the backup lives.
         held = {role.lower(): role for role in context.roles}
         for wanted in self.options.operator_roles:
-            if wanted.lower() in held:
+            # admin opens every project's account (Swift's reseller
+            # admin) and every other service: never delegated.
+            if wanted.lower() in held and wanted.lower() != 'admin':
                 return held[wanted.lower()]
         raise exception.Forbidden(
             'Backups are kept in your project\'s Swift account, where '
             'storing them needs one of the roles %s; your roles are: %s.'
-            % (', '.join(self.options.operator_roles),
+            % (', '.join(r for r in self.options.operator_roles
+                         if r.lower() != 'admin'),
                ', '.join(sorted(context.roles)) or 'none'))
+
+    _writer_role = writer_role
 
     def create(self, context, project_id):
         """A new trust from the caller to the service user, on the
         backup's project_id; its id."""
-        if not context.auth_token:
-            raise exception.Forbidden(
-                'Storing backups in your own Swift account needs your '
-                'Keystone token.')
-        if project_id != context.project_id:
-            # A trust delegates roles on the token's project: the data
-            # would land in the caller's account, not the owner's.
-            raise exception.Forbidden(
-                'A backup of project %s is kept in that project\'s Swift '
-                'account: create it with a token scoped to project %s, '
-                'not to %s.' % (project_id, project_id, context.project_id))
+        check_caller(context, project_id)
+        days = self.options.trust_lifetime_days
         body = {'trust': {
             'trustor_user_id': context.user_id,
             'trustee_user_id': None,
             'project_id': project_id,
-            # Tokens of the trust act as the owner, whose roles Swift's
-            # access rules know.
+            # Impersonation is what lets the worker delete the trust with
+            # its backup: Keystone lets only the trustor delete a trust.
             'impersonation': True,
-            'roles': [{'name': self._writer_role(context)}],
+            'roles': [{'name': self.writer_role(context)}],
+            'expires_at': (timeutils.utcnow() + datetime.timedelta(
+                days=days)).isoformat() + 'Z' if days else None,
         }}
         try:
             body['trust']['trustee_user_id'] = self.trustee_id()
             response = self._caller_session(context).post(
                 _identity_url(self.options.auth_url) + '/OS-TRUST/trusts',
-                json=body, raise_exc=True)
+                # Not logged, even at debug: the answer holds the id.
+                json=body, raise_exc=True, log=False)
         except (ks_exceptions.Unauthorized, ks_exceptions.Forbidden) as exc:
             raise exception.Forbidden(
                 'Keystone refused to let project %s delegate its roles to '
@@ -124,7 +152,7 @@ class TrustMaker:
                                             _reason(exc)))
         except ks_exceptions.ClientException as exc:
             LOG.warning('Creating a trust for project %s failed: %s',
-                        context.project_id, exc)
+                        context.project_id, status(exc))
             raise exception.ServiceUnavailable(
                 reason='Keystone could not create the trust the backup '
                        'needs (%s).' % _reason(exc))
@@ -135,34 +163,70 @@ class TrustMaker:
         try:
             self._caller_session(context).delete(
                 _identity_url(self.options.auth_url) +
-                '/OS-TRUST/trusts/' + trust_id, raise_exc=True)
+                '/OS-TRUST/trusts/' + trust_id, raise_exc=True, log=False)
         except ks_exceptions.ClientException as exc:
-            LOG.warning('Could not delete unused trust %s: %s', trust_id,
-                        exc)
+            LOG.warning('Could not delete an unused trust of project %s: '
+                        '%s', context.project_id, status(exc))
 
 
-def release(conf, trust_id):
-    """Best effort: delete the trust of a deleted backup, as the service
-    user scoped to it. Keystone lets a trust's trustor delete it, and the
-    trust's tokens impersonate the trustor; no user token is needed."""
+def _trust_session(conf, trust_id):
     o = conf.swift
     auth = ks_generic.Password(
         auth_url=o.auth_url, username=o.user, password=o.key,
         user_domain_name=o.user_domain_name, trust_id=trust_id)
-    session = ks_session.Session(
+    return ks_session.Session(
         auth=auth, verify=False if o.insecure else (o.cacert or True),
         timeout=o.timeout)
+
+
+def issue_token(conf, trust_id):
+    """{token, storage_url, expires}: a token of the trust for an agent,
+    which so needs no password of its own."""
+    o = conf.swift
+    session = _trust_session(conf, trust_id)
+    try:
+        access = session.auth.get_access(session)
+        url = o.swift_url or session.get_endpoint(
+            service_type=o.service_type, interface=o.endpoint_type,
+            region_name=o.region_name)
+    except ks_exceptions.ClientException as exc:
+        raise exception.ServiceUnavailable(
+            reason='Keystone refused the backup\'s trust (%s): it was '
+                   'deleted, expired, or its trustor lost the role.'
+            % status(exc))
+    return {'token': access.auth_token, 'storage_url': url,
+            'expires': access.expires.isoformat()}
+
+
+def release(conf, trust_id, backup_id=None):
+    """Best effort: delete the trust of a deleted backup, as the service
+    user scoped to it. Keystone lets a trust's trustor delete it, and the
+    trust's tokens impersonate the trustor; no user token is needed."""
+    o = conf.swift
+    session = _trust_session(conf, trust_id)
     try:
         session.delete(_identity_url(o.auth_url) + '/OS-TRUST/trusts/' +
-                       trust_id, raise_exc=True)
+                       trust_id, raise_exc=True, log=False)
     except ks_exceptions.NotFound:
         pass
     except ks_exceptions.ClientException as exc:
         # Left behind, it still lets the service user act in the owner's
-        # account: name it, so that an operator can delete it.
-        LOG.warning('Could not delete trust %s of a deleted backup; delete '
-                    'it by hand: %s', trust_id, exc)
+        # account until it expires. The id stays out of the log: the
+        # operator finds it among the trusts of the backup's creator to
+        # the [swift] user (openstack trust list).
+        LOG.warning('Could not delete the trust of deleted backup %s; '
+                    'delete it by hand: %s', backup_id, status(exc))
 
 
 def _reason(exc):
     return getattr(exc, 'message', None) or type(exc).__name__
+
+
+reason = _reason
+
+
+def status(exc):
+    """What a log may say of a Keystone error: its kind and HTTP status,
+    not its message, which can name the trust or credential."""
+    code = getattr(exc, 'http_status', None)
+    return '%s%s' % (type(exc).__name__, ' (HTTP %s)' % code if code else '')

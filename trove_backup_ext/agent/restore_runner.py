@@ -17,6 +17,7 @@ from trove_backup_ext.agent import progress as agent_progress
 from trove_backup_ext.agent import restore as agent_restore
 from trove_backup_ext.agent import runner
 from trove_backup_ext import states
+from trove_backup_ext import storage
 
 LOG = logging.getLogger(__name__)
 # The worker records the first 1024 characters of a reason (the
@@ -83,7 +84,7 @@ class RestoreRunner:
                 self.conf, self.datastore, backup['storage_driver'],
                 backup['container'], backup['id'], staging,
                 checksum=backup.get('checksum'),
-                trust_id=backup.get('trust_id'), progress=progress)
+                trust_id=storage.access_of(backup), progress=progress)
 
         def before_swap():
             if heartbeat.abandoned.is_set():

@@ -1,5 +1,6 @@
 """Client side of the agents' RPC API, used by the worker and tools."""
 
+from trove_backup_ext import exception
 from trove_backup_ext import rpc
 
 
@@ -15,7 +16,11 @@ class AgentAPI:
       echoes in each update_backup of that run.
     * 1.2 - restore_backup(restore_info) (cast): restore into the live
       instance, reported with update_restore; verify_backup(verify_info)
-      (cast), reported with update_verification.
+      (cast), reported with update_verification. For a backup in its
+      owner's Swift account, backup_info, restore_info['backup'] and
+      verify_info['backup'] carry storage_access {token, storage_url,
+      expires}, a token for that phase of that backup only, instead of
+      trust_id (create_backup is then sent as 1.2).
     """
 
     RPC_API_VERSION = '1.2'
@@ -33,7 +38,16 @@ class AgentAPI:
 
     def create_backup(self, context, instance_id, backup_info):
         version = '1.1'
-        if not self.client.can_send_version('1.1'):
+        if 'storage_access' in backup_info:
+            # An older agent would ignore it and store in the service's
+            # account.
+            if not self.client.can_send_version('1.2'):
+                raise exception.ServiceUnavailable(
+                    reason='The agent of instance %s is capped below RPC '
+                           '1.2 ([upgrade_levels] agent) and cannot store '
+                           'in the owner\'s account.' % instance_id)
+            version = '1.2'
+        elif not self.client.can_send_version('1.1'):
             version = '1.0'
             backup_info = dict(backup_info)
             backup_info.pop('attempt_id', None)

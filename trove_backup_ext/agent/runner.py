@@ -187,7 +187,7 @@ class BackupRunner:
             max_runtime=self.conf.agent.max_runtime)
         try:
             store = storage.load(self.conf, info['storage_driver'],
-                                 trust_id=info.get('trust_id'))
+                                 trust_id=storage.access_of(info))
             with heartbeat:
                 result = self._write(info, store, heartbeat)
                 if heartbeat.abandoned.is_set():

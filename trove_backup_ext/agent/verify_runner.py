@@ -20,6 +20,7 @@ from trove_backup_ext.agent import progress as agent_progress
 from trove_backup_ext.agent import restore as agent_restore
 from trove_backup_ext.agent import runner
 from trove_backup_ext import states
+from trove_backup_ext import storage
 
 LOG = logging.getLogger(__name__)
 
@@ -134,7 +135,8 @@ class VerifyRunner:
                 self.conf, self.datastore, backup['storage_driver'],
                 backup['container'], info['backup_id'],
                 checksum=backup.get('checksum'),
-                trust_id=backup.get('trust_id'), progress=heartbeat.progress)
+                trust_id=storage.access_of(backup),
+                progress=heartbeat.progress)
             target = os.path.join(scratch, 'data')
             restored = self.datastore.restore(pieces, target) or target
             checks = self.datastore.verify(restored, pieces[-1].metadata)

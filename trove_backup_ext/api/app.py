@@ -2,6 +2,7 @@
 
 import pecan
 
+from trove_backup_ext import app_credentials
 from trove_backup_ext.api import body_guard
 from trove_backup_ext.api.controllers import root
 from trove_backup_ext.api import hooks
@@ -16,16 +17,20 @@ from trove_backup_ext.worker import rpcapi as worker_rpcapi
 
 def setup_app(conf, instance_source=None, worker_api=None):
     """The bare pecan app; deploy.py wraps it in the middleware stack."""
-    trust_maker = None
+    trust_maker = credential_maker = None
     if conf.swift.store_in_owner_account:
         trusts.check_configuration(conf)
-        trust_maker = trusts.TrustMaker(conf)
+        if conf.swift.owner_account_credentials == 'trust':
+            trust_maker = trusts.TrustMaker(conf)
+        else:
+            credential_maker = app_credentials.CredentialMaker(conf)
     instance_source = instance_source or instance_sources.load(conf)
     worker_api = worker_api or worker_rpcapi.WorkerAPI(
         conf, rpc.get_transport(conf))
     services = {
         'backup_service': backup_service.BackupService(
-            conf, instance_source, worker_api, trusts=trust_maker),
+            conf, instance_source, worker_api, trusts=trust_maker,
+            credentials=credential_maker),
         'restore_service': restore_service.RestoreService(
             conf, instance_source, worker_api),
         'backup_schedule_service': schedule_service.BackupScheduleService(

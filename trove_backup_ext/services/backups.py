@@ -11,8 +11,10 @@ from oslo_log import log as logging
 from oslo_utils import timeutils
 from oslo_utils import uuidutils
 
+from trove_backup_ext import app_credentials
 from trove_backup_ext.db import backup_strategies as backup_strategies_db
 from trove_backup_ext.db import backups as backups_db
+from trove_backup_ext.db import lifecycle
 from trove_backup_ext.db import verifications
 from trove_backup_ext import exception
 from trove_backup_ext import states
@@ -31,13 +33,17 @@ def _canonical(uuid):
 
 class BackupService:
 
-    def __init__(self, conf, instance_source, worker_api, trusts=None):
-        """trusts: a trusts.TrustMaker when backups are kept in their
-        owners' Swift accounts ([swift] store_in_owner_account)."""
+    def __init__(self, conf, instance_source, worker_api, trusts=None,
+                 credentials=None):
+        """When backups are kept in their owners' Swift accounts ([swift]
+        store_in_owner_account), credentials: an
+        app_credentials.CredentialMaker, or trusts: a trusts.TrustMaker
+        (owner_account_credentials = trust)."""
         self.conf = conf
         self.instances = instance_source
         self.worker = worker_api
         self.trusts = trusts
+        self.credentials = credentials
 
     @staticmethod
     def _visible_project(context):
@@ -89,6 +95,12 @@ class BackupService:
             'container': self._container(context, project_id, instance.id,
                                          spec),
         }
+        delegate = (self.credentials is not None and
+                    values['storage_driver'] == 'swift')
+        if delegate:
+            # Refused before anything is written or delegated.
+            self.credentials.check(context, project_id)
+            app_credentials.check_container(values['container'])
         values['trust_id'] = self._trust(context, project_id,
                                          values['storage_driver'])
         try:
@@ -99,6 +111,15 @@ class BackupService:
         except Exception:
             self._drop_trust(context, values['trust_id'])
             raise
+        if delegate:
+            # After the row: the parent is known, whose objects an
+            # incremental's credentials may read.
+            try:
+                self.credentials.create(context, backup,
+                                        self._ancestors(context, backup))
+            except Exception:
+                backups_db.undo_create(context, backup.id)
+                raise
         try:
             self.worker.create_backup(context, backup.id)
         except Exception:
@@ -106,8 +127,21 @@ class BackupService:
                           'removing it.', backup.id)
             backups_db.undo_create(context, backup.id)
             self._drop_trust(context, values['trust_id'])
+            if delegate:
+                self.credentials.discard(context, backup.id)
             raise exception.ServiceUnavailable(reason=_CAST_FAILED)
         return backup
+
+    @staticmethod
+    def _ancestors(context, backup):
+        chain, parent_id = [], backup.parent_id
+        while parent_id:
+            parent = lifecycle.get(context, parent_id)
+            if parent is None:
+                break
+            chain.append(parent)
+            parent_id = parent.parent_id
+        return chain
 
     def _container(self, context, project_id, instance_id, spec):
         # As Trove: the request's container, else the instance's backup

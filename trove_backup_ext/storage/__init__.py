@@ -28,20 +28,48 @@ def installed_driver_names():
     return frozenset(ep.name for ep in metadata.entry_points(group=NAMESPACE))
 
 
-def load(conf, name, trust_id=None):
+class Grant(collections.namedtuple('Grant', 'token storage_url expires')):
+    """A Keystone token the worker issued for one phase of one backup (of
+    its application credential, or of its trust), and the owner's Swift
+    account it works in: what an agent stores and reads with."""
+
+    __slots__ = ()
+
+    def __repr__(self):
+        # Never the token: a repr ends up in logs and tracebacks.
+        return 'Grant(storage_url=%r, expires=%r)' % (self.storage_url,
+                                                      self.expires)
+
+
+def access_of(info):
+    """What an agent reaches a backup's storage with, from the backup's
+    info in a worker's message: a Grant, a trust id (from a worker older
+    than RPC 1.2: the agent then needs the [swift] user's password), or
+    None (the service's own account)."""
+    access = info.get('storage_access')
+    if access:
+        return Grant(access['token'], access['storage_url'],
+                     access.get('expires'))
+    return info.get('trust_id')
+
+
+def load(conf, name, trust_id=None, session=None):
     """The storage driver called name, made once per configuration (and
-    Keystone trust: a driver given one works in the trustor's account)."""
+    Keystone trust: a driver given one works in the trustor's account).
+
+    trust_id may also be a Grant (agent/restore.py passes it under that
+    name), and session a keystoneauth session of a backup's application
+    credential (the worker's own storage work): such drivers hold a
+    token or a credential, so they are made afresh and never kept."""
+    if isinstance(trust_id, Grant) or session is not None:
+        kwargs = ({'grant': trust_id} if isinstance(trust_id, Grant)
+                  else {'session': session})
+        return _make(conf, name, kwargs)
     with _LOCK:
         key = (id(conf), name, trust_id)
         if key not in _LOADED:
             kwargs = {'trust_id': trust_id} if trust_id else {}
-            try:
-                loaded = driver.DriverManager(
-                    NAMESPACE, name, invoke_on_load=True,
-                    invoke_args=(conf,), invoke_kwds=kwargs).driver
-            except Exception as exc:
-                raise exception.ConfigurationError(
-                    'Cannot load storage driver %r: %s' % (name, exc))
+            loaded = _make(conf, name, kwargs)
             # The entry keeps conf alive, so its id is never reused by
             # another configuration while the entry exists.
             _LOADED[key] = (conf, loaded)
@@ -49,3 +77,13 @@ def load(conf, name, trust_id=None):
                 _LOADED.popitem(last=False)
         _LOADED.move_to_end(key)
         return _LOADED[key][1]
+
+
+def _make(conf, name, kwargs):
+    try:
+        return driver.DriverManager(
+            NAMESPACE, name, invoke_on_load=True,
+            invoke_args=(conf,), invoke_kwds=kwargs).driver
+    except Exception as exc:
+        raise exception.ConfigurationError(
+            'Cannot load storage driver %r: %s' % (name, exc))

@@ -92,15 +92,51 @@ swift_opts = [
                      '[swift] user scoped to that trust, so no upload ever '
                      'depends on the caller\'s token. Otherwise backups '
                      'live in the account of [swift] project_name.'),
-    cfg.ListOpt('operator_roles', default=['member', 'swiftoperator', 'admin'],
+    cfg.ListOpt('operator_roles', default=['member', 'swiftoperator'],
                 help='With store_in_owner_account: the roles Swift\'s '
                      'keystoneauth lets write in a project\'s account (its '
-                     'operator_roles), least privileged first. The trust '
-                     'delegates only the first of them the caller has, '
-                     'since one is enough and the service holds the trust '
-                     'as long as the backup lives; a caller with none of '
-                     'them is refused (403) at create, as Swift would '
-                     'refuse the upload.'),
+                     'operator_roles), least privileged first. The '
+                     'credentials (or trust) delegate only the first of '
+                     'them the caller has, and never admin; a caller with '
+                     'none of them is refused (403) at create, as Swift '
+                     'would refuse the upload.'),
+    cfg.StrOpt('owner_account_credentials', default='application_credential',
+               choices=[('application_credential',
+                         'Keystone application credentials with access '
+                         'rules: one per phase of each backup, usable on '
+                         'that backup\'s objects only (needs Keystone '
+                         'Train or later and Swift\'s auth_token with '
+                         'service_type = object-store).'),
+                        ('trust',
+                         'A Keystone trust per backup: its tokens reach the '
+                         'whole project, on every service. Only where '
+                         'application credentials cannot be used.')],
+               help='With store_in_owner_account: what the service holds '
+                    'to reach a backup in its owner\'s account.'),
+    cfg.StrOpt('credential_secret_key', secret=True,
+               help='With application credentials: the key (32 random '
+                    'bytes or more, e.g. "openssl rand -hex 32") the '
+                    'credentials\' secrets are derived from. Needed by '
+                    'the API and the worker, never by agents; the secrets '
+                    'themselves are stored nowhere.'),
+    cfg.ListOpt('previous_credential_secret_keys', default=[], secret=True,
+                help='Keys credential_secret_key had before: the '
+                     'credentials made under them stay usable.'),
+    cfg.IntOpt('write_credential_lifetime', default=86400, min=600,
+               help='Seconds from create after which the credential that '
+                    'writes a backup expires (it is revoked as soon as the '
+                    'backup is COMPLETED or FAILED).'),
+    cfg.IntOpt('retained_credential_days', default=0, min=0,
+               help='Days after which the credentials that read and delete '
+                    'a backup expire; 0: they live as long as the backup '
+                    'and are revoked when it is deleted. A backup older '
+                    'than that can no longer be restored or deleted by '
+                    'the service.'),
+    cfg.IntOpt('trust_lifetime_days', default=365, min=0,
+               help='With owner_account_credentials = trust: days after '
+                    'which a backup\'s trust expires (0: never). A backup '
+                    'older than that can no longer be restored or deleted '
+                    'by the service.'),
 ]
 
 # Idle connections kept for reuse; more are opened when more threads need
@@ -153,21 +189,32 @@ class SwiftStorage(base.Storage):
 
     name = 'swift'
 
-    def __init__(self, conf, trust_id=None):
+    def __init__(self, conf, trust_id=None, grant=None, session=None):
         """trust_id: a Keystone trust from the backup's owner to the
-        service user; the driver then works in the owner's account."""
+        service user; the driver then works in the owner's account.
+        grant: a storage.Grant, a token the worker issued for one backup
+        (an agent's case: no credentials of its own are used). session:
+        a keystoneauth session of a backup's application credential."""
         super().__init__(conf)
         register_opts(conf)
         self.options = conf.swift
         self.trust_id = trust_id
-        self._check_options()
+        self.grant = grant
+        # Limited to one backup's objects, in its owner's account.
+        self._restricted = grant is not None or session is not None
+        if not self._restricted:
+            self._check_options()
         secrets = (self.options.key,
-                   self.options.application_credential_secret)
+                   self.options.application_credential_secret,
+                   grant.token if grant else None)
         self._secrets = [secret for secret in secrets if secret]
-        self._session = (self._keystone_session()
-                         if self.options.auth_version == '3' else None)
+        self._session = session
+        if (session is None and grant is None and
+                self.options.auth_version == '3'):
+            self._session = self._keystone_session()
         self._idle = queue.LifoQueue()
-        self._storage_url = self.options.swift_url
+        self._storage_url = (grant.storage_url if grant else
+                             None if session else self.options.swift_url)
 
     def _check_options(self):
         o = self.options
@@ -211,10 +258,19 @@ class SwiftStorage(base.Storage):
 
     def _new_connection(self):
         o = self.options
+        if self.grant is not None:
+            # No credentials: on a 401 (the token expired or was revoked)
+            # swiftclient has nothing to authenticate again with.
+            return swiftclient.Connection(
+                preauthurl=self.grant.storage_url,
+                preauthtoken=self.grant.token, retries=o.retries,
+                starting_backoff=o.starting_backoff,
+                max_backoff=o.max_backoff, timeout=o.timeout,
+                insecure=o.insecure, cacert=o.cacert)
         os_options = {'region_name': o.region_name,
                       'endpoint_type': o.endpoint_type,
                       'service_type': o.service_type}
-        if o.swift_url:
+        if o.swift_url and not self._restricted:
             os_options['object_storage_url'] = o.swift_url
         return swiftclient.Connection(
             authurl=o.auth_url, user=o.user, key=o.key,
@@ -253,6 +309,10 @@ class SwiftStorage(base.Storage):
                     raise base.ObjectNotFound(self._scrub(
                         'Swift has no %s' % what))
                 detail = str(exc)
+                if exc.http_status in (401, 403) and self._restricted:
+                    detail += (' (the backup\'s storage credential allows '
+                               'only its own objects; it may have expired '
+                               'or been revoked)')
                 if exc.http_status is None and exc.__context__ is not None:
                     detail = '%s (%s)' % (detail, _reason(exc.__context__))
                 raise base.StorageError(self._scrub(

@@ -18,8 +18,7 @@ from trove_backup_ext import exception
 from trove_backup_ext.pipeline import manifest as backup_manifest
 from trove_backup_ext import notifications
 from trove_backup_ext import states
-from trove_backup_ext import storage
-from trove_backup_ext import trusts
+from trove_backup_ext import storage_access
 
 LOG = logging.getLogger(__name__)
 
@@ -99,8 +98,13 @@ class WorkerManager:
             return self._fail(context, backup, 'Instance %s is %s, not '
                               'ACTIVE.' % (instance.id, instance.status))
         try:
-            self.agents.create_backup(context, backup.instance_id,
-                                      self._backup_info(context, backup))
+            info = self._backup_info(context, backup)
+            info.update(storage_access.agent_fields(
+                self.conf, context, backup, storage_access.WRITE))
+        except exception.ServiceUnavailable as exc:
+            return self._fail(context, backup, str(exc))
+        try:
+            self.agents.create_backup(context, backup.instance_id, info)
         except Exception as exc:
             LOG.exception('Cannot reach the agent of instance %s',
                           backup.instance_id)
@@ -123,8 +127,6 @@ class WorkerManager:
                 'storage_driver': backup.storage_driver,
                 'container': backup.container,
                 'backup_type': backup.backup_type,
-                # The agent stores under the owner's trust, if any.
-                'trust_id': backup.trust_id,
                 'parent': parent}
 
     def _fail(self, context, backup, reason):
@@ -132,6 +134,8 @@ class WorkerManager:
         if lifecycle.transition(context, backup.id, states.RUNNING,
                                 states.FAILED, attempt_id=backup.attempt_id,
                                 fail_reason=reason[:1024]):
+            storage_access.ended(self.conf, context, backup.id,
+                                 states.FAILED)
             self.notifier.error(context, 'dbaas.backup_create.error',
                                 notifications.backup_payload(
                                     backup, status=states.FAILED,
@@ -183,6 +187,7 @@ class WorkerManager:
                      status, backup_id, attempt_id, instance_id)
             return False
         if status in (states.COMPLETED, states.FAILED):
+            storage_access.ended(self.conf, context, backup_id, status)
             backup = lifecycle.get(context, backup_id)
             event = ('dbaas.backup_create.end' if status == states.COMPLETED
                      else 'dbaas.backup_create.error')
@@ -233,8 +238,8 @@ class WorkerManager:
     def _delete_one(self, context, backup):
         try:
             delete_stored_objects(
-                storage.load(self.conf, backup.storage_driver,
-                             trust_id=backup.trust_id),
+                storage_access.driver(self.conf, context, backup,
+                                      storage_access.DELETE),
                 backup.container, backup.id)
         except Exception as exc:
             reason = 'Deleting the stored objects failed: %s' % exc
@@ -254,10 +259,9 @@ class WorkerManager:
             LOG.warning('Backup %s keeps its row: it gained a child or was '
                         'not marked for deletion.', backup.id)
             return False
-        if backup.trust_id:
-            # Only now: a retried deletion needs the trust until the row
-            # is gone.
-            trusts.release(self.conf, backup.trust_id)
         self.notifier.info(context, 'dbaas.backup_delete.end',
                            notifications.backup_payload(backup))
+        # Only now: a retried deletion needs the credentials until the
+        # row is gone.
+        storage_access.deleted(self.conf, context, backup)
         return True

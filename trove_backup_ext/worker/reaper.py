@@ -17,7 +17,7 @@ from trove_backup_ext.db import restores as restores_db
 from trove_backup_ext.db import verifications
 from trove_backup_ext import notifications
 from trove_backup_ext import states
-from trove_backup_ext import storage
+from trove_backup_ext import storage_access
 from trove_backup_ext.worker import manager as worker_manager
 
 LOG = logging.getLogger(__name__)
@@ -68,6 +68,8 @@ class Reaper:
                     seconds=self.conf.worker.delete_retry_interval)):
             self.manager.delete_backup(context, backup.id)
             retried += 1
+        # Revocations that failed before (Keystone was down, say).
+        storage_access.revoke_left_over(self.conf, context)
         return failed, retried
 
     def _fail_stuck(self, context, backup, timeout, cutoff):
@@ -81,10 +83,11 @@ class Reaper:
                                     updated_before=cutoff):
             return False    # It moved meanwhile.
         LOG.warning('Backup %s failed: %s', backup.id, reason)
+        storage_access.ended(self.conf, context, backup.id, states.FAILED)
         try:
             worker_manager.delete_stored_objects(
-                storage.load(self.conf, backup.storage_driver,
-                             trust_id=backup.trust_id),
+                storage_access.driver(self.conf, context, backup,
+                                      storage_access.DELETE),
                 backup.container, backup.id)
         except Exception:
             LOG.exception('Could not remove the partial objects of backup '

@@ -21,6 +21,7 @@ from trove_backup_ext import exception
 from trove_backup_ext import notifications
 from trove_backup_ext.services import datastore_versions
 from trove_backup_ext import states
+from trove_backup_ext import storage_access
 
 LOG = logging.getLogger(__name__)
 
@@ -99,7 +100,9 @@ class RestoreManager:
                            'storage_driver': backup.storage_driver,
                            'checksum': backup.checksum,
                            'datastore': backup.datastore,
-                           'trust_id': backup.trust_id}}
+                           **storage_access.agent_fields(
+                               self.conf, context, backup,
+                               storage_access.READ)}}
 
     def fail(self, context, restore, reason, updated_before=None):
         """FAILED, unless it moved meanwhile (or, with updated_before,

@@ -22,6 +22,7 @@ from trove_backup_ext.db import lifecycle
 from trove_backup_ext.db import verifications
 from trove_backup_ext import notifications
 from trove_backup_ext import states
+from trove_backup_ext import storage_access
 
 LOG = logging.getLogger(__name__)
 
@@ -62,9 +63,10 @@ class VerifyManager:
                 'backup': {'container': backup.container,
                            'storage_driver': backup.storage_driver,
                            'checksum': backup.checksum,
-                           'datastore': backup.datastore,
-                           'trust_id': backup.trust_id}}
+                           'datastore': backup.datastore}}
         try:
+            info['backup'].update(storage_access.agent_fields(
+                self.conf, context, backup, storage_access.READ))
             if self.conf.backup.verify_on == 'worker':
                 self._run_here(context, backup, info)
             else:

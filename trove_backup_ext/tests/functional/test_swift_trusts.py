@@ -1,4 +1,8 @@
-"""Swift backups in their owner's account under a Keystone trust, for real."""
+"""Swift backups in their owner's account under a Keystone trust, for real.
+
+The fallback of owner_account_credentials = trust; the default,
+application credentials, is test_storage_credentials.
+"""
 
 import hashlib
 import json
@@ -171,6 +175,7 @@ class SwiftTrustTest(base.TestCase):
             'key': env['TBE_KEYSTONE_SERVICE_PASSWORD'],
             'project_name': env['TBE_KEYSTONE_SERVICE_PROJECT'],
             'store_in_owner_account': True,
+            'owner_account_credentials': 'trust',
             'retries': 1, 'starting_backoff': 0.1, 'timeout': 30}
         overrides = {
             'api.auth_strategy': 'keystone',
@@ -274,6 +279,8 @@ class SwiftTrustTest(base.TestCase):
             (token.user_id, self.project, True),
             (trust['trustor_user_id'], trust['project_id'],
              trust['impersonation']))
+        # It ends: [swift] trust_lifetime_days.
+        self.assertIsNotNone(trust['expires_at'])
         # One role Swift lets write, not all the caller's (member implies
         # reader here).
         self.assertEqual(['member'], [r['name'] for r in trust['roles']])
@@ -387,10 +394,14 @@ class WriterRoleTest(base.TestCase):
         self.assertEqual('Member', self.role('admin', 'Member', 'reader'))
         self.assertEqual('SwiftOperator', self.role('SwiftOperator',
                                                     'admin'))
-        self.assertEqual('admin', self.role('admin'))
+
+    def test_admin_is_never_delegated(self):
+        # Even listed in operator_roles: it opens every account.
+        error = self.assertRaises(exception.Forbidden, self.role, 'admin')
+        self.assertIn('roles member, swiftoperator;', str(error))
 
     def test_none_of_them_is_403_naming_them(self):
         error = self.assertRaises(exception.Forbidden, self.role,
                                   'reader')
-        self.assertIn('member, swiftoperator, admin', str(error))
+        self.assertIn('member, swiftoperator;', str(error))
         self.assertIn('your roles are: reader', str(error))

@@ -1,0 +1,302 @@
+"""Keystone application credentials that reach one backup's objects only.
+
+With [swift] store_in_owner_account (the default owner_account_credentials
+= application_credential), the API spends the caller's token, once, on
+three application credentials of the caller's, one per phase of the
+backup's life (PHASES): each carries one role Swift lets write and access
+rules that allow only the object-store requests of that phase on that
+backup's paths in the owner's account. Keystone refuses such a
+credential's tokens everywhere else: on its own APIs, on this backups API,
+on other containers and objects, with other methods.
+
+The secret of each credential is not stored: it is an HMAC of the
+credential's row id under [swift] credential_secret_key, which only the API
+and the worker hold, so the database alone opens nothing. The worker
+authenticates with the credential and hands an agent a token of it, never
+the secret. Nothing here logs an id or a secret.
+"""
+
+import base64
+import datetime
+import hashlib
+import hmac
+from urllib import parse
+
+from keystoneauth1 import exceptions as ks_exceptions
+from keystoneauth1.identity import generic as ks_generic
+from keystoneauth1.identity import v3 as ks_v3
+from keystoneauth1 import session as ks_session
+from oslo_log import log as logging
+from oslo_utils import timeutils
+from oslo_utils import uuidutils
+
+from trove_backup_ext.db import storage_credentials as credentials_db
+from trove_backup_ext import exception
+from trove_backup_ext.pipeline import manifest as backup_manifest
+from trove_backup_ext import trusts
+
+LOG = logging.getLogger(__name__)
+
+WRITE, READ, DELETE = 'write', 'read', 'delete'
+PHASES = (WRITE, READ, DELETE)
+# Keystone's limit on an access rule's path.
+_MAX_RULE_PATH = 225
+# Characters an access rule reads as wildcards.
+_WILDCARDS = set('*{}')
+# What webob leaves unquoted in request.path, which auth_token matches.
+_PATH_SAFE = "/~!$&'()*+,;=:@"
+
+
+def key_id(key):
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+def _keys(options):
+    keys = [options.credential_secret_key] + list(
+        options.previous_credential_secret_keys or [])
+    return {key_id(key): key for key in keys if key}
+
+
+def secret(options, row_id, wanted_key_id):
+    """The secret of the credential of that row, from the key it names."""
+    key = _keys(options).get(wanted_key_id)
+    if key is None:
+        raise exception.ConfigurationError(
+            'The storage credential was made with a [swift] '
+            'credential_secret_key (id %s) this service no longer has; '
+            'add it to previous_credential_secret_keys.' % wanted_key_id)
+    digest = hmac.new(key.encode(), b'trove-backup-ext storage credential '
+                      + row_id.encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).decode().rstrip('=')
+
+
+def _quoted(text):
+    return parse.quote(text, safe=_PATH_SAFE)
+
+
+def access_rules(account_path, phase, backup, chain):
+    """The object-store requests a phase needs. backup and chain's
+    entries are (container, backup id); chain is the backup's ancestors,
+    whose objects an incremental reads."""
+    container, backup_id = backup
+    root = '%s/%s' % (account_path, _quoted(container))
+    own = '%s/%s**' % (root, _quoted(backup_manifest.object_prefix(
+        backup_id)))
+    read = ['%s/%s**' % (account_path, _quoted('%s/%s' % (
+        c, backup_manifest.object_prefix(b)))) for c, b in
+        [backup] + list(chain)]
+    if phase == WRITE:
+        # The container is made if missing; the backup's objects are
+        # written; the parents' are read (an incremental's base). No
+        # listing, no DELETE: what a failed run left is removed by the
+        # worker with the delete credential.
+        rules = [('HEAD', root), ('PUT', root), ('PUT', own)]
+        rules += [('GET', path) for path in read[1:]]
+    elif phase == READ:
+        rules = [(method, path) for path in read
+                 for method in ('GET', 'HEAD')]
+    else:
+        # Deleting lists the container (names only) for the backup's
+        # prefix, then deletes its objects.
+        rules = [('GET', root), ('DELETE', own), ('HEAD', own)]
+    for _, path in rules:
+        if len(path) > _MAX_RULE_PATH:
+            raise exception.BadRequest(
+                reason='The container name is too long for a credential '
+                       'limited to it (Keystone allows %d characters per '
+                       'path); choose a shorter swift_container.'
+                % _MAX_RULE_PATH)
+    return [{'service': 'object-store', 'method': method, 'path': path}
+            for method, path in rules]
+
+
+def check_container(container):
+    """Refuse a container an access rule would read as a wildcard."""
+    if _WILDCARDS & set(container):
+        raise exception.BadRequest(
+            reason='swift_container may not contain "*", "{" or "}" '
+                   'when backups are kept in your own Swift account.')
+
+
+def _identity_url(auth_url):
+    url = auth_url.rstrip('/')
+    return url if url.endswith('/v3') else url + '/v3'
+
+
+def _verify(options):
+    return False if options.insecure else (options.cacert or True)
+
+
+def _endpoint(options, session):
+    return session.get_endpoint(service_type=options.service_type,
+                                interface=options.endpoint_type,
+                                region_name=options.region_name)
+
+
+class CredentialMaker:
+    """The API's side: makes a backup's credentials from the caller's
+    token."""
+
+    def __init__(self, conf):
+        self.options = conf.swift
+        self._roles = trusts.TrustMaker(conf)
+
+    def _caller_session(self, context):
+        auth = ks_generic.Token(auth_url=self.options.auth_url,
+                                token=context.auth_token,
+                                project_id=context.project_id)
+        return ks_session.Session(auth=auth, verify=_verify(self.options),
+                                  timeout=self.options.timeout)
+
+    def check(self, context, project_id):
+        """Refuse early (403) a caller that cannot delegate: before the
+        backup's row is written."""
+        trusts.check_caller(context, project_id)
+        return self._roles.writer_role(context)
+
+    def create(self, context, backup, chain):
+        """The backup's credentials, one per phase, recorded; all or
+        none. backup: the new row; chain: its ancestors' rows."""
+        role = self.check(context, backup.project_id)
+        session = self._caller_session(context)
+        made = []
+        try:
+            account = parse.urlparse(_endpoint(self.options, session)).path
+            # Swift serves /v1/<account> at its root; a prefix a proxy in
+            # front strips would not be in the path auth_token matches.
+            account = '/' + '/'.join(account.rstrip('/').split('/')[-2:])
+            for phase in PHASES:
+                made.append(self._create_one(
+                    context, session, backup, chain, phase, role, account))
+        except (ks_exceptions.Unauthorized,
+                ks_exceptions.Forbidden) as exc:
+            self._delete(context, session, made)
+            raise exception.Forbidden(
+                'Keystone refused to let project %s make the application '
+                'credentials a backup in its own Swift account needs: %s'
+                % (context.project_id, trusts.reason(exc)))
+        except ks_exceptions.ClientException as exc:
+            self._delete(context, session, made)
+            LOG.warning('Creating the storage credentials of backup %s '
+                        'failed: %s', backup.id, trusts.status(exc))
+            raise exception.ServiceUnavailable(
+                reason='Keystone could not create the credentials the '
+                       'backup needs (%s).' % trusts.reason(exc))
+        except Exception:
+            self._delete(context, session, made)
+            raise
+        return made
+
+    def _create_one(self, context, session, backup, chain, phase, role,
+                    account):
+        row_id = uuidutils.generate_uuid()
+        kid = key_id(self.options.credential_secret_key)
+        lifetime = (self.options.write_credential_lifetime
+                    if phase == WRITE else
+                    self.options.retained_credential_days * 86400)
+        expires = (timeutils.utcnow() +
+                   datetime.timedelta(seconds=lifetime) if lifetime else None)
+        body = {'application_credential': {
+            'name': 'trove-backup-%s-%s' % (backup.id, phase),
+            'description': 'The %s phase of backup %s (trove-backup-ext).'
+                           % (phase, backup.id),
+            'secret': secret(self.options, row_id, kid),
+            'roles': [{'name': role}],
+            'unrestricted': False,
+            'access_rules': access_rules(
+                account, phase, (backup.container, backup.id),
+                [(row.container, row.id) for row in chain]),
+            'expires_at': expires.isoformat() if expires else None,
+        }}
+        response = session.post(
+            '%s/users/%s/application_credentials' % (
+                _identity_url(self.options.auth_url), context.user_id),
+            # Not logged, even at debug: the body and the answer hold the
+            # secret and the id.
+            json=body, raise_exc=True, log=False)
+        made = response.json()['application_credential']
+        return credentials_db.add(context, {
+            'id': row_id, 'backup_id': backup.id, 'phase': phase,
+            'credential_id': made['id'], 'user_id': context.user_id,
+            'project_id': backup.project_id, 'key_id': kid,
+            'expires_at': expires})
+
+    def _delete(self, context, session, rows):
+        for row in rows:
+            try:
+                session.delete('%s/users/%s/application_credentials/%s' % (
+                    _identity_url(self.options.auth_url), row.user_id,
+                    row.credential_id), log=False)
+            except ks_exceptions.ClientException as exc:
+                LOG.warning('Could not delete an unused storage credential '
+                            'of backup %s: %s', row.backup_id,
+                            trusts.status(exc))
+            credentials_db.remove(context, row.id)
+
+    def discard(self, context, backup_id):
+        """Best effort, with the caller's token: the credentials of a
+        backup that was not created after all."""
+        self._delete(context, self._caller_session(context),
+                     credentials_db.of_backup(context, backup_id))
+
+
+def _credential_auth(options, row):
+    return ks_v3.ApplicationCredential(
+        auth_url=_identity_url(options.auth_url),
+        application_credential_id=row.credential_id,
+        application_credential_secret=secret(options, row.id, row.key_id))
+
+
+def session_for(conf, row):
+    """A keystoneauth session authenticated by the credential (the
+    worker's own storage work: deleting, verifying in the worker)."""
+    return ks_session.Session(auth=_credential_auth(conf.swift, row),
+                              verify=_verify(conf.swift),
+                              timeout=conf.swift.timeout)
+
+
+def issue_token(conf, row):
+    """{token, storage_url, expires}: a token of the credential for an
+    agent, which never sees the secret."""
+    session = session_for(conf, row)
+    try:
+        access = session.auth.get_access(session)
+        url = _endpoint(conf.swift, session)
+    except ks_exceptions.ClientException as exc:
+        raise exception.ServiceUnavailable(
+            reason='Keystone refused the %s credential of backup %s (%s): '
+                   'it was revoked, expired, or its owner lost the role.'
+            % (row.phase, row.backup_id, trusts.status(exc)))
+    return {'token': access.auth_token, 'storage_url': url,
+            'expires': access.expires.isoformat()}
+
+
+def revoke(conf, context, row):
+    """Delete the credential in Keystone (and the row); True once gone.
+
+    Keystone lets only the credential's owner or an administrator delete
+    it, and never with a token of an application credential: the worker
+    does it as the [swift] service user, which the deployer's Keystone
+    policy allows to (see doc/source/admin/threat-model.rst). On failure
+    the row stays and the reaper tries again; the credential expires
+    anyway if it has an expiry, and its secret is in no database."""
+    o = conf.swift
+    auth = ks_generic.Password(
+        auth_url=o.auth_url, username=o.user, password=o.key,
+        user_domain_name=o.user_domain_name, project_name=o.project_name,
+        project_id=o.project_id, project_domain_name=o.project_domain_name)
+    session = ks_session.Session(auth=auth, verify=_verify(o),
+                                 timeout=o.timeout)
+    try:
+        session.delete('%s/users/%s/application_credentials/%s' % (
+            _identity_url(o.auth_url), row.user_id, row.credential_id),
+            raise_exc=True, log=False)
+    except ks_exceptions.NotFound:
+        pass
+    except ks_exceptions.ClientException as exc:
+        LOG.warning('Could not revoke the %s storage credential of backup '
+                    '%s (%s); the reaper tries again.', row.phase,
+                    row.backup_id, trusts.status(exc))
+        return False
+    credentials_db.remove(context, row.id)
+    return True

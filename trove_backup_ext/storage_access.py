@@ -1,0 +1,100 @@
+"""How the worker reaches a backup's storage, and what it gives an agent.
+
+A backup in the service's own account (the default) needs nothing: the
+worker and the agent use [swift]'s credentials. A backup in its owner's
+account has either application credentials (app_credentials.py), one per
+phase, or a trust (trusts.py, the fallback, and backups made before
+application credentials). Either way an agent gets a token issued for the
+phase it runs, never a password or a secret; the worker revokes each
+credential when its phase can no longer come: the write one when the
+backup is COMPLETED or FAILED, the read one when it FAILED, all of them
+when it is deleted.
+"""
+
+from oslo_log import log as logging
+
+from trove_backup_ext import app_credentials
+from trove_backup_ext.db import storage_credentials as credentials_db
+from trove_backup_ext import exception
+from trove_backup_ext import states
+from trove_backup_ext import storage
+from trove_backup_ext import trusts
+
+LOG = logging.getLogger(__name__)
+
+WRITE = app_credentials.WRITE
+READ = app_credentials.READ
+DELETE = app_credentials.DELETE
+# Phases that can no longer come once a backup ended so.
+_ENDED = {states.COMPLETED: (WRITE,), states.FAILED: (WRITE, READ)}
+
+
+def _credential(context, backup, phase):
+    row = credentials_db.get(context, backup.id, phase)
+    if row is None:
+        raise exception.ServiceUnavailable(
+            reason='Backup %s has no %s credential any more (it was '
+                   'revoked).' % (backup.id, phase))
+    return row
+
+
+def agent_fields(conf, context, backup, phase):
+    """What the backup's info in a message to an agent carries to reach
+    storage: {'storage_access': {token, storage_url, expires}} for an
+    owner-account backup, else nothing."""
+    if backup.trust_id:
+        return {'storage_access': trusts.issue_token(conf, backup.trust_id)}
+    if credentials_db.of_backup(context, backup.id):
+        return {'storage_access': app_credentials.issue_token(
+            conf, _credential(context, backup, phase))}
+    return {}
+
+
+def driver(conf, context, backup, phase):
+    """The storage driver the worker itself uses for phase of backup."""
+    if backup.trust_id:
+        return storage.load(conf, backup.storage_driver,
+                            trust_id=backup.trust_id)
+    if backup.storage_driver == 'swift' and credentials_db.of_backup(
+            context, backup.id):
+        return storage.load(conf, backup.storage_driver,
+                            session=app_credentials.session_for(
+                                conf, _credential(context, backup, phase)))
+    return storage.load(conf, backup.storage_driver)
+
+
+def _revoke(conf, context, backup_id, phases=None):
+    try:
+        for row in credentials_db.of_backup(context, backup_id, phases):
+            app_credentials.revoke(conf, context, row)
+    except Exception as exc:
+        # Never the caller's failure: the reaper tries again.
+        LOG.warning('Could not revoke the storage credentials of backup '
+                    '%s (%s); the reaper tries again.', backup_id,
+                    type(exc).__name__)
+
+
+def ended(conf, context, backup_id, status):
+    """Revoke what a backup that ended in status no longer needs."""
+    if status in _ENDED:
+        _revoke(conf, context, backup_id, _ENDED[status])
+
+
+def deleted(conf, context, backup):
+    """Revoke everything of a backup whose row is gone."""
+    _revoke(conf, context, backup.id)
+    if backup.trust_id:
+        trusts.release(conf, backup.trust_id, backup.id)
+
+
+def revoke_left_over(conf, context):
+    """The reaper's pass: revocations that failed before; how many were
+    done."""
+    done = 0
+    try:
+        for row in credentials_db.left_over(context):
+            done += bool(app_credentials.revoke(conf, context, row))
+    except Exception as exc:
+        LOG.warning('Revoking left-over storage credentials failed (%s); '
+                    'the next pass tries again.', type(exc).__name__)
+    return done
