@@ -15,7 +15,6 @@ LIST_COLUMNS = ('ID', 'Name', 'Instance ID', 'Full Cron',
                 'Project ID')
 RETENTION_RULES = ('keep_last', 'keep_daily', 'keep_weekly', 'keep_monthly',
                    'keep_yearly', 'max_age_days')
-_NESTED = ('retention', 'last_run')
 _RULE_HELP = {
     'keep_last': 'the N newest backups',
     'keep_daily': 'the newest backup of each of the last N days',
@@ -27,13 +26,27 @@ _RULE_HELP = {
 }
 
 
+class RetentionColumn(format_columns.DictColumn):
+    """The retention rules: all six in -f json/yaml; in a table only the
+    rules that are set (or "none": pruning deletes nothing)."""
+
+    def human_readable(self):
+        rules = {key: value for key, value in self._value.items()
+                 if value is not None}
+        return (format_columns.DictColumn(rules).human_readable()
+                if rules else 'none')
+
+
 def schedule_data(schedule):
     """(columns, values) of a schedule for ShowOne; retention and
     last_run are dicts in -f json/yaml, key='value' text in a table."""
-    return COLUMNS, tuple(
-        format_columns.DictColumn(schedule[key])
-        if key in _NESTED and schedule.get(key) is not None
-        else schedule.get(key) for key in COLUMNS)
+    def value(key):
+        if key == 'retention':
+            return RetentionColumn(schedule[key])
+        if key == 'last_run' and schedule.get(key) is not None:
+            return format_columns.DictColumn(schedule[key])
+        return schedule.get(key)
+    return COLUMNS, tuple(value(key) for key in COLUMNS)
 
 
 def _count(text):

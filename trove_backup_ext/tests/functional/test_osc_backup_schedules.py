@@ -81,7 +81,10 @@ class TestBackupScheduleCommands(test_osc_restores.AllInOneTestCase):
 
         # A table too (not only -f json).
         table = self.openstack('backup', 'schedule', 'show', 'yearly').stdout
-        self.assertIn("keep_yearly='3'", table)
+        self.assertRegex(table, r"\| retention +\| keep_last='0', "
+                                r"keep_yearly='3', max_age_days='400' +\|")
+        table = self.openstack('backup', 'schedule', 'show', 'weekly').stdout
+        self.assertRegex(table, r'\| retention +\| none +\|')
 
         self.openstack('backup', 'schedule', 'delete', 'yearly',
                        other['id'])
