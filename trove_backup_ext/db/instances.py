@@ -4,6 +4,7 @@ from oslo_utils import timeutils
 import sqlalchemy as sa
 
 from trove_backup_ext.db import api as db_api
+from trove_backup_ext.db import keyset
 from trove_backup_ext.db import models
 from trove_backup_ext import exception
 
@@ -30,6 +31,17 @@ def list_all(context):
     return list(context.session.execute(
         sa.select(RegistryInstance).order_by(RegistryInstance.created,
                                              RegistryInstance.id)).scalars())
+
+
+@db_api.context_manager.reader
+def list_page(context, limit, project_id=None, after=None):
+    """Up to limit instances of project_id (None: all), newest first,
+    after the (created, id) given."""
+    stmt = sa.select(RegistryInstance)
+    if project_id is not None:
+        stmt = stmt.where(RegistryInstance.project_id == project_id)
+    return keyset.newest_first_page(context.session, stmt, RegistryInstance,
+                                    limit, after)
 
 
 @db_api.context_manager.writer

@@ -2,6 +2,7 @@
 
 import abc
 import dataclasses
+import datetime
 
 ACTIVE = 'ACTIVE'
 # Statuses in which a backup can be taken, as in Trove.
@@ -17,6 +18,13 @@ class Instance:
     datastore_version: str
     datastore_version_id: str
     status: str
+    # When it was created (naive UTC): the instances list's order and
+    # paging key, with id. None where a source does not know it.
+    created: datetime.datetime = None
+    # The status the host's own instances API shows, where it is not
+    # status (Trove shows BACKUP, REBOOT...; status says whether a
+    # backup can start).
+    shown_status: str = None
 
     @property
     def can_back_up(self):
@@ -40,3 +48,11 @@ class InstanceSource(abc.ABC):
     @abc.abstractmethod
     def datastore_exists(self, context, datastore):
         """Whether datastore names a datastore type this source knows."""
+
+    def list_instances(self, context, project_id, limit, after=None):
+        """Up to limit Instances of project_id (every project if None),
+        newest first by (created, id), strictly after the (created, id)
+        given, and whether more follow. Not abstract, so that a source
+        written before the instances list still loads; it then answers
+        GET /instances with 501."""
+        raise NotImplementedError()

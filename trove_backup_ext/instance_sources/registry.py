@@ -20,7 +20,7 @@ def to_instance(row):
         datastore=row.datastore, datastore_version=row.datastore_version,
         datastore_version_id=datastore_version_id(row.datastore,
                                                   row.datastore_version),
-        status=row.status)
+        status=row.status, created=row.created)
 
 
 class RegistrySource(base.InstanceSource):
@@ -31,3 +31,7 @@ class RegistrySource(base.InstanceSource):
 
     def datastore_exists(self, context, datastore):
         return datastore in self.conf.registry.datastores
+
+    def list_instances(self, context, project_id, limit, after=None):
+        rows = instances_db.list_page(context, limit + 1, project_id, after)
+        return [to_instance(row) for row in rows[:limit]], len(rows) > limit

@@ -57,7 +57,8 @@ INSTANCES = sa.Table(
     sa.Column('tenant_id', sa.String(36)), sa.Column('task_id', sa.Integer),
     sa.Column('server_status', sa.String(64)),
     sa.Column('deleted', sa.Boolean),
-    sa.Column('datastore_version_id', sa.String(36)))
+    sa.Column('datastore_version_id', sa.String(36)),
+    sa.Column('created', sa.DateTime))
 SERVICE_STATUSES = sa.Table(
     'service_statuses', _META,
     sa.Column('instance_id', sa.String(36)),
@@ -230,33 +231,58 @@ class TroveSource(base.InstanceSource):
                                                             instance_id))
 
     def _instance(self, connection, instance_id):
-        i, v, d = INSTANCES, DATASTORE_VERSIONS, DATASTORES
-        row = connection.execute(
-            sa.select(i.c.id, i.c.name, i.c.tenant_id, i.c.task_id,
-                      i.c.server_status, i.c.datastore_version_id,
-                      v.c.name.label('version'), d.c.name.label('datastore'))
-            .select_from(i.outerjoin(v, v.c.id == i.c.datastore_version_id)
-                         .outerjoin(d, d.c.id == v.c.datastore_id))
-            .where(i.c.id == instance_id, i.c.deleted == sa.false())
-        ).first()
+        row = connection.execute(_SELECT.where(
+            INSTANCES.c.id == instance_id)).first()
         if row is None:
             raise exception.InstanceNotFound(uuid=instance_id)
-        service = connection.execute(
-            sa.select(SERVICE_STATUSES.c.status_id,
-                      SERVICE_STATUSES.c.updated_at)
-            .where(SERVICE_STATUSES.c.instance_id == instance_id)
-            .order_by(SERVICE_STATUSES.c.updated_at.desc()).limit(1)
-        ).first()
-        backup_running = connection.execute(
-            sa.select(BACKUPS.c.instance_id)
-            .where(BACKUPS.c.instance_id == instance_id,
+        return self._page_of(connection, [row])[0]
+
+    def list_instances(self, context, project_id, limit, after=None):
+        return self._read(lambda connection: self._list(
+            connection, project_id, limit, after))
+
+    def _list(self, connection, project_id, limit, after):
+        i = INSTANCES
+        stmt = _SELECT
+        if project_id is not None:
+            stmt = stmt.where(i.c.tenant_id == project_id)
+        if after is not None:
+            created, row_id = after
+            stmt = stmt.where(i.c.created <= created, sa.or_(
+                i.c.created < created,
+                sa.and_(i.c.created == created, i.c.id < row_id)))
+        rows = connection.execute(
+            stmt.order_by(i.c.created.desc(), i.c.id.desc())
+            .limit(limit + 1)).all()
+        return self._page_of(connection, rows[:limit]), len(rows) > limit
+
+    def _page_of(self, connection, rows):
+        """Instances of rows of _SELECT: their guests' statuses and
+        Trove's running backups read in one query each for the page,
+        not one per row."""
+        ids = [row.id for row in rows]
+        services = {}
+        for service in connection.execute(
+                sa.select(SERVICE_STATUSES.c.instance_id,
+                          SERVICE_STATUSES.c.status_id,
+                          SERVICE_STATUSES.c.updated_at)
+                .where(SERVICE_STATUSES.c.instance_id.in_(ids))
+                .order_by(SERVICE_STATUSES.c.updated_at.desc())):
+            services.setdefault(service.instance_id, service)
+        running = set(connection.execute(
+            sa.select(BACKUPS.c.instance_id).distinct()
+            .where(BACKUPS.c.instance_id.in_(ids),
                    BACKUPS.c.state.in_(TROVE_BACKUP_RUNNING),
-                   BACKUPS.c.deleted == sa.false()).limit(1)
-        ).first() is not None
-        status = _Status(row.task_id, row.server_status,
-                         service.status_id if service else None,
-                         _age(service.updated_at if service else None),
-                         self.heartbeat_expiry, backup_running).status()
+                   BACKUPS.c.deleted == sa.false())).scalars())
+        return [self._to_instance(row, services.get(row.id),
+                                  row.id in running) for row in rows]
+
+    def _to_instance(self, row, service, backup_running):
+        verdict = _Status(row.task_id, row.server_status,
+                          service.status_id if service else None,
+                          _age(service.updated_at if service else None),
+                          self.heartbeat_expiry, backup_running)
+        status, shown = verdict.status(), verdict.shown()
         if row.datastore is None:
             # Trove itself cannot load such an instance.
             LOG.warning('Trove instance %s has no datastore version %s.',
@@ -266,7 +292,7 @@ class TroveSource(base.InstanceSource):
             id=row.id, name=row.name, project_id=row.tenant_id,
             datastore=row.datastore or '', datastore_version=row.version or '',
             datastore_version_id=row.datastore_version_id or '',
-            status=status)
+            status=status, created=row.created, shown_status=shown)
 
     def datastore_exists(self, context, datastore):
         # Trove's Datastore.load: an id, else a name.
@@ -275,6 +301,21 @@ class TroveSource(base.InstanceSource):
                                DATASTORES.c.name == datastore)).limit(1))
         return self._read(
             lambda connection: connection.execute(query).first() is not None)
+
+
+# An instance with its datastore and version names, as Trove keeps them.
+_SELECT = (
+    sa.select(INSTANCES.c.id, INSTANCES.c.name, INSTANCES.c.tenant_id,
+              INSTANCES.c.task_id, INSTANCES.c.server_status,
+              INSTANCES.c.datastore_version_id, INSTANCES.c.created,
+              DATASTORE_VERSIONS.c.name.label('version'),
+              DATASTORES.c.name.label('datastore'))
+    .select_from(INSTANCES.outerjoin(
+        DATASTORE_VERSIONS,
+        DATASTORE_VERSIONS.c.id == INSTANCES.c.datastore_version_id)
+        .outerjoin(DATASTORES,
+                   DATASTORES.c.id == DATASTORE_VERSIONS.c.datastore_id))
+    .where(INSTANCES.c.deleted == sa.false()))
 
 
 def _age(updated_at):

@@ -69,7 +69,9 @@ class _SourceTests:
             project_id=base.PROJECT, datastore='mysql',
             datastore_version='8.0',
             datastore_version_id=self.version_id('mysql', '8.0'),
-            status='ACTIVE'), instance)
+            status='ACTIVE', created=instance.created,
+            shown_status='ACTIVE'), instance)
+        self.assertIsNotNone(instance.created)
         self.assertTrue(instance.can_back_up)
 
     def test_datastore_and_version_come_from_trove(self):
@@ -137,6 +139,33 @@ class _SourceTests:
         self.assertEqual({}, disagreements)
         self.assertEqual(len(trove_db_fixture.SCENARIOS) - 1,
                          len(self.trove.verdicts))
+
+    def test_list_shows_every_instance_with_troves_own_status(self):
+        listed, more = self.source.list_instances(None, None, 1000)
+        self.assertFalse(more)
+        self.assertEqual(set(self.trove.verdicts),
+                         {instance.id for instance in listed})
+        self.assertEqual(
+            {i: v['status'] for i, v in self.trove.verdicts.items()},
+            {instance.id: instance.shown_status for instance in listed})
+        # Each as get_instance gives it, newest first.
+        self.assertEqual([self.source.get_instance(None, i.id)
+                          for i in listed], listed)
+        self.assertEqual(sorted(listed, key=lambda i: (i.created, i.id),
+                                reverse=True), listed)
+
+    def test_list_pages_and_projects(self):
+        everything, _ = self.source.list_instances(None, None, 1000)
+        pages, after, more = [], None, True
+        while more:
+            page, more = self.source.list_instances(None, None, 3, after)
+            self.assertTrue(page)
+            pages.extend(page)
+            after = (page[-1].created, page[-1].id)
+        self.assertEqual(everything, pages)
+        mine, _ = self.source.list_instances(None, base.OTHER_PROJECT, 1000)
+        self.assertEqual([self.trove.ids['other_project']],
+                         [i.id for i in mine])
 
     def test_other_projects_instance_is_found_with_its_project(self):
         # The API, not the source, hides it from other projects.
@@ -292,6 +321,24 @@ class _APITests:
     def test_create_on_other_projects_instance(self):
         self.assertRefused('other_project', 404, 'itemNotFound',
                            self.trove.ids['other_project'])
+
+    def test_instances_list_and_show_as_trove_shows_them(self):
+        body = self.request('GET', '/instances?limit=1000').json()
+        listed = {i['id']: i for i in body['instances']}
+        self.assertNotIn(self.trove.ids['other_project'], listed)
+        self.assertNotIn(self.trove.ids['deleted'], listed)
+        self.assertEqual(
+            {i: self.trove.verdicts[i]['status'] for i in listed},
+            {i: shown['status'] for i, shown in listed.items()})
+        active = self.trove.ids['active']
+        self.assertEqual({'instance': listed[active]},
+                         self.request('GET', '/instances/' + active).json())
+        self.assertEqual(('mysql', '8.0'),
+                         (listed[active]['datastore']['type'],
+                          listed[active]['datastore']['version']))
+        response = self.request(
+            'GET', '/instances/' + self.trove.ids['other_project'])
+        self.assertFault(response, 404, 'itemNotFound')
 
     def test_list_by_trove_datastore(self):
         backup = self.create_backup(self.trove.ids['active'])
