@@ -1,5 +1,5 @@
-"""GET /v1.0/{project}/instances/{id}/backups, and nothing else under
-/instances."""
+"""GET /v1.0/{project}/instances/{id}/backups; what else under
+/instances is not ours."""
 
 from oslo_utils import uuidutils
 
@@ -121,16 +121,21 @@ class _InstanceBackupsTests:
             self.assertEqual('GET', response.headers['Allow'])
 
     def test_nothing_else_under_instances_is_served(self):
-        # The instances themselves are Trove's (DESIGN 2f comes later).
+        # Reading instances is ours (test_instances_api.py); the rest of
+        # an instance is Trove's.
         for method, path in (
-                ('GET', '/instances'), ('POST', '/instances'),
-                ('GET', '/instances/%s' % self.instance.id),
-                ('DELETE', '/instances/%s' % self.instance.id),
                 ('POST', '/instances/%s/action' % self.instance.id),
                 ('GET', '/instances/%s/backups/x' % self.instance.id),
                 ('GET', '/instances/%s/configuration' % self.instance.id)):
             response = self.request(method, path)
             self.assertFault(response, 404, 'itemNotFound')
+        for method, path in (
+                ('POST', '/instances'),
+                ('DELETE', '/instances/%s' % self.instance.id),
+                ('PUT', '/instances/%s' % self.instance.id)):
+            response = self.request(method, path, json={})
+            self.assertFault(response, 405, 'badMethod')
+            self.assertEqual('GET', response.headers['Allow'])
 
 
 (TestInstanceBackups_sqlite, TestInstanceBackups_mysql,
