@@ -1,4 +1,4 @@
-"""SQL that retention reads: every backup of one instance."""
+"""SQL that retention reads: an instance's backups, a schedule's slots."""
 
 import sqlalchemy as sa
 
@@ -15,3 +15,14 @@ def instance_backups(context, instance_id):
     return list(context.session.execute(
         sa.select(Backup).where(Backup.instance_id == instance_id)
         .order_by(Backup.created, Backup.id)).scalars())
+
+
+@db_api.context_manager.reader
+def backup_slots(context, schedule_id):
+    """{backup id: slot} of the backups the schedule's runs made (those
+    deleted since included)."""
+    Run = models.BackupScheduleRun
+    return dict(context.session.execute(
+        sa.select(Run.backup_id, Run.slot)
+        .where(Run.schedule_id == schedule_id,
+               Run.backup_id.is_not(None))).all())

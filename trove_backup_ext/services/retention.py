@@ -9,7 +9,9 @@ Rules (as restic's `forget --keep-*`; each rule counts on its own):
 - keep_last N: the N newest COMPLETED backups.
 - keep_daily/weekly/monthly/yearly N: walking COMPLETED backups newest
   first, the newest backup of each of the last N days (ISO weeks, months,
-  years) that have one, in the schedule's time zone.
+  years) that have one, in the schedule's time zone. A scheduled backup
+  counts for the time of its slot, not of its creation (a retry may make
+  it up to [scheduler] grace_period later).
 - max_age_days D: a cap. A backup created more than D days before now is
   not kept by any keep_* rule. With no keep_* rule set, every backup up to
   D days old is kept (a TTL, as Velero's). With no rule at all, pruning
@@ -44,7 +46,6 @@ import zoneinfo
 
 from oslo_utils import timeutils
 
-from trove_backup_ext.db import backup_schedules as schedules_db
 from trove_backup_ext.db import retention as retention_db
 from trove_backup_ext import states
 
@@ -58,19 +59,28 @@ DELETE = 'delete'
 
 @dataclasses.dataclass(frozen=True)
 class Item:
-    """What retention needs of a backup. created: naive UTC."""
+    """What retention needs of a backup. Times are naive UTC; slot is
+    the time a scheduled backup was due."""
     id: str
     created: datetime.datetime
     status: str
     parent_id: str = None
     backup_type: str = states.FULL
     deleting: bool = False
+    slot: datetime.datetime = None
+
+    @property
+    def at(self):
+        """The time the rules read: a scheduled backup counts for its
+        slot's day (however late a retry made it), others for their
+        creation."""
+        return self.slot or self.created
 
     @classmethod
-    def of(cls, row):
+    def of(cls, row, slot=None):
         return cls(id=row.id, created=row.created, status=row.status,
                    parent_id=row.parent_id, backup_type=row.backup_type,
-                   deleting=row.delete_requested_at is not None)
+                   deleting=row.delete_requested_at is not None, slot=slot)
 
 
 @dataclasses.dataclass
@@ -83,13 +93,22 @@ class Decision:
     status: str
     backup_type: str
     parent_id: str
+    slot: datetime.datetime = None
+
+    @property
+    def at(self):
+        return self.slot or self.created
 
     def as_dict(self):
         return {'backup_id': self.backup_id, 'action': self.action,
                 'rule': self.rule, 'rules': list(self.rules),
-                'created': self.created.strftime('%Y-%m-%dT%H:%M:%S'),
+                'created': _text(self.created), 'slot': _text(self.slot),
                 'status': self.status, 'type': self.backup_type,
                 'parent_id': self.parent_id}
+
+
+def _text(moment):
+    return moment.strftime('%Y-%m-%dT%H:%M:%S') if moment else None
 
 
 _BUCKETS = {
@@ -102,7 +121,7 @@ _BUCKETS = {
 
 
 def _newest_first(items):
-    return sorted(items, key=lambda item: (item.created, item.id),
+    return sorted(items, key=lambda item: (item.at, item.id),
                   reverse=True)
 
 
@@ -113,7 +132,7 @@ def select(completed, policy, timezone, now):
     max_age = policy.get('max_age_days')
     young = _newest_first(
         item for item in completed if not max_age or
-        item.created >= now - datetime.timedelta(days=max_age))
+        item.at >= now - datetime.timedelta(days=max_age))
     kept = collections.defaultdict(list)
     counts = {rule: policy.get(rule) or 0 for rule in KEEP_RULES}
     if not any(counts.values()):
@@ -121,7 +140,7 @@ def select(completed, policy, timezone, now):
             for item in young:
                 kept[item.id].append('max_age_days')
         return kept
-    local = [item.created.replace(tzinfo=datetime.timezone.utc)
+    local = [item.at.replace(tzinfo=datetime.timezone.utc)
              .astimezone(tz) for item in young]
     for rule in KEEP_RULES:
         left, last, bucket = counts[rule], None, _BUCKETS[rule]
@@ -156,12 +175,12 @@ def plan(backups, policy, timezone, now, others=()):
         reasons = collections.defaultdict(list)
         for item in live:
             reasons[item.id].append('no_policy')
-    newest_done = max((item.created for item in completed), default=None)
+    newest_done = max((item.at for item in completed), default=None)
     for item in live:
         if item.status in states.RUNNING:
             reasons[item.id].append('running')
         elif item.status == states.FAILED:
-            if newest_done is None or item.created > newest_done:
+            if newest_done is None or item.at > newest_done:
                 reasons[item.id].append('recent_failure')
         elif item.status != states.COMPLETED:
             # DELETE_FAILED without a delete request, RESTORED: not ours
@@ -189,7 +208,7 @@ def plan(backups, policy, timezone, now, others=()):
     capped = set()
     if policy.get('max_age_days'):
         limit = now - datetime.timedelta(days=policy['max_age_days'])
-        capped = {item.id for item in completed if item.created < limit}
+        capped = {item.id for item in completed if item.at < limit}
     deletions, keeps = [], []
     for item in live:
         rules = reasons.get(item.id)
@@ -201,15 +220,16 @@ def plan(backups, policy, timezone, now, others=()):
             deletions.append(_decision(
                 item, DELETE,
                 ['max_age_days' if item.id in capped else 'unselected']))
-    deletions.sort(key=lambda d: (d.created, d.backup_id))
-    keeps.sort(key=lambda d: (d.created, d.backup_id), reverse=True)
+    deletions.sort(key=lambda d: (d.at, d.backup_id))
+    keeps.sort(key=lambda d: (d.at, d.backup_id), reverse=True)
     return deletions + keeps
 
 
 def _decision(item, action, rules):
     return Decision(backup_id=item.id, action=action, rule=rules[0],
                     rules=rules, created=item.created, status=item.status,
-                    backup_type=item.backup_type, parent_id=item.parent_id)
+                    backup_type=item.backup_type, parent_id=item.parent_id,
+                    slot=item.slot)
 
 
 def roots(decisions):
@@ -228,19 +248,22 @@ def policy_of(schedule):
 
 def decide(context, schedule, now=None):
     """plan() for the schedule's backups as they are in the database."""
-    ours = set(schedules_db.backup_ids_of(context, schedule.id))
+    slots = retention_db.backup_slots(context, schedule.id)
     rows = retention_db.instance_backups(context, schedule.instance_id)
-    return plan([Item.of(row) for row in rows if row.id in ours],
+    return plan([Item.of(row, slots[row.id]) for row in rows
+                 if row.id in slots],
                 policy_of(schedule), schedule.timezone,
                 now or timeutils.utcnow(),
-                others=[Item.of(row) for row in rows if row.id not in ours])
+                others=[Item.of(row) for row in rows
+                        if row.id not in slots])
 
 
 def preview(context, schedule, now=None, include_kept=False):
     """What the next pruning of the schedule would delete, oldest first:
-    [{backup_id, action, rule, rules, created, status, type,
-    parent_id}]; with include_kept, then what it keeps and why, newest
-    first. Pruning runs after each COMPLETED scheduled backup, so the
-    next one may delete more (what ages out meanwhile)."""
+    [{backup_id, action, rule, rules, created, slot, status, type,
+    parent_id}] (slot: the time the schedule made it for); with
+    include_kept, then what it keeps and why, newest first. Pruning runs
+    after each COMPLETED scheduled backup, so the next one may delete
+    more (what ages out meanwhile)."""
     return [decision.as_dict() for decision in decide(context, schedule, now)
             if include_kept or decision.action == DELETE]

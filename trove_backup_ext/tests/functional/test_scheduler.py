@@ -6,6 +6,7 @@ completes them, as a worker would on the agent's report).
 """
 
 import datetime
+import zoneinfo
 
 import sqlalchemy as sa
 
@@ -20,6 +21,7 @@ from trove_backup_ext.services import schedule_times
 from trove_backup_ext import states
 from trove_backup_ext.tests import base
 from trove_backup_ext.tests import execution_fixtures as ef
+from trove_backup_ext.worker import manager as worker_manager
 from trove_backup_ext.worker import rpcapi as worker_rpcapi
 from trove_backup_ext.worker import scheduler as worker_scheduler
 
@@ -43,7 +45,7 @@ class RecordingNotifier:
                 if event == event_type]
 
 
-class _SchedulerTests:
+class _SchedulerFixture:
 
     conf_overrides = {'max_backups_per_tenant': -1,
                       'scheduler.grace_period': 3600}
@@ -104,7 +106,8 @@ class _SchedulerTests:
             return calls if len(calls) >= count else None
         return ef.wait_for(arrived, timeout=30, interval=0.05)
 
-    # Firing.
+
+class _SchedulerTests(_SchedulerFixture):
 
     def test_each_slot_fires_once_full_then_incrementals_in_a_chain(self):
         schedule = self.add_schedule('0 0 * * *', '0 * * * *')
@@ -387,6 +390,77 @@ class _SchedulerTests:
             self.admin_context, schedule.id, UTC(2025, 1, 1, 1, 30)))
         self.assertEqual([None, None],
                          [b.delete_requested_at for b in self.backups()])
+
+
+class ThreeWeeksInBerlinTest(_SchedulerFixture, base.FunctionalTestCase):
+    """Daily full at 00:00 and hourly incrementals in Europe/Berlin, from
+    Monday 2025-03-17 to the slot of Sunday 2025-04-06 23:00 (CEST), with
+    the clocks going forward on 2025-03-30 (02:00 does not exist: 23
+    slots that day). After every backup the scheduler prunes, and the
+    worker's delete flow deletes. Expected, worked out by hand (local
+    days; each rule keeps a day's 23:00 incremental, which keeps its
+    day's whole chain):
+
+    =============  ==============================================
+    keep_last 2    04-06 23:00, 22:00
+    keep_daily 3   04-06, 04-05, 04-04
+    keep_weekly 2  W14 (03-31..04-06): 04-06; W13 (03-24..03-30):
+                   03-30
+    keep_monthly 2 April: 04-06; March: 03-31
+    =============  ==============================================
+
+    So the days 04-06, 04-05, 04-04, 03-31 (24 backups each) and 03-30
+    (23) remain: 119 backups, of 503 made.
+    """
+
+    KEPT_DAYS = {(4, 6): range(24), (4, 5): range(24), (4, 4): range(24),
+                 (3, 31): range(24),
+                 (3, 30): [h for h in range(24) if h != 2]}
+
+    def test_three_weeks(self):
+        zone = zoneinfo.ZoneInfo('Europe/Berlin')
+        schedule = self.add_schedule(
+            '0 0 * * *', '0 * * * *', timezone='Europe/Berlin',
+            start=UTC(2025, 3, 16, 23), keep_last=2, keep_daily=3,
+            keep_weekly=2, keep_monthly=2)
+        manager = worker_manager.WorkerManager(
+            self.conf, instance_sources.load(self.conf), None, self.notifier)
+        now, made = UTC(2025, 3, 16, 23), 0
+        while now <= UTC(2025, 4, 6, 21):
+            self.assertEqual(1, self.scheduler.run_once(now)['fired'], now)
+            made += 1
+            run = self.runs(schedule.id)[-1]
+            self.finish(run.backup_id)
+            # The worker's part of each deletion the pruning requested.
+            for backup in self.backups():
+                if backup.delete_requested_at is not None:
+                    manager.delete_backup(self.admin_context, backup.id)
+            now += HOUR
+        self.assertEqual(503, made)
+
+        expected = {
+            datetime.datetime(2025, month, day, hour, tzinfo=zone)
+            .astimezone(datetime.timezone.utc).replace(tzinfo=None)
+            for (month, day), hours in self.KEPT_DAYS.items()
+            for hour in hours}
+        self.assertEqual(119, len(expected))
+        slot_of = {run.backup_id: run.slot for run in self.runs(schedule.id)}
+        left = self.backups()
+        self.assertEqual(sorted(expected),
+                         sorted(slot_of[b.id] for b in left))
+        self.assertEqual({None}, {b.delete_requested_at for b in left})
+        rules = {item['backup_id']: item['rules'] for item in
+                 retention.preview(self.admin_context,
+                                   self.schedule(schedule.id),
+                                   now=UTC(2025, 4, 6, 21, 30),
+                                   include_kept=True)}
+        by_slot = {slot_of[b.id]: rules[b.id] for b in left}
+        self.assertEqual(['keep_last', 'keep_daily', 'keep_weekly',
+                          'keep_monthly'], by_slot[UTC(2025, 4, 6, 21)])
+        self.assertEqual(['keep_weekly'], by_slot[UTC(2025, 3, 30, 21)])
+        self.assertEqual(['keep_monthly'], by_slot[UTC(2025, 3, 31, 21)])
+        self.assertEqual(['keep_last', 'chain'],
+                         by_slot[UTC(2025, 4, 6, 20)])
 
 
 (SchedulerTests_sqlite, SchedulerTests_mysql,
