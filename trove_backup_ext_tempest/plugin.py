@@ -32,7 +32,8 @@ class TroveBackupExtTempestPlugin(plugins.TempestPlugin):
             'name': 'database_backup',
             'service_version': 'database_backup.v1',
             'module_path': 'trove_backup_ext_tempest.services',
-            'client_names': ['BackupsClient', 'RestoresClient'],
+            'client_names': ['BackupSchedulesClient', 'BackupsClient',
+                             'RestoresClient'],
         }
         params.update(config.service_client_config('database_backup'))
         return [params]
