@@ -18,7 +18,7 @@ Run from the top of the checkout:
     .venv/bin/python tools/capture-api-samples.py
 
 or, to write only the samples of one resource (so that the others keep
-their ids and times), name it: ``backup-schedules``.
+their ids and times), name it: ``backup-schedules`` or ``instances``.
 """
 
 import datetime
@@ -526,6 +526,23 @@ def capture_schedules(conf, client, admin):
     ScheduleSamples(conf, client, admin).run(orders.id, reports.id)
 
 
+def capture_instances(client, admin):
+    """The instances list and show, of the registry's instances."""
+    instances_db.add(admin, {
+        'id': '7a9c1e3f-5b7d-4f9a-8c2e-4d6f8a0c2e6f',
+        'name': 'billing-db', 'project_id': PROJECT,
+        'datastore': 'postgresql', 'datastore_version': '16',
+        'status': 'ACTIVE'})
+    first_page = client.call('GET', '/instances?limit=2', 200)
+    write('instance-list-response.json', first_page)
+    write('instance-show-response.json', client.call(
+        'GET', '/instances/%s' % first_page['instances'][0]['id'], 200))
+    write('instance-show-not-found-error.json', client.call(
+        'GET', '/instances/0c4e8a2f-6b1d-4f3a-9e5c-7d2b4f6a8c1e', 404))
+    write('instance-list-all-projects-forbidden-error.json', client.call(
+        'GET', '/instances?all_projects=true', 403))
+
+
 def unreachable_worker_api():
     """A worker client on a RabbitMQ address where nothing listens, without
     retries: its casts fail the way they do when the bus is down."""
@@ -586,6 +603,12 @@ def main(only=None):
             finally:
                 client.close()
             return 0
+        if only == 'instances':
+            try:
+                capture_instances(client, admin)
+            finally:
+                client.close()
+            return 0
         try:
             samples = Samples(conf, client, admin)
             samples.run(instance.id, stopped.id)
@@ -617,6 +640,7 @@ def main(only=None):
             verify.last(samples.backup_ids[0])
             # Last: its backups would show in the backup lists above.
             capture_schedules(conf, client, admin)
+            capture_instances(client, admin)
         finally:
             client.close()
     finally:
