@@ -53,6 +53,21 @@ class BackupsClient(rest_client.RestClient):
         self.expected_success(202, resp.status)
         return rest_client.ResponseBody(resp, json.loads(body))
 
+    def list_instances(self, **params):
+        """GET instances?params (limit, marker, all_projects,
+        project_id): the instances backups are taken of, read-only."""
+        url = 'instances'
+        if params:
+            url += '?' + parse.urlencode(params)
+        resp, body = self.get(url)
+        self.expected_success(200, resp.status)
+        return rest_client.ResponseBody(resp, json.loads(body))
+
+    def show_instance(self, instance_id):
+        resp, body = self.get('instances/%s' % instance_id)
+        self.expected_success(200, resp.status)
+        return rest_client.ResponseBody(resp, json.loads(body))
+
     def is_resource_deleted(self, id):
         try:
             self.show_backup(id)
