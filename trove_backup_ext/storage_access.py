@@ -29,6 +29,22 @@ DELETE = app_credentials.DELETE
 _ENDED = {states.COMPLETED: (WRITE,), states.FAILED: (WRITE, READ)}
 
 
+def check_worker(conf):
+    """Refuse at start-up a worker that could not reach owner-account
+    backups: it needs the service user (revocations, trusts) and the key
+    the credentials' secrets are derived from."""
+    o = conf.swift
+    missing = [name for name, value in (
+        ('user', o.user), ('key', o.key),
+        ('credential_secret_key', o.credential_secret_key
+         if o.owner_account_credentials == 'application_credential'
+         else 'unused')) if not value]
+    if o.store_in_owner_account and missing:
+        raise exception.ConfigurationError(
+            'The worker needs [swift] %s with store_in_owner_account.'
+            % ', '.join(missing))
+
+
 def _credential(context, backup, phase):
     row = credentials_db.get(context, backup.id, phase)
     if row is None:

@@ -101,7 +101,8 @@ class WorkerManager:
             info = self._backup_info(context, backup)
             info.update(storage_access.agent_fields(
                 self.conf, context, backup, storage_access.WRITE))
-        except exception.ServiceUnavailable as exc:
+        except (exception.ServiceUnavailable,
+                exception.ConfigurationError) as exc:
             return self._fail(context, backup, str(exc))
         try:
             self.agents.create_backup(context, backup.instance_id, info)

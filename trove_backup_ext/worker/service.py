@@ -11,6 +11,7 @@ from trove_backup_ext import instance_sources
 from trove_backup_ext import notifications
 from trove_backup_ext import rpc
 from trove_backup_ext.services import backups as backup_service
+from trove_backup_ext import storage_access
 from trove_backup_ext.worker import manager as worker_manager
 from trove_backup_ext.worker import reaper as worker_reaper
 from trove_backup_ext.worker import restore_manager
@@ -24,6 +25,7 @@ class WorkerService:
     def __init__(self, conf, transport, instance_source=None,
                  notifier=None):
         agent_auth.check_worker(conf)
+        storage_access.check_worker(conf)
         instance_source = instance_source or instance_sources.load(conf)
         agent_api = agent_rpcapi.AgentAPI(conf, transport)
         notifier = notifier or notifications.Notifier(conf,

@@ -24,7 +24,9 @@ from trove_backup_ext import context as backup_context
 from trove_backup_ext.db import instances as instances_db
 from trove_backup_ext.db import lifecycle
 from trove_backup_ext.db import storage_credentials as credentials_db
+from trove_backup_ext import exception
 from trove_backup_ext import states
+from trove_backup_ext import storage_access
 from trove_backup_ext.tests import base
 from trove_backup_ext.tests import execution_fixtures as ef
 from trove_backup_ext.tests.functional import test_swift_trusts as real
@@ -293,12 +295,55 @@ class StorageCredentialTest(base.TestCase):
         for issued in (write, read):
             self.assertNotIn(issued['token'], output)
 
+    def test_incremental_reads_its_parent_and_restores(self):
+        token = self.users.add('member', ks.PROJECT_A)
+        self.useFixture(ef.Agent(self.agent_conf, self.instance.id))
+        full_id, _ = self.create(token)
+        self.wait_backup(token, full_id, states.COMPLETED)
+        with sqlite3.connect(self.live) as connection:
+            connection.execute("INSERT INTO items VALUES (-1, 'new')")
+        after = real.digest(self.live)
+        response = self.api_call('POST', token.id, '/backups', json={
+            'backup': {'name': 'i', 'instance': self.instance.id,
+                       'incremental': 1}})
+        self.assertEqual(202, response.status_code, response.text)
+        child = response.json()['backup']
+        self.assertEqual(full_id, child['parent_id'])
+        rows = {row.phase: row for row in
+                credentials_db.of_backup(self.context, child['id'])}
+        parent = '/%s/%s/' % (self.container, full_id)
+        # The child may read its parent's objects, never write them.
+        read = app_credentials.issue_token(self.conf, rows['read'])['token']
+        self.assertEqual(200, self.swift('GET', read, parent + 'manifest'))
+        self.assert_refused(self.swift('PUT', read, parent + 'manifest'))
+        shown = self.wait_backup(token, child['id'], states.COMPLETED,
+                                 states.FAILED)
+        self.assertEqual(states.COMPLETED, shown['status'], lifecycle.get(
+            self.context, child['id']).fail_reason)
+        with sqlite3.connect(self.live) as connection:
+            connection.execute('DELETE FROM items')
+        response = self.api_call('POST', token.id, '/restores', json={
+            'restore': {'backup_id': child['id'],
+                        'instance_id': self.instance.id}})
+        self.assertEqual(202, response.status_code, response.text)
+        restore_id = response.json()['restore']['id']
+        restore = ef.wait_for(lambda: (lambda shown: shown if shown[
+            'status'] in (states.COMPLETED, states.FAILED) else None)(
+            self.api_call('GET', token.id, '/restores/' + restore_id
+                          ).json()['restore']), timeout=90)
+        self.assertEqual(states.COMPLETED, restore['status'], restore)
+        self.assertEqual(after, real.digest(self.live))
+
     def test_failed_backup_keeps_only_the_delete_credential(self):
         token = self.users.add('member', ks.PROJECT_A)
         backup_id, rows = self.create(token)
-        # No agent ever answers: the reaper fails it.
+        # No agent ever answers: the reaper fails it, once the worker has
+        # claimed it (which moves its updated time).
+        claimed = ef.wait_for(lambda: (lambda row: row if row.attempt_id
+                                       else None)(
+            lifecycle.get(self.context, backup_id)))
         self.worker.reaper.run_once(
-            now=lifecycle.get(self.context, backup_id).updated +
+            now=claimed.updated +
             datetime.timedelta(seconds=self.conf.worker.backup_timeout + 1))
         self.assertEqual(states.FAILED,
                          lifecycle.get(self.context, backup_id).status)
@@ -330,3 +375,17 @@ class StorageCredentialTest(base.TestCase):
         self.assertIn('badRequest', response.json())
         self.assertEqual([], self.api_call('GET', token.id, '/backups'
                                            ).json()['backups'])
+
+
+class WorkerConfigurationTest(base.TestCase):
+
+    def test_worker_without_the_secret_key_does_not_start(self):
+        conf = self.useFixture(service_fixtures.Conf(**{
+            'swift.store_in_owner_account': True,
+            'swift.user': 'svc', 'swift.key': 'pw'})).conf
+        error = self.assertRaises(exception.ConfigurationError,
+                                  storage_access.check_worker, conf)
+        self.assertIn('credential_secret_key', str(error))
+        conf.set_override('owner_account_credentials', 'trust',
+                          group='swift')
+        storage_access.check_worker(conf)
