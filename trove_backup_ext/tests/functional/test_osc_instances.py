@@ -57,12 +57,13 @@ class OpenStackInstancesTest(test_aio.AllInOneTest):
                                  expect=1)
         self.assertIn('nothing-so-named', missing.stderr)
 
-    def test_backup_list_instance_by_id_and_by_name(self):
+    def test_backup_create_and_list_instance_by_name(self):
+        # Both look the instance up: by id, else in the instances list.
+        created = self.openstack('backup', 'create', 'nightly',
+                                 '--instance', 'demo')
+        self.assertEqual(self.ids['demo'], created['instance_id'])
+        backup_id = created['id']
         url = 'http://127.0.0.1:%d/v1.0/demo/backups' % self.port
-        response = requests.post(url, json={'backup': {
-            'name': 'nightly', 'instance': self.ids['demo']}})
-        self.assertEqual(202, response.status_code, response.text)
-        backup_id = response.json()['backup']['id']
         ef.wait_for(lambda: requests.get('%s/%s' % (url, backup_id)).json()[
             'backup']['status'] == 'COMPLETED')
         for instance in (self.ids['demo'], 'demo'):
