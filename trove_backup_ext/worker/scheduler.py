@@ -84,21 +84,12 @@ class Scheduler:
         batch = self.conf.scheduler.batch_size
         for run in schedules_db.list_runs(
                 context, states=[schedules_db.RETRYING], limit=batch):
-            schedule = schedules_db.find(context, run.schedule_id)
-            if schedule is None:
-                continue        # Deleted, its runs with it.
-            if not schedule.enabled:
-                self._skip(context, schedule, run, 'the schedule was '
-                           'disabled before the slot could fire.', counts)
-            elif now - run.slot >= self.grace:
-                # Its last attempt's reason; none if the worker that took
-                # it stopped before trying.
-                self._skip(context, schedule, run, run.reason or (
-                    'not fired within [scheduler] grace_period (%d s): the '
-                    'worker that took it stopped.'
-                    % self.conf.scheduler.grace_period), counts)
-            else:
-                self._fire(context, schedule, run, now, counts)
+            try:
+                self._retry(context, run, now, counts)
+            except Exception:
+                LOG.exception('Schedule %s: retrying slot %s failed; the '
+                              'next pass tries again.', run.schedule_id,
+                              _iso(run.slot))
         for schedule in schedules_db.due_schedules(context, now, batch):
             counts['schedules'] += 1
             try:
@@ -107,6 +98,23 @@ class Scheduler:
                 LOG.exception('Schedule %s: this pass failed; the next '
                               'one tries again.', schedule.id)
         return counts
+
+    def _retry(self, context, run, now, counts):
+        schedule = schedules_db.find(context, run.schedule_id)
+        if schedule is None:
+            return      # Deleted, its runs with it.
+        if not schedule.enabled:
+            self._skip(context, schedule, run, 'the schedule was disabled '
+                       'before the slot could fire.', counts)
+        elif now - run.slot >= self.grace:
+            # Its last attempt's reason; none if the worker that took it
+            # stopped before trying.
+            self._skip(context, schedule, run, run.reason or (
+                'not fired within [scheduler] grace_period (%d s): the '
+                'worker that took it stopped.'
+                % self.conf.scheduler.grace_period), counts)
+        else:
+            self._fire(context, schedule, run, now, counts)
 
     def _due_slots(self, schedule, now):
         """([(slot, kind)] due by now, oldest first, at most
