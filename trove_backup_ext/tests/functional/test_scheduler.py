@@ -8,6 +8,7 @@ completes them, as a worker would on the agent's report).
 import datetime
 import zoneinfo
 
+from oslo_utils import timeutils
 import sqlalchemy as sa
 
 from trove_backup_ext.db import backup_schedules as schedules_db
@@ -22,6 +23,7 @@ from trove_backup_ext import states
 from trove_backup_ext.tests import base
 from trove_backup_ext.tests import execution_fixtures as ef
 from trove_backup_ext.worker import manager as worker_manager
+from trove_backup_ext.worker import reaper as worker_reaper
 from trove_backup_ext.worker import rpcapi as worker_rpcapi
 from trove_backup_ext.worker import scheduler as worker_scheduler
 
@@ -170,6 +172,43 @@ class _SchedulerTests(_SchedulerFixture):
         self.scheduler.backup_ended(self.admin_context, self.backups()[0].id,
                                     states.FAILED)
         self.assertEqual(0, self.schedule(schedule.id).consecutive_failures)
+
+    def test_the_worker_records_how_scheduled_backups_end(self):
+        # Through the worker's own handlers: the agent's report, then the
+        # reaper failing a backup that stopped moving.
+        if 'require_signed_agent_messages' in self.conf.worker:
+            self.conf.set_override('require_signed_agent_messages', False,
+                                   group='worker')
+        schedule = self.add_schedule('0 * * * *', keep_last=1)
+        manager = worker_manager.WorkerManager(
+            self.conf, instance_sources.load(self.conf), None, self.notifier)
+        manager.end_listeners.append(self.scheduler.backup_ended)
+        self.scheduler.run_once(UTC(2025, 1, 1))
+        first = self.backups()[-1].id
+        self.assertTrue(lifecycle.claim(self.admin_context, first, 'a1'))
+        for _ in range(2):     # The same report, delivered twice.
+            self.assertTrue(manager.update_backup(
+                self.admin_context, self.instance.id, first,
+                states.COMPLETED, stored_size=1024, checksum='c',
+                location='l', attempt_id='a1'))
+        row = self.schedule(schedule.id)
+        self.assertEqual((UTC(2025, 1, 1), 'COMPLETED', 0),
+                         (row.last_success, row.last_run_status,
+                          row.consecutive_failures))
+
+        self.scheduler.run_once(UTC(2025, 1, 1, 1))
+        second = self.backups()[-1].id
+        self.assertTrue(lifecycle.claim(self.admin_context, second, 'a2'))
+        reaper = worker_reaper.Reaper(self.conf, manager,
+                                      lambda: self.admin_context)
+        reaper.run_once(now=timeutils.utcnow() + datetime.timedelta(
+            days=1))
+        row = self.schedule(schedule.id)
+        self.assertEqual((UTC(2025, 1, 1), 'FAILED', 1),
+                         (row.last_success, row.last_run_status,
+                          row.consecutive_failures))
+        # A failure prunes nothing: the first backup stays.
+        self.assertIn(first, [b.id for b in self.backups()])
 
     # Outages: missed slots.
 
