@@ -137,8 +137,9 @@ def check(keys, method, payload, signature, max_age, now=None):
         return 'a signature without its time'
     age = int(time.time() if now is None else now) - timestamp
     if abs(age) > max_age:
-        return ('signed %d seconds from now, beyond [worker] '
-                'agent_message_max_age' % age)
+        return ('signed %d seconds %s, beyond [worker] '
+                'agent_message_max_age' % (abs(age), 'ago' if age > 0
+                                           else 'ahead'))
     expected = hmac.new(key, _canonical(method, payload, timestamp),
                         hashlib.sha256).hexdigest()
     if not hmac.compare_digest(expected, str(signature.get('hmac'))):

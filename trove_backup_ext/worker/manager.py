@@ -182,6 +182,13 @@ class WorkerManager:
                 LOG.info('Report %s of backup %s (attempt %s) was applied '
                          'already.', status, backup_id, attempt_id)
                 return True
+            row = lifecycle.get(context, backup_id)
+            if row is not None and row.instance_id != instance_id:
+                # Signed by its own agent, about another's backup.
+                LOG.warning('Dropped %s for backup %s from the agent of %s: '
+                            'the backup is of another instance.', status,
+                            backup_id, instance_id)
+                return False
             LOG.info('Dropped %s for backup %s (attempt %s) from the agent '
                      'of %s: a late report, another attempt, another '
                      'instance, or the backup is being deleted.',

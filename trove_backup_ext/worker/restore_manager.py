@@ -147,6 +147,12 @@ class RestoreManager:
                 LOG.info('Report %s of restore %s (attempt %s) was applied '
                          'already.', status, restore_id, attempt_id)
                 return True
+            if restore is not None and restore.instance_id != instance_id:
+                # Signed by its own agent, about another's restore.
+                LOG.warning('Dropped %s for restore %s from the agent of '
+                            '%s: the restore is into another instance.',
+                            status, restore_id, instance_id)
+                return False
             LOG.info('Dropped %s for restore %s (attempt %s) from the agent '
                      'of %s: a late report, another attempt or another '
                      'instance.', status, restore_id, attempt_id,
