@@ -21,6 +21,7 @@ from swiftclient import exceptions as swift_exceptions
 
 from trove_backup_ext import app_credentials
 from trove_backup_ext import context as backup_context
+from trove_backup_ext.db import backups as backups_db
 from trove_backup_ext.db import instances as instances_db
 from trove_backup_ext.db import lifecycle
 from trove_backup_ext.db import storage_credentials as credentials_db
@@ -353,6 +354,18 @@ class StorageCredentialTest(base.TestCase):
         for phase in ('write', 'read'):
             self.assertIsNone(self.keystone_credential(rows[phase]))
         self.assertIsNotNone(self.keystone_credential(rows['delete']))
+
+    def test_reaper_revokes_what_nothing_needs_any_more(self):
+        token = self.users.add('member', ks.PROJECT_A)
+        backup_id, rows = self.create(token)
+        # The row went without its credentials (a worker stopped between
+        # the two, or Keystone was down then).
+        backups_db.undo_create(self.context, backup_id)
+        self.worker.reaper.run_once()
+        self.assertEqual([], credentials_db.of_backup(self.context,
+                                                      backup_id))
+        for row in rows.values():
+            self.assertIsNone(self.keystone_credential(row))
 
     def test_admin_delegates_member_only_and_reader_is_refused(self):
         token = self.users.add('admin', ks.PROJECT_A)
