@@ -17,12 +17,13 @@ scheduler_opts = [
     cfg.IntOpt('tick_interval', default=30, min=1,
                help='Seconds between two passes over the due schedules. '
                     'A slot fires at most this long after its time.'),
-    cfg.IntOpt('grace_period', default=3600, min=0,
+    cfg.IntOpt('grace_period', default=3600, min=60,
                help='Seconds after its time within which a slot may still '
                     'fire: a slot missed while every worker was down fires '
                     '(once) if it is younger than this, else it is recorded '
                     'MISSED; a slot whose instance is busy is retried until '
-                    'this much time has passed, then recorded SKIPPED.'),
+                    'this much time has passed, then recorded SKIPPED. '
+                    'Keep it above tick_interval, or slots are missed.'),
     cfg.IntOpt('batch_size', default=100, min=1,
                help='Most due schedules (and, apart, most slots waiting '
                     'for a retry) one pass handles; the rest wait for the '
