@@ -19,10 +19,10 @@ def instance_backups(context, instance_id):
 
 @db_api.context_manager.reader
 def backup_slots(context, schedule_id):
-    """{backup id: slot} of the backups the schedule's runs made (those
-    deleted since included)."""
+    """{backup id: slot} of the backups the schedule's runs made that
+    still exist (runs of deleted backups stay, and are not read)."""
     Run = models.BackupScheduleRun
     return dict(context.session.execute(
         sa.select(Run.backup_id, Run.slot)
-        .where(Run.schedule_id == schedule_id,
-               Run.backup_id.is_not(None))).all())
+        .join(Backup, Backup.id == Run.backup_id)
+        .where(Run.schedule_id == schedule_id)).all())
