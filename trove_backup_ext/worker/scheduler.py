@@ -77,7 +77,8 @@ class Scheduler:
 
     def run_once(self, now=None):
         """One pass as at now (default: the clock); counts of what
-        happened: fired, missed, skipped, waiting, schedules."""
+        happened: fired, missed, skipped, waiting, schedules (due ones
+        read), advanced (next_run moved by this pass)."""
         context = self.context_factory()
         now = now or self.clock()
         counts = collections.Counter()
@@ -175,8 +176,9 @@ class Scheduler:
                                           state=schedules_db.RETRYING)
         # Only once the slots are ours: a worker dying before this line
         # leaves next_run as it was, for any worker to take again.
-        schedules_db.advance_next_run(context, schedule.id,
-                                      schedule.next_run, next_run)
+        if schedules_db.advance_next_run(context, schedule.id,
+                                         schedule.next_run, next_run):
+            counts['advanced'] += 1
         if run is not None:
             self._fire(context, schedule, run, now, counts)
 
@@ -332,7 +334,10 @@ class Scheduler:
         while not self._stop.is_set():
             try:
                 counts = self.run_once()
-                full = counts['schedules'] >= self.conf.scheduler.batch_size
+                # More may be due; but never spin on schedules that a
+                # pass cannot move (a database error on each).
+                full = (counts['schedules'] >= self.conf.scheduler.batch_size
+                        and counts['advanced'] > 0)
             except Exception:
                 LOG.exception('Scheduler pass failed; trying again later.')
                 full = False
