@@ -84,7 +84,11 @@ class RestoreRunner:
                 self.conf, self.datastore, backup['storage_driver'],
                 backup['container'], backup['id'], staging,
                 checksum=backup.get('checksum'),
-                trust_id=storage.access_of(backup), progress=progress)
+                trust_id=storage.access_of(
+                    backup, renew=runner.storage_renewer(
+                        self.conf, self.worker, context, self.instance_id,
+                        'restore', restore_id, info['attempt_id'])),
+                progress=progress)
 
         def before_swap():
             if heartbeat.abandoned.is_set():

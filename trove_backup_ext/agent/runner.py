@@ -142,6 +142,17 @@ def report_until_answered(report):
     return None
 
 
+def storage_renewer(conf, worker, context, instance_id, kind, operation_id,
+                    attempt_id):
+    """The renew() of a storage.Grant: asks the worker for the run's next
+    storage token (worker/storage_manager.py)."""
+    def renew():
+        return worker.renew_storage_access(
+            context, instance_id, kind, operation_id, attempt_id,
+            timeout=conf.agent.report_timeout)
+    return renew
+
+
 def describe_failure(exc):
     """A message for users: ours as they are, others by their type."""
     if isinstance(exc, exception.BackupExtError):
@@ -187,7 +198,11 @@ class BackupRunner:
             max_runtime=self.conf.agent.max_runtime)
         try:
             store = storage.load(self.conf, info['storage_driver'],
-                                 trust_id=storage.access_of(info))
+                                 trust_id=storage.access_of(
+                                     info, renew=storage_renewer(
+                                         self.conf, self.worker, context,
+                                         self.instance_id, 'backup',
+                                         backup_id, info.get('attempt_id'))))
             with heartbeat:
                 result = self._write(info, store, heartbeat)
                 if heartbeat.abandoned.is_set():

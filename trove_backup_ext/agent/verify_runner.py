@@ -116,7 +116,8 @@ class VerifyRunner:
         os.chmod(scratch, 0o711)
         try:
             with heartbeat:
-                status, details = self._verify(info, scratch, heartbeat)
+                status, details = self._verify(context, info, scratch,
+                                               heartbeat)
                 if heartbeat.abandoned.is_set() and heartbeat.reason:
                     status, details = states.VERIFY_FAILED, details_json(
                         error=heartbeat.reason)
@@ -128,14 +129,17 @@ class VerifyRunner:
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
 
-    def _verify(self, info, scratch, heartbeat):
+    def _verify(self, context, info, scratch, heartbeat):
         backup = info['backup']
         try:
             pieces = agent_restore.restore_pieces(
                 self.conf, self.datastore, backup['storage_driver'],
                 backup['container'], info['backup_id'],
                 checksum=backup.get('checksum'),
-                trust_id=storage.access_of(backup),
+                trust_id=storage.access_of(
+                    backup, renew=runner.storage_renewer(
+                        self.conf, self.worker, context, self.instance_id,
+                        'verify', info['backup_id'], info['attempt_id'])),
                 progress=heartbeat.progress)
             target = os.path.join(scratch, 'data')
             restored = self.datastore.restore(pieces, target) or target

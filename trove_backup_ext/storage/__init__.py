@@ -28,12 +28,21 @@ def installed_driver_names():
     return frozenset(ep.name for ep in metadata.entry_points(group=NAMESPACE))
 
 
-class Grant(collections.namedtuple('Grant', 'token storage_url expires')):
+_GrantFields = collections.namedtuple('Grant',
+                                      'token storage_url expires renew')
+
+
+class Grant(_GrantFields):
     """A Keystone token the worker issued for one phase of one backup (of
     its application credential, or of its trust), and the owner's Swift
-    account it works in: what an agent stores and reads with."""
+    account it works in: what an agent stores and reads with. renew(),
+    if given, asks the worker for the next one (a storage_access dict, or
+    a false value) when this one nears its expiry."""
 
     __slots__ = ()
+
+    def __new__(cls, token, storage_url, expires=None, renew=None):
+        return super().__new__(cls, token, storage_url, expires, renew)
 
     def __repr__(self):
         # Never the token: a repr ends up in logs and tracebacks.
@@ -41,15 +50,15 @@ class Grant(collections.namedtuple('Grant', 'token storage_url expires')):
                                                       self.expires)
 
 
-def access_of(info):
+def access_of(info, renew=None):
     """What an agent reaches a backup's storage with, from the backup's
-    info in a worker's message: a Grant, a trust id (from a worker older
-    than RPC 1.2: the agent then needs the [swift] user's password), or
-    None (the service's own account)."""
+    info in a worker's message: a Grant (renewed with renew()), a trust id
+    (from a worker older than RPC 1.2: the agent then needs the [swift]
+    user's password), or None (the service's own account)."""
     access = info.get('storage_access')
     if access:
         return Grant(access['token'], access['storage_url'],
-                     access.get('expires'))
+                     access.get('expires'), renew)
     return info.get('trust_id')
 
 

@@ -22,6 +22,8 @@ import functools
 import hashlib
 import io
 import queue
+import threading
+import time
 from urllib import parse
 
 from keystoneauth1 import exceptions as ks_exceptions
@@ -29,6 +31,8 @@ from keystoneauth1.identity import generic as ks_generic
 from keystoneauth1.identity import v3 as ks_v3
 from keystoneauth1 import session as ks_session
 from oslo_config import cfg
+from oslo_log import log as logging
+from oslo_utils import timeutils
 import requests
 import swiftclient
 from swiftclient import exceptions as swift_exceptions
@@ -36,6 +40,8 @@ from swiftclient import exceptions as swift_exceptions
 from trove_backup_ext import exception
 from trove_backup_ext.storage import base
 from trove_backup_ext import opt_groups
+
+LOG = logging.getLogger(__name__)
 
 swift_group = cfg.OptGroup('swift', title='Swift storage')
 swift_opts = [
@@ -146,6 +152,10 @@ _DELETE_THREADS = 8
 _UPLOAD_BLOCK = 256 * 1024
 _MAX_CONTAINER_BYTES = 256
 _MAX_OBJECT_BYTES = 1024
+# Seconds before a storage token's expiry when the agent asks for the
+# next one: longer than the slowest single request.
+_RENEW_BEFORE = 600
+_RENEW_PAUSE = 60
 
 
 def register_opts(conf):
@@ -172,6 +182,17 @@ def _check_object(name):
     if not name or '\0' in name or size > _MAX_OBJECT_BYTES:
         raise ValueError('Invalid Swift object name %r' % name)
     return name
+
+
+def _expiring(grant):
+    if not grant.expires:
+        return False
+    try:
+        expires = timeutils.normalize_time(
+            timeutils.parse_isotime(grant.expires))
+    except ValueError:
+        return False
+    return timeutils.is_soon(expires, _RENEW_BEFORE)
 
 
 def _etag(data):
@@ -212,6 +233,8 @@ class SwiftStorage(base.Storage):
         if (session is None and grant is None and
                 self.options.auth_version == '3'):
             self._session = self._keystone_session()
+        self._grant_lock = threading.Lock()
+        self._renew_after = 0.0
         self._idle = queue.LifoQueue()
         self._storage_url = (grant.storage_url if grant else
                              None if session else self.options.swift_url)
@@ -285,10 +308,13 @@ class SwiftStorage(base.Storage):
         # one for itself. A pool rather than one per thread, because the
         # pipeline's threads live for one backup and connections (with
         # their token and keep-alive socket) should outlive them.
+        self._renew_grant()
         try:
             connection = self._idle.get_nowait()
         except queue.Empty:
             connection = self._new_connection()
+        if self.grant is not None and connection.token != self.grant.token:
+            connection.token = self.grant.token
         try:
             yield connection
         finally:
@@ -296,6 +322,36 @@ class SwiftStorage(base.Storage):
                 self._idle.put(connection)
             else:
                 connection.close()
+
+    def _renew_grant(self):
+        """Ask the worker for the next token when this one nears its
+        expiry: a run may outlast Keystone's token lifetime."""
+        grant = self.grant
+        if (grant is None or grant.renew is None or not _expiring(grant) or
+                time.monotonic() < self._renew_after):
+            return
+        with self._grant_lock:
+            if self.grant is not grant:
+                return      # Another thread renewed it.
+            # One call a minute at most, whatever the answer.
+            self._renew_after = time.monotonic() + _RENEW_PAUSE
+            try:
+                access = grant.renew()
+            except Exception as exc:
+                access = None
+                reason = type(exc).__name__
+            else:
+                reason = 'refused'
+            if not access:
+                # The token may still work until it expires; if not,
+                # Swift's 401 says so.
+                LOG.warning('Could not renew the storage token (%s).',
+                            reason)
+                return
+            self.grant = grant._replace(token=access['token'],
+                                        storage_url=access['storage_url'],
+                                        expires=access.get('expires'))
+            self._secrets.append(access['token'])
 
     def _call(self, verb, what, method, *args, **kwargs):
         """Run a Connection method to <verb> <what>; failures become

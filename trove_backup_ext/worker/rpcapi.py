@@ -26,6 +26,9 @@ class WorkerAPI:
     * 1.3 - update_backup, update_restore and update_verification take
       signature: the agent's HMAC of the report with its instance's key
       (agent_auth.py); a worker may refuse an unsigned report.
+      renew_storage_access(instance_id, kind, operation_id, attempt_id)
+      (call, signed) from agents: a new token for a run in an owner's
+      Swift account whose token nears its expiry.
     """
 
     RPC_API_VERSION = '1.3'
@@ -68,6 +71,19 @@ class WorkerAPI:
         if not self.client.can_send_version('1.3'):
             return version, kwargs
         return '1.3', agent_auth.signed_kwargs(self.signer, method, kwargs)
+
+    def renew_storage_access(self, context, instance_id, kind, operation_id,
+                             attempt_id, timeout=None):
+        """An agent's call for a new storage_access (1.3, signed); None
+        when the worker cannot take it, False when it refuses."""
+        if not self.client.can_send_version('1.3'):
+            return None
+        _, kwargs = self._report('renew_storage_access', '1.3', {
+            'instance_id': instance_id, 'kind': kind,
+            'operation_id': operation_id, 'attempt_id': attempt_id})
+        cctxt = self.client.prepare(version='1.3', retry=self.retry,
+                                    timeout=timeout)
+        return cctxt.call(context, 'renew_storage_access', **kwargs)
 
     def update_verification(self, context, instance_id, backup_id, status,
                             attempt_id, wait=False, timeout=None, **fields):

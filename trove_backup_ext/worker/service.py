@@ -17,6 +17,7 @@ from trove_backup_ext.worker import reaper as worker_reaper
 from trove_backup_ext.worker import restore_manager
 from trove_backup_ext.worker import rpcapi as worker_rpcapi
 from trove_backup_ext.worker import scheduler as worker_scheduler
+from trove_backup_ext.worker import storage_manager
 from trove_backup_ext.worker import verify_manager
 
 
@@ -57,7 +58,8 @@ class WorkerService:
             transport,
             messaging.Target(topic=rpc.WORKER_TOPIC,
                              server=socket.gethostname()),
-            [self.manager, self.restores, self.verifier],
+            [self.manager, self.restores, self.verifier,
+             storage_manager.StorageAccessManager(conf)],
             executor='threading',
             serializer=rpc.RequestContextSerializer())
 

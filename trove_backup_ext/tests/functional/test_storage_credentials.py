@@ -19,6 +19,7 @@ import fixtures
 import requests
 from swiftclient import exceptions as swift_exceptions
 
+from trove_backup_ext import agent_auth
 from trove_backup_ext import app_credentials
 from trove_backup_ext import context as backup_context
 from trove_backup_ext.db import backups as backups_db
@@ -26,13 +27,16 @@ from trove_backup_ext.db import instances as instances_db
 from trove_backup_ext.db import lifecycle
 from trove_backup_ext.db import storage_credentials as credentials_db
 from trove_backup_ext import exception
+from trove_backup_ext import rpc
 from trove_backup_ext import states
+from trove_backup_ext import storage
 from trove_backup_ext import storage_access
 from trove_backup_ext.tests import base
 from trove_backup_ext.tests import execution_fixtures as ef
 from trove_backup_ext.tests.functional import test_swift_trusts as real
 from trove_backup_ext.tests import keystone_fixture as ks
 from trove_backup_ext.tests import service_fixtures
+from trove_backup_ext.worker import rpcapi as worker_rpcapi
 
 ENCRYPTION_KEY = '6b' * 32
 SECRET_KEY = 'c0' * 32
@@ -354,6 +358,47 @@ class StorageCredentialTest(base.TestCase):
         for phase in ('write', 'read'):
             self.assertIsNone(self.keystone_credential(rows[phase]))
         self.assertIsNotNone(self.keystone_credential(rows['delete']))
+
+    def test_a_run_renews_its_token_from_the_worker_only_while_it_runs(self):
+        token = self.users.add('member', ks.PROJECT_A)
+        backup_id, rows = self.create(token)
+        attempt_id = ef.wait_for(lambda: lifecycle.get(
+            self.context, backup_id).attempt_id)
+        key_file = ef.agent_key(self, self.conf, self.instance.id)
+        agent = worker_rpcapi.WorkerAPI(
+            self.agent_conf, rpc.get_transport(self.agent_conf),
+            signer=agent_auth.FileSigner(key_file))
+
+        def renew(instance_id=self.instance.id, operation_id=backup_id,
+                  attempt=attempt_id):
+            return agent.renew_storage_access(
+                self.context, instance_id, 'backup', operation_id, attempt,
+                timeout=30)
+        # The running backup's agent gets a token of the write credential,
+        # which the driver takes up when the one it has nears its expiry:
+        # here a bogus one, already expired.
+        grant = storage.Grant('bogus', renew()['storage_url'],
+                              '2000-01-01T00:00:00Z', renew)
+        store = storage.load(self.agent_conf, 'swift', trust_id=grant)
+        store.ensure_container(self.container)
+        store.put_object(self.container, backup_id + '/probe', b'x')
+        self.assertEqual(201, self.swift(
+            'PUT', store.grant.token, '/%s/%s/again' % (self.container,
+                                                        backup_id)))
+        # Nothing for another instance, another run or another backup.
+        other = instances_db.add(self.context, {
+            'id': str(uuid.uuid4()), 'name': 'other',
+            'project_id': self.project, 'datastore': 'sqlite',
+            'datastore_version': '3', 'status': 'ACTIVE'})
+        ef.agent_key(self, self.conf, other.id)
+        self.assertFalse(renew(instance_id=other.id))
+        self.assertFalse(renew(attempt='another-run'))
+        self.assertFalse(renew(operation_id=str(uuid.uuid4())))
+        # Nor once the backup ended.
+        self.worker.reaper.run_once(
+            now=lifecycle.get(self.context, backup_id).updated +
+            datetime.timedelta(seconds=self.conf.worker.backup_timeout + 1))
+        self.assertFalse(renew())
 
     def test_reaper_revokes_what_nothing_needs_any_more(self):
         token = self.users.add('member', ks.PROJECT_A)
