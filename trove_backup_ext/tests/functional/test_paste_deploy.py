@@ -281,8 +281,11 @@ class StandaloneTest(PasteTestCase):
                          [b['id'] for b in response.json()['backups']])
         response = self.call('GET', STRATEGIES, token=MEMBER)
         self.assertEqual({'backup_strategies': []}, response.json())
-        self.assertFault(self.call('GET', INSTANCES, token=MEMBER),
-                         404, 'itemNotFound')
+        # Alone, the instances are read from the instance source.
+        response = self.call('GET', '%s/%s' % (
+            INSTANCES, created['instance_id']), token=MEMBER)
+        self.assertEqual(created['instance_id'],
+                         response.json()['instance']['id'])
         self.assertFault(self.call('GET', STRATEGIES), 401, 'unauthorized')
 
     def test_cors_preflight_is_answered_without_a_token(self):
