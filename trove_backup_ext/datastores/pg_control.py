@@ -99,15 +99,18 @@ class Server:
     def log_file(self):
         return self.opts.log_file or self.live_data() + '.log'
 
+    def _major(self):
+        """The major version of the live data, or None."""
+        try:
+            with open(os.path.join(self.live_data(), 'PG_VERSION')) as v:
+                return v.read().strip()
+        except OSError:
+            return None
+
     def _pg_ctl(self, *arguments):
         """The default command, and the user it runs as when root."""
         live = self.live_data()
-        try:
-            with open(os.path.join(live, 'PG_VERSION')) as version:
-                major = version.read().strip()
-        except OSError:
-            major = None
-        tool = self.find_tool('pg_ctl', self.opts.pg_ctl_path, major)
+        tool = self.find_tool('pg_ctl', self.opts.pg_ctl_path, self._major())
         owner = self.owner() if os.geteuid() == 0 else None
         return [tool, '-D', live] + list(arguments), owner
 
@@ -202,8 +205,33 @@ class Server:
         try:
             self._query(self.opts.check_database, 'SELECT 1')
         except _Unavailable as exc:
+            if self._accepting():
+                # It has started but refuses our login (restored data
+                # brings the backed-up cluster's roles): waiting would not
+                # change that; the health check names it at once.
+                return None
             return str(exc)
         return None
+
+    def _accepting(self):
+        """Whether pg_isready, which does not log in, finds the server
+        accepting connections (not starting up or in recovery); False
+        where there is no pg_isready."""
+        try:
+            tool = self.find_tool('pg_isready', None, self._major())
+        except base.DatastoreError:
+            return False
+        opts = self.opts
+        try:
+            result = subprocess.run(
+                [tool, '-q', '-t', str(opts.connect_timeout), '-d',
+                 conninfo(host=opts.host, port=opts.port, user=opts.user,
+                          dbname=opts.check_database)],
+                stdin=subprocess.DEVNULL, capture_output=True,
+                env=self._env(), timeout=opts.connect_timeout + 60)
+        except subprocess.TimeoutExpired:
+            return False
+        return result.returncode == 0
 
     def _query(self, database, sql, separator_zero=False):
         """The unaligned result of sql in database, or _Unavailable."""

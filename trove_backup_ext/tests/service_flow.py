@@ -54,8 +54,13 @@ class ServiceFlow(base.TestCase):
         # The API and the worker run with the source's options; every
         # role shares one exchange of the in-memory bus.
         self.conf = confs[SOURCE]
+        # Every agent's key sealed with the worker's master key.
+        ef.master_key(self, self.conf)
         for conf in confs.values():
             conf.set_override('control_exchange', self.conf.control_exchange)
+            conf.set_override('agent_keys_master_key_file',
+                              self.conf.worker.agent_keys_master_key_file,
+                              group='worker')
         self.useFixture(service_fixtures.Database('sqlite'))
         context = backup_context.get_admin_context()
         for instance_id in confs:

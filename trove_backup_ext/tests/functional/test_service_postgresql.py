@@ -111,6 +111,24 @@ class PostgreSQLServiceTest(service_flow.ServiceFlow):
         self.assertEqual([], [name for name in os.listdir(
             self.clusters[TARGET].workdir) if '.restore-' in name])
 
+    def test_data_refusing_the_agents_role_is_rolled_back(self):
+        # The target's agent logs in with another password than the one
+        # the backup's roles hold: the restored server starts but refuses
+        # it, and the target gets its own data back.
+        backup = self.backup()
+        self.clusters[TARGET].psql("ALTER ROLE %s PASSWORD 'other'"
+                                   % pg_cluster.BACKUP_ROLE)
+        self.confs[TARGET].set_override('password', 'other', 'postgresql')
+        before = self.state(TARGET)
+        restore = self.restore(backup['id'], TARGET)
+        self.assertFailedKeepingData(restore, 'failed its health check')
+        # Named at once, not after start_timeout of waiting for a login.
+        self.assertIn('password authentication failed',
+                      restore['fault']['message'])
+        self.assertNotIn('did not accept connections',
+                         restore['fault']['message'])
+        self.assertEqual(before, self.state(TARGET))
+
     def test_verification_passes_then_fails_naming_the_damaged_object(self):
         backup = self.backup()
         live = self.state(SOURCE)
