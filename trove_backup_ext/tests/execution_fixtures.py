@@ -1,7 +1,10 @@
 """Fixtures running the whole system in one process on the fake bus."""
 
+import atexit
 import os
+import shutil
 import sqlite3
+import tempfile
 import time
 
 import fixtures
@@ -52,15 +55,28 @@ class Agent(fixtures.Fixture):
         self.addCleanup(self.service.manager.wait)
 
 
+_MASTER_KEY = []
+# Taken at import: each test gets a temporary directory of its own
+# (oslotest), removed after it, and the master key outlives tests.
+_PROCESS_TMP = tempfile.gettempdir()
+
+
 def master_key(fixture, conf):
     """Give the workers of conf a master key of agent keys, unless they
-    have one."""
+    have one: one for the whole test process, so that a test whose
+    agents and worker have configurations of their own provisions keys
+    the worker can open."""
     if conf.worker.agent_keys_master_key_file:
         return
-    path = os.path.join(fixture.useFixture(fixtures.TempDir()).path,
-                        'agent-master.key')
-    agent_auth.write_key_file(path, agent_auth.new_key())
-    conf.set_override('agent_keys_master_key_file', path, group='worker')
+    if not _MASTER_KEY:
+        directory = tempfile.mkdtemp(prefix='tbe-agent-master-',
+                                     dir=_PROCESS_TMP)
+        atexit.register(shutil.rmtree, directory, True)
+        path = os.path.join(directory, 'agent-master.key')
+        agent_auth.write_key_file(path, agent_auth.new_key())
+        _MASTER_KEY.append(path)
+    conf.set_override('agent_keys_master_key_file', _MASTER_KEY[0],
+                      group='worker')
 
 
 def agent_key(fixture, conf, instance_id, grace_period=0):

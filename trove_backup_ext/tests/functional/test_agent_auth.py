@@ -394,7 +394,12 @@ class KeyStoreTest(base.TestCase):
         super().setUp()
         self.conf = self.useFixture(service_fixtures.Conf()).conf
         self.useFixture(service_fixtures.Database(self.backend))
-        ef.master_key(self, self.conf)
+        # A master key of its own: one test below replaces it.
+        master = os.path.join(self.useFixture(fixtures.TempDir()).path,
+                              'master.key')
+        agent_auth.write_key_file(master, agent_auth.new_key())
+        self.conf.set_override('agent_keys_master_key_file', master,
+                               group='worker')
         self.context = backup_context.get_admin_context()
         self.store = agent_auth.KeyStore(self.conf)
         self.auth = agent_auth.Authenticator(self.conf)
