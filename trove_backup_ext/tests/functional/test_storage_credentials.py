@@ -31,6 +31,7 @@ from trove_backup_ext import rpc
 from trove_backup_ext import states
 from trove_backup_ext import storage
 from trove_backup_ext import storage_access
+from trove_backup_ext import trusts
 from trove_backup_ext.tests import base
 from trove_backup_ext.tests import execution_fixtures as ef
 from trove_backup_ext.tests.functional import test_swift_trusts as real
@@ -89,12 +90,14 @@ class StorageCredentialTest(base.TestCase):
             'id': str(uuid.uuid4()), 'name': 'db',
             'project_id': self.project, 'datastore': 'sqlite',
             'datastore_version': '3', 'status': 'ACTIVE'})
+        # The test's own master key of agent keys, which seals the agent's
+        # key (made by its configuration) and opens it for the worker.
+        master = os.path.join(self.tmp, 'agent-master.key')
+        agent_auth.write_key_file(master, agent_auth.new_key())
+        for conf in (self.conf, self.agent_conf):
+            conf.set_override('agent_keys_master_key_file', master,
+                              group='worker')
         self.worker = self.useFixture(ef.Worker(self.conf)).service
-        # The agent's key is sealed with the workers' master key.
-        master = getattr(self.conf.worker, 'agent_keys_master_key_file', None)
-        if master:
-            self.agent_conf.set_override('agent_keys_master_key_file',
-                                         master, group='worker')
         self.api = self.useFixture(service_fixtures.APIServer(self.conf))
         self.http = requests.Session()
         self.addCleanup(self.http.close)
@@ -435,7 +438,8 @@ class StorageCredentialTest(base.TestCase):
                                            ).json()['backups'])
 
 
-class WorkerConfigurationTest(base.TestCase):
+class ConfigurationTest(base.TestCase):
+    """What the API and the worker refuse to start without."""
 
     def test_worker_without_the_secret_key_does_not_start(self):
         conf = self.useFixture(service_fixtures.Conf(**{
@@ -447,3 +451,15 @@ class WorkerConfigurationTest(base.TestCase):
         conf.set_override('owner_account_credentials', 'trust',
                           group='swift')
         storage_access.check_worker(conf)
+
+    def test_api_without_the_secret_key_does_not_start(self):
+        conf = self.useFixture(service_fixtures.Conf(**{
+            'api.auth_strategy': 'keystone',
+            'swift.store_in_owner_account': True, 'swift.auth_version': '3',
+            'swift.user': 'svc', 'swift.key': 'pw'})).conf
+        error = self.assertRaises(exception.ConfigurationError,
+                                  trusts.check_configuration, conf)
+        self.assertIn('credential_secret_key', str(error))
+        conf.set_override('credential_secret_key', SECRET_KEY,
+                          group='swift')
+        trusts.check_configuration(conf)
