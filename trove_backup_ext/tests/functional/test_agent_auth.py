@@ -11,10 +11,14 @@ import base64
 import json
 import logging
 import os
+import stat
+import subprocess
+import sys
 import time
 
 import fixtures
 import requests
+import sqlalchemy as sa
 
 from trove_backup_ext import agent_auth
 from trove_backup_ext import context as backup_context
@@ -475,3 +479,78 @@ class KeyStoreTest_postgresql(KeyStoreTest):
 
 class KeyStoreTest_mysql(KeyStoreTest):
     backend = 'mysql'
+
+
+class ManageKeysTest(base.TestCase):
+    """trove-backup-manage instance add / rotate-key / remove, as an
+    operator runs them: the key goes to the file only."""
+
+    def setUp(self):
+        super().setUp()
+        self.dir = self.useFixture(fixtures.TempDir()).path
+        self.master = os.path.join(self.dir, 'master.key')
+        agent_auth.write_key_file(self.master, agent_auth.new_key())
+        self.config_file = os.path.join(self.dir, 'manage.conf')
+        with open(self.config_file, 'w') as conf:
+            conf.write('[database]\nconnection = sqlite:///%s\n'
+                       '[worker]\nagent_keys_master_key_file = %s\n'
+                       'agent_key_dir = %s\n' % (
+                           os.path.join(self.dir, 'db.sqlite'), self.master,
+                           os.path.join(self.dir, 'keys')))
+        self.outputs = []
+        self.manage('db', 'sync')
+
+    def manage(self, *args, expect=0):
+        result = subprocess.run(
+            [os.path.join(os.path.dirname(sys.executable),
+                          'trove-backup-manage'),
+             '--config-file', self.config_file] + list(args),
+            capture_output=True, text=True, timeout=120, cwd=self.dir)
+        self.assertEqual(expect, result.returncode, result.stderr)
+        self.outputs.append(result.stdout + result.stderr)
+        return result
+
+    def key_ids(self):
+        """{instance id: (key id, previous key id)} of the database."""
+        engine = sa.create_engine('sqlite:///%s' % os.path.join(
+            self.dir, 'db.sqlite'))
+        self.addCleanup(engine.dispose)
+        with engine.connect() as connection:
+            return {row.instance_id: (row.key_id, row.previous_key_id)
+                    for row in connection.execute(sa.text(
+                        'SELECT * FROM agent_keys'))}
+
+    def test_add_rotate_remove(self):
+        self.manage('instance', 'add', '--id', X, '--name', 'x',
+                    '--project-id', PROJECT, '--datastore', 'sqlite',
+                    '--datastore-version', '3')
+        default_path = os.path.join(self.dir, 'keys', X + '.key')
+        self.assertEqual(0o600, stat.S_IMODE(os.stat(default_path).st_mode))
+        first = agent_auth.read_key_file(default_path, 'test')
+
+        other = os.path.join(self.dir, 'elsewhere', 'agent.key')
+        out = self.manage('instance', 'rotate-key', X, '--key-file', other,
+                          '--grace-period', '0').stdout
+        second = agent_auth.read_key_file(other, 'test')
+        self.assertNotEqual(first, second)
+        self.assertIn(agent_auth.key_id(second), out)
+
+        # Grace 0: the first key is not kept.
+        self.assertEqual({X: (agent_auth.key_id(second), None)},
+                         self.key_ids())
+        self.manage('instance', 'rotate-key', X, '--key-file', other)
+        third = agent_auth.read_key_file(other, 'test')
+        self.assertEqual({X: (agent_auth.key_id(third),
+                              agent_auth.key_id(second))}, self.key_ids())
+        self.manage('instance', 'remove', X)
+        self.assertEqual({}, self.key_ids())
+        # No --key-file and no [worker] agent_key_dir: refused, nothing
+        # made.
+        with open(self.config_file, 'a') as conf:
+            conf.write('agent_key_dir =\n')
+        self.assertIn('--key-file', self.manage(
+            'instance', 'rotate-key', Y, expect=1).stderr)
+        self.assertEqual({}, self.key_ids())
+        for output in self.outputs:
+            for key in (first, second, third):
+                self.assertNotIn(key.hex(), output)
