@@ -25,6 +25,7 @@ here are naive UTC (as stored) or aware; returned ones are naive UTC.
 
 import datetime
 import functools
+import re
 import zoneinfo
 
 import croniter
@@ -41,6 +42,10 @@ _HORIZON_YEARS = 9
 # The most local candidates next_slot looks at; a wall-clock hour read
 # twice (after the clocks fall back) costs at most 60 for a minutely cron.
 _MAX_STEPS = 10000
+# croniter's "R" (a value drawn at random each time the cron is read,
+# optionally R(a-b) or R/n): a slot must be the same instant on every
+# read and in every worker, so no field element may be one.
+_RANDOM_ELEMENT = re.compile(r'^r(\(\d+-\d+\))?(/\d+)?$', re.IGNORECASE)
 
 
 def validate_cron(text, field='full_cron'):
@@ -56,6 +61,11 @@ def validate_cron(text, field='full_cron'):
                    '(minute hour day-of-month month day-of-week)'
                    % (field, text[:64], len(fields)))
     normalized = ' '.join(fields)
+    if any(_RANDOM_ELEMENT.match(element) for value in fields
+           for element in value.split(',')):
+        raise exception.ValidationError(
+            reason='%s %r has a random value (R): a schedule\'s times must '
+                   'be the same on every reading' % (field, text[:64]))
     try:
         if not croniter.croniter.is_valid(normalized):
             raise ValueError('not a valid cron expression')

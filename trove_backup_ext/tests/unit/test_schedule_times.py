@@ -43,6 +43,22 @@ class ValidateTest(base.TestCase):
             self.assertIn(fragment, str(error))
             self.assertEqual(400, error.code)
 
+    def test_random_crons_are_refused(self):
+        # croniter reads "R" as a value drawn at random each time a cron
+        # is read: every pass would find another next slot (a daily
+        # backup at 03:12, then again at 17:40), and slot_kind could not
+        # tell a full slot from an incremental one.
+        for cron in ('R R * * *', '0 R * * *', 'R(0-5) 2 * * *',
+                     'r/15 * * * *', '0 2 R * *', '0,R 2 * * *',
+                     '0 2 * * R'):
+            error = self.assertRaises(exception.ValidationError,
+                                      schedule_times.validate_cron, cron)
+            self.assertIn('full_cron', str(error))
+            self.assertIn('random', str(error))
+        # Month and day names with an "r" are not random values.
+        for cron in ('0 2 * mar,apr fri', '0 2 * * thu-fri'):
+            self.assertEqual(cron, schedule_times.validate_cron(cron))
+
     def test_zones(self):
         for name in ('UTC', BERLIN, 'America/New_York', 'Asia/Kolkata'):
             self.assertEqual(name, schedule_times.validate_timezone(name))
