@@ -7,6 +7,8 @@ from trove_backup_ext.policies import base
 PATH = '/v1.0/{project_id}/backup_schedules'
 PATH_ID = '/v1.0/{project_id}/backup_schedules/{scheduleId}'
 PREVIEW = PATH_ID + '/retention_preview'
+# "health" is no UUID, so never a schedule's id.
+HEALTH_PATH = PATH + '/health'
 
 INDEX = 'backup_schedule:index'
 INDEX_ALL_PROJECTS = 'backup_schedule:index:all_projects'
@@ -14,6 +16,7 @@ SHOW = 'backup_schedule:show'
 CREATE = 'backup_schedule:create'
 UPDATE = 'backup_schedule:update'
 DELETE = 'backup_schedule:delete'
+HEALTH = 'backup_schedule:health'
 
 rules = [
     policy.DocumentedRuleDefault(
@@ -46,6 +49,12 @@ rules = [
         name=DELETE, check_str=base.RULE_ADMIN_OR_OWNER,
         description='Delete a backup schedule (the backups it made stay).',
         operations=[{'path': PATH_ID, 'method': 'DELETE'}]),
+    policy.DocumentedRuleDefault(
+        name=HEALTH, check_str=base.RULE_ADMIN,
+        description='Summarize the backup schedules of every project: '
+                    'those with no successful backup for twice their '
+                    'period.',
+        operations=[{'path': HEALTH_PATH, 'method': 'GET'}]),
 ]
 
 

@@ -65,12 +65,16 @@ def overdue(context, now=None, factor=2):
     return found
 
 
-def summary(context, now=None):
-    """The admin summary: counts and the overdue schedules."""
+def summary(context, now=None, limit=None):
+    """The admin summary: counts and the overdue schedules, longest
+    overdue first; with limit, only the first limit of them (the API's
+    answer stays bounded; overdue_count counts them all)."""
     now = now or timeutils.utcnow()
     late = overdue(context, now)
+    shown = late if limit is None else late[:limit]
     return {'checked_at': now.strftime('%Y-%m-%dT%H:%M:%S'),
             'enabled_schedules': sum(1 for _ in enabled_schedules(context)),
+            'overdue_count': len(late),
             'overdue': [dict(item, last_success=(
                 item['last_success'].strftime('%Y-%m-%dT%H:%M:%S')
-                if item['last_success'] else None)) for item in late]}
+                if item['last_success'] else None)) for item in shown]}

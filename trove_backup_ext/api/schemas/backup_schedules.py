@@ -105,3 +105,11 @@ list_request_query = {
     },
     'additionalProperties': False,
 }
+
+health_request_query = {
+    'type': 'object',
+    'properties': {
+        'limit': backup_schemas.list_request_query['properties']['limit'],
+    },
+    'additionalProperties': False,
+}

@@ -410,6 +410,106 @@ class _ScheduleAPITests:
             project=OTHER)
         self.assertFault(response, 404, 'itemNotFound')
 
+    # The admin summary of the schedules' health.
+
+    def set_schedule(self, schedule_id, **values):
+        """Change a schedule row directly, as the scheduler would."""
+        with self.database.engine.begin() as connection:
+            connection.execute(sa.update(models.BackupSchedule)
+                               .where(models.BackupSchedule.id
+                                      == schedule_id).values(**values))
+
+    def health(self, query='', **kwargs):
+        kwargs.setdefault('project', base.ADMIN_PROJECT)
+        return self.request('GET', '/backup_schedules/health' + query,
+                            **kwargs)
+
+    def test_health_lists_overdue_schedules_of_every_project(self):
+        now = datetime.datetime.utcnow().replace(microsecond=0)
+        day, hour = datetime.timedelta(days=1), datetime.timedelta(hours=1)
+        others = self.add_instance(project_id=OTHER)
+        # Another project's nightly schedule, last successful three days
+        # ago: overdue after two.
+        late = self.create(project=OTHER, roles='admin',
+                           instance_id=others.id)['id']
+        self.set_schedule(late, created=now - 10 * day,
+                          last_success=now - 3 * day,
+                          consecutive_failures=3)
+        # An hourly one that never succeeded in five hours.
+        never = self.create(full_cron='0 * * * *')['id']
+        self.set_schedule(never, created=now - 5 * hour)
+        # A recent success, a young schedule, a disabled one: fine.
+        fine = self.create()['id']
+        self.set_schedule(fine, created=now - 10 * day,
+                          last_success=now - day)
+        young = self.create(full_cron='0 * * * *')['id']
+        disabled = self.create(enabled=False)['id']
+        self.set_schedule(disabled, created=now - 10 * day)
+
+        response = self.health(roles='admin')
+        self.assertEqual(200, response.status_code, response.text)
+        body = response.json()
+        self.assertEqual(['schedules_health'], list(body))
+        health = body['schedules_health']
+        self.assertEqual({'checked_at', 'enabled_schedules',
+                          'overdue_count', 'overdue'}, set(health))
+        self.assertLessEqual(now, parse_time(health['checked_at']))
+        self.assertEqual((4, 2), (health['enabled_schedules'],
+                                  health['overdue_count']))
+        self.assertEqual([late, never],
+                         [item['schedule_id'] for item in health['overdue']])
+        self.assertNotIn(fine, response.text)
+        self.assertNotIn(young, response.text)
+        self.assertNotIn(disabled, response.text)
+        first = health['overdue'][0]
+        self.assertEqual(
+            {'schedule_id': late, 'name': 'nightly', 'project_id': OTHER,
+             'instance_id': others.id,
+             'last_success': (now - 3 * day).strftime(TIME),
+             'consecutive_failures': 3, 'last_run_status': None,
+             'period_seconds': 86400},
+            {key: value for key, value in first.items()
+             if key != 'seconds_since_success'})
+        self.assertGreaterEqual(first['seconds_since_success'], 3 * 86400)
+        second = health['overdue'][1]
+        self.assertEqual((PROJECT, None, 0, 3600),
+                         (second['project_id'], second['last_success'],
+                          second['consecutive_failures'],
+                          second['period_seconds']))
+        # Bounded: limit keeps the longest overdue; the count is of all.
+        health = self.health('?limit=1', roles='admin').json()[
+            'schedules_health']
+        self.assertEqual((2, [late]), (health['overdue_count'], [
+            item['schedule_id'] for item in health['overdue']]))
+
+    def test_health_is_refused_to_owners_and_bad_queries(self):
+        late = self.create()['id']
+        self.set_schedule(late, created=datetime.datetime(2020, 1, 1))
+        before = self.rows()
+        # The owner of the overdue schedule, or anyone not an admin.
+        for project in (PROJECT, OTHER):
+            response = self.health(project=project)
+            self.assertFault(response, 403, 'forbidden',
+                             'backup_schedule:health')
+            self.assertNotIn(late, response.text)
+        for query in ('?limit=0', '?limit=x', '?limit=-1',
+                      '?limit=1&limit=2', '?all_projects=true',
+                      '?marker=%s' % late, '?factor=3'):
+            self.assertFault(self.health(query, roles='admin'), 400,
+                             'badRequest')
+        # Read only; not a schedule; nothing under it.
+        for method in ('POST', 'PUT', 'PATCH', 'DELETE'):
+            response = self.request(method, '/backup_schedules/health',
+                                    roles='admin',
+                                    json={'backup_schedule': {'name': 'x'}})
+            self.assertFault(response, 405, 'badMethod')
+            self.assertEqual('GET', response.headers['Allow'])
+        for path in ('/backup_schedules/health/x',
+                     '/backup_schedules/health/retention_preview'):
+            self.assertFault(self.request('GET', path, roles='admin'), 404,
+                             'itemNotFound')
+        self.assertEqual(before, self.rows())
+
 
 (TestScheduleAPI_sqlite, TestScheduleAPI_mysql,
  TestScheduleAPI_postgresql) = base.for_each_backend(_ScheduleAPITests,

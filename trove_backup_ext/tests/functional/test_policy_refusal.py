@@ -61,6 +61,7 @@ RULE_REQUESTS = {
     schedule_policies.CREATE: ('POST', schedule_policies.PATH, ''),
     schedule_policies.UPDATE: ('PATCH', schedule_policies.PATH_ID, ''),
     schedule_policies.DELETE: ('DELETE', schedule_policies.PATH_ID, ''),
+    schedule_policies.HEALTH: ('GET', schedule_policies.HEALTH_PATH, ''),
 }
 # Routes guarded by a rule of RULE_REQUESTS that has a second route.
 SECOND_ROUTES = {

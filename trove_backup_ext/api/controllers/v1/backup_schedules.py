@@ -11,6 +11,11 @@ from trove_backup_ext.api.schemas import backup_schedules as schemas
 from trove_backup_ext.api import validation
 from trove_backup_ext.policies import backup_schedules as schedule_policies
 from trove_backup_ext import policy
+from trove_backup_ext.services import schedule_health
+
+# .../backup_schedules/health, the admin summary: no schedule has this id
+# (ids are UUIDs).
+HEALTH = 'health'
 
 
 def _service():
@@ -46,6 +51,8 @@ def _schedule_id(path, allow):
         _not_allowed(allow)             # The collection itself.
     if len(path) > 1:
         pecan.abort(404)
+    if path[0] == HEALTH:
+        _not_allowed('GET')             # The summary is read only.
     return path[0]
 
 
@@ -80,6 +87,8 @@ class BackupSchedulesController(rest.RestController):
 
     @pecan.expose('json')
     def get_one(self, *path, **ignored):
+        if path == (HEALTH,):
+            return self._health()
         if len(path) == 2 and path[1] == 'retention_preview':
             return self._retention_preview(path[0])
         if len(path) != 1 or not path[0]:
@@ -96,8 +105,23 @@ class BackupSchedulesController(rest.RestController):
         return {'retention_preview': [views.preview_item_view(item)
                                       for item in items]}
 
+    def _health(self):
+        """The schedules of every project with no success for twice
+        their period, longest overdue first; at most limit of them."""
+        context = pecan.request.context
+        policy.authorize(context, schedule_policies.HEALTH,
+                         policy.project_target(self.project_id))
+        query = validation.single_valued_query(pecan.request)
+        validation.validate(schemas.health_request_query, query,
+                            root='query')
+        summary = schedule_health.summary(
+            context, limit=pagination.page_size(pecan.request, query))
+        return {'schedules_health': summary}
+
     @pecan.expose('json')
     def post(self, *path, **ignored):
+        if path == (HEALTH,):
+            _not_allowed('GET')
         if path:
             _not_allowed('GET, PATCH, DELETE')
         context = pecan.request.context
@@ -120,6 +144,8 @@ class BackupSchedulesController(rest.RestController):
     @pecan.expose('json')
     def put(self, *path, **ignored):
         # A change is a PATCH of the fields that change.
+        if path == (HEALTH,):
+            _not_allowed('GET')
         _not_allowed('GET, PATCH, DELETE' if path else 'GET, POST')
 
     # Clients send "Accept: application/json" with DELETE too; the answer
