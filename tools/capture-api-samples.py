@@ -451,10 +451,13 @@ class ScheduleSamples:
             'timezone': 'Europe/Berlin',
             'retention': {'keep_last': 2, 'keep_daily': 7,
                           'keep_weekly': 4, 'keep_monthly': 12}}})
+        # Two slots on 2 December (Berlin time): keep_daily keeps the
+        # later, keep_last the two newest, so the preview deletes the
+        # earlier one.
         day = datetime.datetime(2026, 12, 1, 1, 0)
-        for days in range(3):
+        for hours in (0, 24, 36, 48):
             self.scheduled_backup(nightly, instance_id,
-                                  day + datetime.timedelta(days=days))
+                                  day + datetime.timedelta(hours=hours))
         write('backup-schedule-show-response.json', call(
             'GET', '/backup_schedules/%s' % nightly['id'], 200))
         write('backup-schedule-retention-preview-response.json', call(
@@ -468,6 +471,12 @@ class ScheduleSamples:
         write('backup-schedule-list-last-page-response.json', call(
             'GET', '/backup_schedules?' +
             page['links'][0]['href'].split('?', 1)[1], 200))
+        # The nightly schedule's last success is days old by now (its
+        # period is an hour: the incremental cron); the weekly one is new.
+        write('backup-schedule-health-response.json', call(
+            'GET', '/backup_schedules/health?limit=20', 200, roles='admin'))
+        write('backup-schedule-health-forbidden-error.json', call(
+            'GET', '/backup_schedules/health', 403))
         patch = {'backup_schedule': {
             'incremental_cron': '0 */4 * * *',
             'retention': {'keep_last': None, 'keep_yearly': 3}}}
