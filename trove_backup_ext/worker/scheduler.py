@@ -104,7 +104,13 @@ class Scheduler:
         schedule = schedules_db.find(context, run.schedule_id)
         if schedule is None:
             return      # Deleted, its runs with it.
-        if not schedule.enabled:
+        if (run.backup_id is not None and
+                lifecycle.get(context, run.backup_id) is not None):
+            # A worker created the slot's backup and stopped before
+            # marking the run: it fired, whatever the time or enabled
+            # say now (_fire only marks it).
+            self._fire(context, schedule, run, now, counts)
+        elif not schedule.enabled:
             self._skip(context, schedule, run, 'the schedule was disabled '
                        'before the slot could fire.', counts)
         elif now - run.slot >= self.grace:

@@ -340,6 +340,36 @@ class _SchedulerTests(_SchedulerFixture):
         self.assertEqual(schedules_db.FIRED, run.state)
         self.assertEqual([run.backup_id], [b.id for b in self.backups()])
 
+    def test_a_backup_made_by_a_dead_worker_is_fired_after_the_grace(self):
+        # The worker named and created the slot's backup near the end of
+        # the grace period, then died before marking the run: the slot
+        # did fire, and the next pass (after the grace) must say so.
+        schedule = self.add_schedule('0 0 * * *')
+        run = schedules_db.claim_slot(self.admin_context, schedule.id,
+                                      UTC(2025, 1, 1), schedules_db.FULL,
+                                      state=schedules_db.RETRYING)
+        schedules_db.advance_next_run(self.admin_context, schedule.id,
+                                      UTC(2025, 1, 1), UTC(2025, 1, 2))
+        backup_id = worker_scheduler.slot_backup_id(run.id)
+        schedules_db.update_run(self.admin_context, run.id,
+                                [schedules_db.RETRYING],
+                                schedules_db.RETRYING, backup_id=backup_id)
+        self.service.create(self.admin_context, base.PROJECT,
+                            {'name': 'x', 'instance': self.instance.id},
+                            backup_id=backup_id)
+        counts = self.new_scheduler().run_once(UTC(2025, 1, 1, 2))
+        self.assertEqual((1, 0), (counts['fired'], counts['skipped']))
+        [run] = self.runs(schedule.id)
+        self.assertEqual((schedules_db.FIRED, backup_id),
+                         (run.state, run.backup_id))
+        self.assertEqual([], self.notifier.events(
+            'dbaas.backup_schedule.skipped'))
+        self.finish(backup_id)
+        row = self.schedule(schedule.id)
+        self.assertEqual((states.COMPLETED, UTC(2025, 1, 1), 0),
+                         (row.last_run_status, row.last_success,
+                          row.consecutive_failures))
+
     def test_a_dead_workers_claim_after_the_grace_period_is_skipped(self):
         schedule = self.add_schedule('0 0 * * *')
         schedules_db.claim_slot(self.admin_context, schedule.id,
