@@ -228,6 +228,14 @@ class Client:
         """DELETE /backup_schedules/{id}; the backups it made stay."""
         self._call('DELETE', _path('backup_schedules', schedule_id))
 
+    def backup_schedules_health(self, limit=None):
+        """GET /backup_schedules/health (administrators): the enabled
+        schedules of every project with no success for twice their
+        period, at most limit of them, and the counts."""
+        params = {'limit': limit} if limit is not None else None
+        return self._call('GET', '/backup_schedules/health',
+                          params=params)['schedules_health']
+
     def backup_schedule_retention_preview(self, schedule_id):
         """What the schedule's next pruning would delete, with the rule
         that selects each backup."""

@@ -8,9 +8,10 @@ from tempest.lib import exceptions as lib_exc
 
 
 class BackupSchedulesClient(rest_client.RestClient):
-    """Create, list, show, update (PATCH), delete and the retention
-    preview, each checking its documented success code. Paths are
-    relative to the caller's project, as for the backups client."""
+    """Create, list, show, update (PATCH), delete, the retention
+    preview and the health summary, each checking its documented success
+    code. Paths are relative to the caller's project, as for the backups
+    client."""
 
     def create_backup_schedule(self, **schedule):
         """POST backup_schedules {"backup_schedule": schedule}; 201."""
@@ -55,6 +56,16 @@ class BackupSchedulesClient(rest_client.RestClient):
     def show_retention_preview(self, schedule_id):
         resp, body = self.get('backup_schedules/%s/retention_preview'
                               % schedule_id)
+        self.expected_success(200, resp.status)
+        return rest_client.ResponseBody(resp, json.loads(body))
+
+    def show_backup_schedules_health(self, **params):
+        """GET backup_schedules/health?params (limit): the administrators'
+        summary of the overdue schedules of every project; 200."""
+        url = 'backup_schedules/health'
+        if params:
+            url += '?' + parse.urlencode(params)
+        resp, body = self.get(url)
         self.expected_success(200, resp.status)
         return rest_client.ResponseBody(resp, json.loads(body))
 

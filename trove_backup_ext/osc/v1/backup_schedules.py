@@ -1,4 +1,4 @@
-"""openstack database backup schedule create|list|show|set|delete."""
+"""openstack database backup schedule create|list|show|set|delete|health."""
 
 import argparse
 
@@ -265,3 +265,33 @@ class DeleteBackupSchedule(command.Command):
                 'Failed to delete %d of %d backup schedules:\n%s' % (
                     len(failed), len(parsed_args.schedules),
                     '\n'.join(failed)))
+
+
+class BackupSchedulesHealth(command.Lister):
+    """List the backup schedules of every project with no successful
+    backup for twice their period, longest overdue first (admin only)."""
+
+    COLUMNS = ('Schedule ID', 'Name', 'Project ID', 'Instance ID',
+               'Last Success', 'Seconds Since Success', 'Period Seconds',
+               'Consecutive Failures', 'Last Run Status')
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        parser.add_argument('--limit', metavar='<limit>', type=int,
+                            help='List at most this many (default: the '
+                                 'API\'s page size).')
+        return parser
+
+    def take_action(self, parsed_args):
+        client = self.app.client_manager.database_backup
+        health = client.backup_schedules_health(limit=parsed_args.limit)
+        # The counts go to stderr: stdout stays the table (or -f json).
+        self.app.stderr.write(
+            '%d of %d enabled backup schedules overdue (%d listed), '
+            'checked at %s\n' % (
+                health['overdue_count'], health['enabled_schedules'],
+                len(health['overdue']), health['checked_at']))
+        keys = ['schedule_id'] + [column.lower().replace(' ', '_')
+                                  for column in self.COLUMNS[1:]]
+        return self.COLUMNS, [tuple(item[key] for key in keys)
+                              for item in health['overdue']]

@@ -1,14 +1,18 @@
 """trove_backup_ext.client.v1 against the API over HTTP: the calls, the
 paging, the faults, and a real Keystone session."""
 
+import datetime
+
 from keystoneauth1.identity import v3
 from keystoneauth1 import noauth
 from keystoneauth1 import session as ks_session
 from oslo_utils import uuidutils
+import sqlalchemy as sa
 
 from trove_backup_ext.client import v1 as client_v1
 from trove_backup_ext import context as backup_context
 from trove_backup_ext.db import instances as instances_db
+from trove_backup_ext.db import models
 from trove_backup_ext.tests import base
 from trove_backup_ext.tests import keystone_fixture
 from trove_backup_ext.tests import service_fixtures
@@ -199,6 +203,42 @@ class TestBackupsAndFaults(ClientTestCase):
                          (error.status, error.fault_name))
         self.assertIn('only a COMPLETED backup can be restored',
                       str(error))
+
+
+class TestBackupSchedulesHealth(ClientTestCase):
+
+    def test_overdue_schedules_for_administrators_only(self):
+        schedules = []
+        for _ in range(3):
+            response = self.request('POST', '/backup_schedules', json={
+                'backup_schedule': {'name': 'nightly',
+                                    'instance_id': self.source.id,
+                                    'full_cron': '0 2 * * *'}})
+            self.assertEqual(201, response.status_code, response.text)
+            schedules.append(response.json()['backup_schedule']['id'])
+        # Created ten days ago, never successful: overdue.
+        with self.database.engine.begin() as connection:
+            connection.execute(sa.update(models.BackupSchedule).values(
+                created=datetime.datetime.utcnow() -
+                datetime.timedelta(days=10)))
+        admin = self.client(project=base.ADMIN_PROJECT, admin=True)
+        # At most the page size (2 here) by default; overdue_count counts
+        # them all.
+        health = admin.backup_schedules_health()
+        self.assertEqual((3, 3, 2), (health['enabled_schedules'],
+                                     health['overdue_count'],
+                                     len(health['overdue'])))
+        health = admin.backup_schedules_health(limit=3)
+        self.assertEqual(set(schedules), {item['schedule_id']
+                                          for item in health['overdue']})
+        health = admin.backup_schedules_health(limit=1)
+        self.assertEqual((3, 1), (health['overdue_count'],
+                                  len(health['overdue'])))
+        error = self.assertRaises(client_v1.ClientError,
+                                  self.client().backup_schedules_health)
+        self.assertEqual((403, 'forbidden'),
+                         (error.status, error.fault_name))
+        self.assertIn('backup_schedule:health', str(error))
 
 
 class TestKeystone(base.TestCase):

@@ -1,5 +1,5 @@
 """The real `openstack database backup schedule create|list|show|set|
-delete` against trove-backup-aio, and their errors."""
+delete|health` against trove-backup-aio, and their errors."""
 
 from trove_backup_ext.tests.functional import test_osc_restores
 
@@ -137,3 +137,13 @@ class TestBackupScheduleCommands(test_osc_restores.AllInOneTestCase):
                                expect=1)
         self.assertIn("More than one backup schedule exists with the name "
                       "'twin'", twins.stderr)
+
+    def test_health_is_refused_to_a_member(self):
+        # trove-backup-aio's callers are members of "demo"; the summary
+        # (tested as an administrator in test_client_v1) is not theirs.
+        refused = self.openstack('backup', 'schedule', 'health', expect=1)
+        self.assertIn('backup_schedule:health', refused.stderr)
+        self.assertIn('(HTTP 403)', refused.stderr)
+        help_text = self.openstack('backup', 'schedule', 'health',
+                                   '--help').stdout
+        self.assertIn('--limit', help_text)

@@ -37,6 +37,7 @@ class TestPlugin(base.TestCase):
         self.assertEqual(['database backup restore',
                           'database backup schedule create',
                           'database backup schedule delete',
+                          'database backup schedule health',
                           'database backup schedule list',
                           'database backup schedule set',
                           'database backup schedule show',

@@ -165,6 +165,32 @@ class BackupSchedulesTest(BaseSchedulesTest):
             self.delete_and_wait(self.client, item['id'])
 
 
+class BackupSchedulesHealthTest(BaseSchedulesTest):
+
+    @decorators.idempotent_id('da53e740-72b3-4f46-aad5-82ffe795fc04')
+    def test_health_is_for_administrators(self):
+        schedule = self.create_schedule()
+        # Not even to the owner of a schedule.
+        self.assertRaises(lib_exc.Forbidden,
+                          self.schedules_client.show_backup_schedules_health)
+        health = self.admin_schedules_client.show_backup_schedules_health(
+            limit=1000)['schedules_health']
+        self.assertEqual({'checked_at', 'enabled_schedules',
+                          'overdue_count', 'overdue'}, set(health))
+        self.assertGreaterEqual(health['enabled_schedules'], 1)
+        self.assertGreaterEqual(health['overdue_count'],
+                                len(health['overdue']))
+        # Just created, so not overdue, whatever else is.
+        self.assertNotIn(schedule['id'], [
+            item['schedule_id'] for item in health['overdue']])
+        limited = self.admin_schedules_client.show_backup_schedules_health(
+            limit=1)['schedules_health']
+        self.assertLessEqual(len(limited['overdue']), 1)
+        self.assertRaises(lib_exc.BadRequest,
+                          self.admin_schedules_client
+                          .show_backup_schedules_health, limit=0)
+
+
 class BackupSchedulesAdminTest(BaseSchedulesTest,
                                base.AdminProjectBackupsTest):
 
