@@ -6,7 +6,9 @@ from oslo_policy import policy as oslo_policy
 from oslo_upgradecheck import upgradecheck
 from oslo_utils import fileutils
 
+from trove_backup_ext import agent_auth
 from trove_backup_ext import context
+from trove_backup_ext.db import agent_keys as agent_keys_db
 from trove_backup_ext.db import migration
 from trove_backup_ext import exception
 from trove_backup_ext import instance_sources
@@ -170,12 +172,42 @@ class Checks(upgradecheck.UpgradeCommands):
                           len(late), shown, '; ...' if len(late) > 10
                           else ''))
 
+    def _check_agent_keys(self):
+        group = self.conf.worker
+        if not group.agent_keys_master_key_file:
+            if not group.require_signed_agent_messages:
+                return Result(Code.WARNING, '[worker] '
+                              'require_signed_agent_messages is False and '
+                              'no agent_keys_master_key_file is set: agents\' '
+                              'reports are believed whatever their sender.')
+            return Result(Code.WARNING, '[worker] agent_keys_master_key_file '
+                          'is not set: a worker with this configuration '
+                          'refuses to start (no agent could sign a report '
+                          'it accepts). Fine on a host that runs the API '
+                          'only.')
+        try:
+            agent_auth.read_key_file(group.agent_keys_master_key_file,
+                                     '[worker] agent_keys_master_key_file')
+            keyed = agent_keys_db.count(context.get_admin_context())
+        except Exception as exc:
+            return Result(Code.FAILURE, _reason(exc))
+        if not group.require_signed_agent_messages:
+            return Result(Code.WARNING, '[worker] '
+                          'require_signed_agent_messages is False: unsigned '
+                          'reports of instances without a key are accepted '
+                          '(%d instance(s) have one). Give every instance its '
+                          'key (trove-backup-manage instance rotate-key) and '
+                          'set it to True.' % keyed)
+        return Result(Code.SUCCESS, 'The master key of agent keys is '
+                      'readable; %d instance(s) have an agent key.' % keyed)
+
     _upgrade_checks = (
         ('Database schema', _check_schema),
         ('Policy file', _check_policy_file),
         ('Storage', _check_storage),
         ('Instance source', _check_instance_source),
         ('Backup schedules', _check_schedules),
+        ('Agent keys', _check_agent_keys),
     )
 
 

@@ -49,6 +49,12 @@ def _update(context, instance_id, generation, values):
     ).rowcount == 1
 
 
+@db_api.context_manager.reader
+def count(context):
+    return context.session.execute(
+        sa.select(sa.func.count()).select_from(AgentKey)).scalar()
+
+
 @db_api.retry_on_deadlock
 @db_api.context_manager.writer
 def remove(context, instance_id):

@@ -15,6 +15,7 @@ import uuid
 import fixtures
 import sqlalchemy as sa
 
+from trove_backup_ext import agent_auth
 from trove_backup_ext.db import migration
 from trove_backup_ext.db import models
 from trove_backup_ext.tests import base
@@ -36,7 +37,14 @@ class StatusTestCase(base.TestCase):
             'DEFAULT': {'transport_url': 'fake:///'},
             'database': {'connection': self.db_url},
             'local_storage': {'storage_dir': self.storage_dir},
+            # A worker's configuration: the master key of agent keys.
+            'worker': {'agent_keys_master_key_file': self.master_key()},
         }
+
+    def master_key(self):
+        path = os.path.join(self.dir, 'agent-master.key')
+        agent_auth.write_key_file(path, agent_auth.new_key())
+        return path
 
     def migrate(self):
         engine = sa.create_engine(self.db_url)
@@ -104,7 +112,8 @@ class SchemaAndSourceTest(StatusTestCase):
         code, checks = self.status()
         self.assertEqual(SUCCESS, code, self.output)
         self.assertEqual(['Database schema', 'Policy file', 'Storage',
-                          'Instance source', 'Backup schedules'],
+                          'Instance source', 'Backup schedules',
+                          'Agent keys'],
                          list(checks))
         self.assertCheck(checks, 'Database schema', 'Success',
                          migration.head())
@@ -119,7 +128,7 @@ class SchemaAndSourceTest(StatusTestCase):
         checks = {c['check']: c for c in json.loads(self.output)['checks']}
         self.assertEqual({'Database schema': 0, 'Policy file': 0,
                           'Storage': 0, 'Instance source': 2,
-                          'Backup schedules': 0},
+                          'Backup schedules': 0, 'Agent keys': 0},
                          {name: c['result'] for name, c in checks.items()})
         self.assertIn('nonexistent', checks['Instance source']['details'])
 
@@ -308,3 +317,35 @@ class BackupSchedulesTest(StatusTestCase):
         with open(path, 'w') as f:
             parser.write(f)
         return path
+
+
+class AgentKeysTest(StatusTestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.good_setup()
+
+    def test_readable_master_key_passes_and_counts_keys(self):
+        code, checks = self.status()
+        self.assertEqual(SUCCESS, code, self.output)
+        self.assertCheck(checks, 'Agent keys', 'Success',
+                         '0 instance(s) have an agent key')
+
+    def test_no_master_key_warns_that_a_worker_would_not_start(self):
+        del self.sections['worker']
+        code, checks = self.status()
+        self.assertEqual(WARNING, code, self.output)
+        self.assertCheck(checks, 'Agent keys', 'Warning', 'refuses to start')
+
+    def test_transition_warns(self):
+        self.sections['worker']['require_signed_agent_messages'] = 'false'
+        code, checks = self.status()
+        self.assertEqual(WARNING, code, self.output)
+        self.assertCheck(checks, 'Agent keys', 'Warning', 'rotate-key')
+
+    def test_master_key_others_can_read_fails(self):
+        os.chmod(self.sections['worker']['agent_keys_master_key_file'],
+                 0o644)
+        code, checks = self.status()
+        self.assertEqual(FAILURE, code, self.output)
+        self.assertCheck(checks, 'Agent keys', 'Failure', '0o644')
