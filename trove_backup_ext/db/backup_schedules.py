@@ -292,6 +292,31 @@ def record_run_result(context, schedule_id, run_time, status,
         .values(**values)).rowcount == 1
 
 
+@db_api.retry_on_deadlock
+@db_api.context_manager.writer
+def record_fired_after_skip(context, schedule_id, run_time, status,
+                            backup_id):
+    """The slot of run_time, recorded SKIPPED by one worker while another
+    created its backup, did fire: record status (the backup's) instead,
+    and take back the failure the skip counted. Changes nothing unless
+    SKIPPED is still what is recorded for that slot (a later slot's
+    result stands). Returns whether the row changed."""
+    values = {'last_run_status': status, 'last_run_backup_id': backup_id,
+              'consecutive_failures': sa.case(
+                  (Schedule.consecutive_failures > 0,
+                   Schedule.consecutive_failures - 1), else_=0)}
+    if status == SUCCESS_STATUS:
+        values.update(last_success=run_time, consecutive_failures=0)
+    elif status in FAILURE_STATUSES:
+        values.pop('consecutive_failures')     # One failure, still.
+    return context.session.execute(
+        sa.update(Schedule)
+        .where(Schedule.id == schedule_id,
+               Schedule.last_run_time == run_time,
+               Schedule.last_run_status == SKIPPED)
+        .values(**values)).rowcount == 1
+
+
 @db_api.context_manager.reader
 def get_run(context, run_id):
     """The run, or None."""

@@ -215,13 +215,24 @@ class Scheduler:
                     return self._wait(context, schedule, run, now,
                                       str(exc), counts)
         # A slot skipped at the end of its grace period by another worker
-        # while this one created its backup did fire after all.
-        if schedules_db.update_run(
-                context, run.id,
-                [schedules_db.RETRYING, schedules_db.SKIPPED],
-                schedules_db.FIRED, backup_id=backup_id, reason=None):
-            schedules_db.record_run_result(context, schedule.id, run.slot,
-                                           states.NEW, backup_id)
+        # while this one created its backup did fire after all: its
+        # recorded skip gives way to the backup's status.
+        if schedules_db.update_run(context, run.id, [schedules_db.RETRYING],
+                                   schedules_db.FIRED, backup_id=backup_id,
+                                   reason=None):
+            record = schedules_db.record_run_result
+        elif schedules_db.update_run(context, run.id, [schedules_db.SKIPPED],
+                                     schedules_db.FIRED, backup_id=backup_id,
+                                     reason=None):
+            record = schedules_db.record_fired_after_skip
+        else:
+            record = None
+        if record is not None:
+            # Its status now: it may have ended before the run named it
+            # (backup_ended found no run then).
+            backup = lifecycle.get(context, backup_id)
+            record(context, schedule.id, run.slot,
+                   backup.status if backup else states.NEW, backup_id)
             counts['fired'] += 1
             LOG.info('Schedule %s fired slot %s (%s): backup %s.',
                      schedule.id, _iso(run.slot), run.kind, backup_id)

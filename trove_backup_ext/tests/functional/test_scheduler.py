@@ -5,6 +5,7 @@ casts reach the test's RecordingWorker (so they stay NEW until the test
 completes them, as a worker would on the agent's report).
 """
 
+import collections
 import datetime
 import zoneinfo
 
@@ -297,6 +298,41 @@ class _SchedulerTests(_SchedulerFixture):
         self.complete(manual['id'])
         self.assertEqual(0, self.scheduler.run_once(
             UTC(2025, 1, 1, 1, 1))['fired'])
+
+    def test_a_slot_skipped_while_its_backup_was_made_shows_its_outcome(self):
+        # One worker creates the slot's backup at the very end of the
+        # grace period while another records the slot SKIPPED: the run
+        # becomes FIRED, and the schedule shows what its backup did,
+        # not a skip counted as a failure.
+        schedule = self.add_schedule('0 0 * * *')
+        run = schedules_db.claim_slot(self.admin_context, schedule.id,
+                                      UTC(2025, 1, 1), schedules_db.FULL,
+                                      state=schedules_db.RETRYING)
+        schedules_db.advance_next_run(self.admin_context, schedule.id,
+                                      UTC(2025, 1, 1), UTC(2025, 1, 2))
+        row = self.schedule(schedule.id)
+        other = self.new_scheduler()
+        other._skip(self.admin_context, row, run, 'busy',
+                    collections.Counter())
+        self.assertEqual(('SKIPPED', 1), (self.schedule(
+            schedule.id).last_run_status, self.schedule(
+            schedule.id).consecutive_failures))
+        # The first worker, with the run as it claimed it.
+        counts = collections.Counter()
+        self.scheduler._fire(self.admin_context, row, run,
+                             UTC(2025, 1, 1, 0, 59), counts)
+        self.assertEqual(1, counts['fired'])
+        [run] = self.runs(schedule.id)
+        self.assertEqual(schedules_db.FIRED, run.state)
+        row = self.schedule(schedule.id)
+        self.assertEqual((states.NEW, run.backup_id, 0),
+                         (row.last_run_status, row.last_run_backup_id,
+                          row.consecutive_failures))
+        self.finish(run.backup_id)
+        row = self.schedule(schedule.id)
+        self.assertEqual((states.COMPLETED, UTC(2025, 1, 1), 0),
+                         (row.last_run_status, row.last_success,
+                          row.consecutive_failures))
 
     def test_a_deleted_instance_is_skipped_at_once(self):
         schedule = self.add_schedule('0 0 * * *')
