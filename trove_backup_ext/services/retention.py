@@ -23,7 +23,8 @@ Whatever the rules say, these are kept, with the reason as their rule:
   incremental is useless without its parents); so a full goes only with
   all its children, which are unkept too.
 - last_full: the newest COMPLETED full of the instance (counting backups
-  from outside the schedule), never deleted while it is the last one.
+  from outside the schedule) by creation time, so that every schedule of
+  the instance names the same one; never deleted while it is the last.
 - running: NEW or BUILDING backups (deleting them is refused anyway).
 - recent_failure: a FAILED backup newer than the newest COMPLETED one,
   left for the operator to read its fail_reason.
@@ -191,7 +192,9 @@ def plan(backups, policy, timezone, now, others=()):
              if item.status == states.COMPLETED and not item.deleting and
              item.backup_type == states.FULL]
     if fulls:
-        last_full = _newest_first(fulls)[0]
+        # By creation, not by slot: every schedule of the instance must
+        # name the same backup (others have no slot in this plan).
+        last_full = max(fulls, key=lambda item: (item.created, item.id))
         if last_full.id in live_ids:
             reasons[last_full.id].append('last_full')
     # Ancestors of whatever stays (kept, running, foreign) stay too.

@@ -231,6 +231,26 @@ class ChainAndStatusTest(base.TestCase):
         self.assertEqual({'f1': ('delete', ['max_age_days'])},
                          self.plan(items, {'max_age_days': 30}, others))
 
+    def test_two_schedules_of_one_instance_agree_on_its_last_full(self):
+        # A's full was due at 02:00 but made at 02:40 (it waited for B's,
+        # due and made at 02:30). Each schedule sees its own backups by
+        # slot and the other's by creation: if each judged "the last
+        # full" by those, each would take the other's for it and delete
+        # its own, leaving the instance none.
+        a_full = full('a', UTC(2025, 1, 1, 2, 40), slot=UTC(2025, 1, 1, 2))
+        b_full = full('b', UTC(2025, 1, 1, 2, 30),
+                      slot=UTC(2025, 1, 1, 2, 30))
+        policy = {'max_age_days': 30}
+        by_a = self.plan([a_full], policy, others=[full(
+            'b', b_full.created)])
+        by_b = self.plan([b_full], policy, others=[full(
+            'a', a_full.created)])
+        deleted = {backup_id for result in (by_a, by_b)
+                   for backup_id, (action, _) in result.items()
+                   if action == 'delete'}
+        self.assertEqual({'b'}, deleted)
+        self.assertEqual(('keep', ['last_full']), by_a['a'])
+
     def test_foreign_and_running_children_protect_their_parents(self):
         items = [full('f1', UTC(2025, 1, 1)),
                  full('f2', UTC(2025, 1, 2)),
