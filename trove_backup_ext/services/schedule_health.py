@@ -1,10 +1,12 @@
 """Which backup schedules are failing: no success for twice their period.
 
 Read by trove-backup-status (upgrade_checks.py) and by an admin summary;
-the period of a schedule is the gap between its next two slots (full or
-incremental, whichever come first), so an hourly incremental schedule is
+a schedule is overdue once two of its slots (full or incremental) have
+passed since its last success, so an hourly incremental schedule is
 overdue after two hours without a COMPLETED backup, a nightly full one
-after two days. A schedule that never succeeded counts from its creation.
+after two days, a Monday-to-Friday one on Tuesday (not on Sunday). A
+schedule that never succeeded counts from its creation. Its period, shown,
+is the gap between its next two slots.
 """
 
 from oslo_utils import timeutils
@@ -24,6 +26,16 @@ def period(schedule, now):
         schedule.full_cron, schedule.incremental_cron, schedule.timezone,
         first)
     return second - first
+
+
+def slot_after(schedule, start, count):
+    """The count-th slot of the schedule after start."""
+    slot = start
+    for _ in range(count):
+        slot, _ = schedule_times.next_schedule_slot(
+            schedule.full_cron, schedule.incremental_cron,
+            schedule.timezone, slot)
+    return slot
 
 
 def enabled_schedules(context):
@@ -46,12 +58,18 @@ def overdue(context, now=None, factor=2):
     now = now or timeutils.utcnow()
     found = []
     for schedule in enabled_schedules(context):
+        start = schedule.last_success or schedule.created
         try:
             gap = period(schedule, now)
+            due = slot_after(schedule, start, factor)
         except Exception:
             continue    # A cron the API refused cannot be stored; be safe.
-        since = now - (schedule.last_success or schedule.created)
-        if since > factor * gap:
+        since = now - start
+        # factor slots passed since the last success, none succeeded:
+        # for evenly spaced slots the same as "since > factor * gap",
+        # and no false alarm where they are not (a weekend without
+        # slots, a night of two close ones).
+        if now > due:
             found.append({
                 'schedule_id': schedule.id, 'name': schedule.name,
                 'project_id': schedule.project_id,
