@@ -191,11 +191,16 @@ rabbit_interval_max = 2
 "
     (umask 077
      python3 -c 'import secrets; print(secrets.token_hex(32))' >"$DEP/backup.key"
-     printf '%s\n[database]\nconnection = sqlite:///%s/control.sqlite\n\n[worker]\nbackup_timeout = 10\nreaper_interval = 1\n' \
-         "$common" "$DEP" >"$DEP/control.conf"
+     # The workers' master key seals the agents' keys in the database;
+     # trove-backup-manage instance add writes each agent's key file.
+     python3 -c 'import secrets; print(secrets.token_hex(32))' >"$DEP/agent-keys.master"
+     mkdir -p "$DEP/agent-keys"
+     printf '%s\n[database]\nconnection = sqlite:///%s/control.sqlite\n\n[worker]\nbackup_timeout = 10\nreaper_interval = 1\nagent_keys_master_key_file = %s/agent-keys.master\nagent_key_dir = %s/agent-keys\n\n[scheduler]\ntick_interval = 5\n' \
+         "$common" "$DEP" "$DEP" "$DEP" >"$DEP/control.conf"
      for name in a b; do
-         printf '%s\n[agent]\ndatastore = sqlite\nprogress_interval = 1\n\n[sqlite]\ndatabase_path = %s/live-%s.sqlite\n' \
-             "$common" "$DEP" "$name" >"$DEP/agent-$name.conf"
+         if [ "$name" = a ]; then id=$LIVE_A; else id=$LIVE_B; fi
+         printf '%s\n[agent]\ndatastore = sqlite\nprogress_interval = 1\nkey_file = %s/agent-keys/%s.key\n\n[sqlite]\ndatabase_path = %s/live-%s.sqlite\n' \
+             "$common" "$DEP" "$id" "$DEP" "$name" >"$DEP/agent-$name.conf"
      done)
     for name in a b; do
         python3 - "$DEP/live-$name.sqlite" <<'EOF'
@@ -226,13 +231,13 @@ deploy() {
     rabbitmqctl -q delete_vhost "$VHOST" >/dev/null 2>&1 || true
     rabbitmqctl -q add_vhost "$VHOST" >/dev/null
     rabbitmqctl -q set_permissions -p "$VHOST" guest '.*' '.*' '.*' >/dev/null
+    LIVE_A=$(cat /proc/sys/kernel/random/uuid)
+    LIVE_B=$(cat /proc/sys/kernel/random/uuid)
     write_deployment_configs
     ids=$(project_ids)
     project_a=$(sed -n 1p <<<"$ids")
     project_b=$(sed -n 2p <<<"$ids")
     SQLITE_VERSION=$(python3 -c 'import sqlite3; print(sqlite3.sqlite_version)')
-    LIVE_A=$(cat /proc/sys/kernel/random/uuid)
-    LIVE_B=$(cat /proc/sys/kernel/random/uuid)
     STALLED_A=$(cat /proc/sys/kernel/random/uuid)
     BUILDING_A=$(cat /proc/sys/kernel/random/uuid)
     "$VENV/bin/trove-backup-manage" --config-file "$DEP/control.conf" db sync \
