@@ -41,6 +41,8 @@ def _insert(context, values, parent_id, incremental, quota_limit):
     # The counter row is locked first: creates of one project queue here,
     # always in the same order, so they cannot deadlock on what follows.
     _count_one_more(session, values['project_id'], quota_limit)
+    if values.get('credential_schedule_id'):
+        _schedule_still_there(session, values['credential_schedule_id'])
     if parent_id:
         parent = _usable_parent(session, parent_id, values)
     elif incremental:
@@ -148,14 +150,30 @@ def _usable_parent(session, parent_id, values):
     return parent
 
 
+def _schedule_still_there(session, schedule_id):
+    """Lock the schedule whose storage credentials the new backup uses:
+    once its row is deleted, no backup takes them up any more, so they
+    can be revoked when its last backup goes (storage_credentials.py)."""
+    if session.execute(
+            sa.select(models.BackupSchedule.id)
+            .where(models.BackupSchedule.id == schedule_id)
+            .with_for_update()).scalar_one_or_none() is None:
+        raise exception.BackupScheduleNotFound(uuid=schedule_id)
+
+
 def _last_completed(session, values):
     """The newest COMPLETED backup of the instance taken since its last
-    restore (see _restored_at): none makes the backup a full one."""
+    restore (see _restored_at): none makes the backup a full one. A
+    backup made with a schedule's storage credentials chains only to
+    that schedule's backups: the only ones those credentials read."""
     stmt = (sa.select(Backup)
             .where(Backup.instance_id == values['instance_id'],
                    Backup.project_id == values['project_id'],
                    Backup.status == states.COMPLETED,
                    Backup.delete_requested_at.is_(None)))
+    if values.get('credential_schedule_id'):
+        stmt = stmt.where(Backup.credential_schedule_id ==
+                          values['credential_schedule_id'])
     restored_at = _restored_at(session, values['instance_id'])
     if restored_at is not None:
         stmt = stmt.where(Backup.created > restored_at)

@@ -36,6 +36,7 @@ class Backup(Base):
         Index('ix_backups_datastore_created', 'datastore', 'created', 'id'),
         Index('ix_backups_created', 'created', 'id'),
         Index('ix_backups_parent_id', 'parent_id'),
+        Index('ix_backups_credential_schedule_id', 'credential_schedule_id'),
     )
 
     id = Column(String(36), primary_key=True)
@@ -59,6 +60,10 @@ class Backup(Base):
     # The Keystone trust from the owner under which the worker and agents
     # reach the owner's own Swift account (None: the service's account).
     trust_id = Column(String(64))
+    # The backup schedule whose storage credentials reach this backup's
+    # objects (db/storage_credentials.py); None: its own, or none. Kept
+    # after the schedule is deleted, which keeps those credentials alive.
+    credential_schedule_id = Column(String(36))
     location = Column(String(1024))
     checksum = Column(String(128))
     size = Column(Float)
@@ -177,19 +182,25 @@ class Restore(Base):
 
 
 class StorageCredential(Base):
-    """A Keystone application credential of one backup and one phase of
-    its life (write, read, delete), owned by the backup's creator and
-    limited by access rules to that backup's objects in its owner's Swift
-    account. Its secret is not stored: it is derived from the service's
-    [swift] credential_secret_key (key_id names which) and the row's id."""
+    """A Keystone application credential of one backup (backup_id) or of
+    one backup schedule (schedule_id: for every backup it makes), and one
+    phase of their life (write, read, delete), owned by their creator and
+    limited by access rules to those backups' objects in its owner's Swift
+    account (a schedule's: under container, the ids its backups get). Its
+    secret is not stored: it is derived from the service's [swift]
+    credential_secret_key (key_id names which) and the row's id."""
     __tablename__ = 'storage_credentials'
     __table_args__ = (
         UniqueConstraint('backup_id', 'phase',
                          name='uniq_storage_credentials0backup_id0phase'),
+        UniqueConstraint('schedule_id', 'phase',
+                         name='uniq_storage_credentials0schedule_id0phase'),
     )
 
     id = Column(String(36), primary_key=True)
-    backup_id = Column(String(36), nullable=False)
+    backup_id = Column(String(36))
+    schedule_id = Column(String(36))
+    container = Column(String(256))
     phase = Column(String(16), nullable=False)
     credential_id = Column(String(64), nullable=False)
     user_id = Column(String(64), nullable=False)
