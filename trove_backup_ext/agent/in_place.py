@@ -121,6 +121,11 @@ class Unconfirmed(Exception):
     with its journal at CONFIRMING, until recover() gets an answer."""
 
 
+class RollbackBlocked(datastore_base.DatastoreError):
+    """A failed restore whose server could not be stopped to put the old
+    data back: the old data stays aside, untouched, until it can."""
+
+
 def restore_in_place(datastore, restore_id, write_restored, confirm=None,
                      before_swap=None, journal_extra=None,
                      recover_confirm=None):
@@ -220,13 +225,28 @@ def _swap(datastore, journal):
 
 
 def _roll_back(datastore, journal):
-    """Put the data recorded as moved aside back, and start on it."""
+    """Put the data recorded as moved aside back, and start on it.
+
+    If the server on the restored data cannot be stopped, nothing is
+    moved: renaming directories under a running server would have it
+    write into the old data (or serve deleted files), and the start that
+    follows would fail on the server still holding the port. The
+    journal stays, so the agent's next start (recover) tries again, and
+    the error names where the old data is kept.
+    """
     paths = journal.paths
     try:
         datastore.stop()
-    except Exception:
+    except Exception as exc:
         LOG.exception('Could not stop the server on the restored data of '
-                      '%s; putting the old data back anyway.', paths.live)
+                      '%s; the old data stays in %s.', paths.live,
+                      paths.aside)
+        raise RollbackBlocked(
+            reason='The restore failed and the server on the restored data '
+                   'of %s could not be stopped (%s): the old data is kept, '
+                   'untouched, in %s. Stop the server; the agent puts the '
+                   'old data back when it starts next.'
+                   % (paths.live, exc, paths.aside))
     moved = journal.state['moved']
     if moved:
         aside_live = os.path.join(paths.aside, os.path.basename(paths.live))

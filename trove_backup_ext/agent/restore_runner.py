@@ -126,6 +126,13 @@ class RestoreRunner:
                         'its data.', restore_id, reason)
             self._report(context, info, states.FAILED, wait=False,
                          fail_reason=_failed(reason))
+        except in_place.RollbackBlocked as exc:
+            # The instance does not have its data back: no verdict.
+            LOG.exception('Restore %s failed and was not rolled back',
+                          restore_id)
+            self._report(context, info, states.FAILED, wait=False,
+                         fail_reason=runner.describe_failure(exc)[
+                             :_REASON_KEPT])
         except Exception as exc:
             LOG.exception('Restore %s failed', restore_id)
             self._report(context, info, states.FAILED, wait=False,

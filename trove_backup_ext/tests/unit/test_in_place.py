@@ -104,6 +104,39 @@ class InPlaceTest(base.TestCase):
                          datastore.calls)
         self.assertEqual([], self.leftovers())
 
+    def test_rollback_never_moves_data_under_a_server_it_cannot_stop(self):
+        datastore = _Datastore(self.conf)
+        stops = []
+
+        def stop():
+            stops.append('stop')
+            if len(stops) == 2:     # The rollback's stop.
+                raise OSError('the server did not stop')
+        datastore.stop = stop
+
+        def damaged(staging):
+            os.makedirs(staging)
+            path = os.path.join(staging, 'r.db')
+            with open(path, 'wb') as out:
+                out.write(b'SQLite format 3\x00' + b'\xff' * 4000)
+            return path
+        error = self.assertRaises(in_place.RollbackBlocked,
+                                  in_place.restore_in_place, datastore,
+                                  'r1', damaged)
+        self.assertIn('could not be stopped', str(error))
+        # Nothing moved: the restored file is where the server has it,
+        # the old data aside and the journal kept for the next start.
+        with open(self.live, 'rb') as restored:
+            self.assertEqual(b'\xff' * 16, restored.read(32)[16:])
+        aside = in_place.Paths(self.live, 'r1').aside
+        self.assertEqual(['old', 'in wal'],
+                         values_of(os.path.join(aside, 'live.db')))
+        self.assertTrue(in_place.Paths.journals(self.live))
+        # Once the server stops, the agent's start puts the old data back.
+        self.assertEqual([], in_place.recover(_Datastore(self.conf)))
+        self.assertEqual(['old', 'in wal'], values_of(self.live))
+        self.assertEqual([], self.leftovers())
+
     def test_failed_download_never_touches_the_instance(self):
         datastore = _Datastore(self.conf)
 
