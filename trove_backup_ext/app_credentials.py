@@ -74,6 +74,20 @@ def _quoted(text):
     return parse.quote(text, safe=_PATH_SAFE)
 
 
+quoted = _quoted
+
+
+def check_rule_paths(paths):
+    """Refuse (400) access rule paths longer than Keystone takes."""
+    for path in paths:
+        if len(path) > _MAX_RULE_PATH:
+            raise exception.BadRequest(
+                reason='The container name is too long for a credential '
+                       'limited to it (Keystone allows %d characters per '
+                       'path); choose a shorter swift_container.'
+                % _MAX_RULE_PATH)
+
+
 def access_rules(account_path, phase, backup, chain):
     """The object-store requests a phase needs. backup and chain's
     entries are (container, backup id); chain is the backup's ancestors,
@@ -99,13 +113,7 @@ def access_rules(account_path, phase, backup, chain):
         # Deleting lists the container (names only) for the backup's
         # prefix, then deletes its objects.
         rules = [('GET', root), ('DELETE', own), ('HEAD', own)]
-    for _, path in rules:
-        if len(path) > _MAX_RULE_PATH:
-            raise exception.BadRequest(
-                reason='The container name is too long for a credential '
-                       'limited to it (Keystone allows %d characters per '
-                       'path); choose a shorter swift_container.'
-                % _MAX_RULE_PATH)
+    check_rule_paths([path for _, path in rules])
     return [{'service': 'object-store', 'method': method, 'path': path}
             for method, path in rules]
 
@@ -133,6 +141,15 @@ def _endpoint(options, session):
                                 region_name=options.region_name)
 
 
+def account_path(options, session):
+    """/v1/AUTH_<project>: the owner's account, as access rules name it,
+    from the catalog of session's token."""
+    path = parse.urlparse(_endpoint(options, session)).path
+    # Swift serves /v1/<account> at its root; a prefix a proxy in front
+    # strips would not be in the path auth_token matches.
+    return '/' + '/'.join(path.rstrip('/').split('/')[-2:])
+
+
 class CredentialMaker:
     """The API's side: makes a backup's credentials from the caller's
     token."""
@@ -148,6 +165,32 @@ class CredentialMaker:
         return ks_session.Session(auth=auth, verify=_verify(self.options),
                                   timeout=self.options.timeout)
 
+    caller_session = _caller_session
+
+    def post_credential(self, context, session, body):
+        """Create an application credential of the caller's; Keystone's
+        answer (its id)."""
+        response = session.post(
+            '%s/users/%s/application_credentials' % (
+                _identity_url(self.options.auth_url), context.user_id),
+            # Not logged, even at debug: the body and the answer hold the
+            # secret and the id.
+            json={'application_credential': body}, raise_exc=True,
+            log=False)
+        return response.json()['application_credential']
+
+    def delete_credential(self, session, user_id, credential_id,
+                          backup_id=None, schedule_id=None):
+        """Best effort: delete a credential just made."""
+        try:
+            session.delete('%s/users/%s/application_credentials/%s' % (
+                _identity_url(self.options.auth_url), user_id,
+                credential_id), log=False)
+        except ks_exceptions.ClientException as exc:
+            LOG.warning('Could not delete an unused storage credential of '
+                        '%s %s: %s', 'backup' if backup_id else 'schedule',
+                        backup_id or schedule_id, trusts.status(exc))
+
     def check(self, context, project_id):
         """Refuse early (403) a caller that cannot delegate: before the
         backup's row is written."""
@@ -161,10 +204,7 @@ class CredentialMaker:
         session = self._caller_session(context)
         made = []
         try:
-            account = parse.urlparse(_endpoint(self.options, session)).path
-            # Swift serves /v1/<account> at its root; a prefix a proxy in
-            # front strips would not be in the path auth_token matches.
-            account = '/' + '/'.join(account.rstrip('/').split('/')[-2:])
+            account = account_path(self.options, session)
             for phase in PHASES:
                 made.append(self._create_one(
                     context, session, backup, chain, phase, role, account))
@@ -196,7 +236,7 @@ class CredentialMaker:
                     self.options.retained_credential_days * 86400)
         expires = (timeutils.utcnow() +
                    datetime.timedelta(seconds=lifetime) if lifetime else None)
-        body = {'application_credential': {
+        made = self.post_credential(context, session, {
             'name': 'trove-backup-%s-%s' % (backup.id, phase),
             'description': 'The %s phase of backup %s (trove-backup-ext).'
                            % (phase, backup.id),
@@ -206,15 +246,7 @@ class CredentialMaker:
             'access_rules': access_rules(
                 account, phase, (backup.container, backup.id),
                 [(row.container, row.id) for row in chain]),
-            'expires_at': expires.isoformat() if expires else None,
-        }}
-        response = session.post(
-            '%s/users/%s/application_credentials' % (
-                _identity_url(self.options.auth_url), context.user_id),
-            # Not logged, even at debug: the body and the answer hold the
-            # secret and the id.
-            json=body, raise_exc=True, log=False)
-        made = response.json()['application_credential']
+            'expires_at': expires.isoformat() if expires else None})
         return credentials_db.add(context, {
             'id': row_id, 'backup_id': backup.id, 'phase': phase,
             'credential_id': made['id'], 'user_id': context.user_id,
@@ -223,14 +255,8 @@ class CredentialMaker:
 
     def _delete(self, context, session, rows):
         for row in rows:
-            try:
-                session.delete('%s/users/%s/application_credentials/%s' % (
-                    _identity_url(self.options.auth_url), row.user_id,
-                    row.credential_id), log=False)
-            except ks_exceptions.ClientException as exc:
-                LOG.warning('Could not delete an unused storage credential '
-                            'of backup %s: %s', row.backup_id,
-                            trusts.status(exc))
+            self.delete_credential(session, row.user_id, row.credential_id,
+                                   backup_id=row.backup_id)
             credentials_db.remove(context, row.id)
 
     def discard(self, context, backup_id):

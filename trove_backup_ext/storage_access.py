@@ -2,20 +2,27 @@
 
 A backup in the service's own account (the default) needs nothing: the
 worker and the agent use [swift]'s credentials. A backup in its owner's
-account has either application credentials (app_credentials.py), one per
-phase, or a trust (trusts.py, the fallback, and backups made before
-application credentials). Either way an agent gets a token issued for the
-phase it runs, never a password or a secret; the worker revokes each
-credential when its phase can no longer come: the write one when the
-backup is COMPLETED or FAILED, the read one when it FAILED, all of them
-when it is deleted.
+account has either application credentials, one per phase (its own,
+app_credentials.py, or those of the schedule that made it,
+schedule_credentials.py), or a trust (trusts.py, the fallback, and backups
+made before application credentials). Either way an agent gets a token
+issued for the phase it runs, never a password or a secret; the worker
+revokes each credential when its phase can no longer come: the write one
+when the backup is COMPLETED or FAILED, the read one when it FAILED, all
+of them when it is deleted (a schedule's: when the schedule and the
+backups that use them are gone).
 """
 
+import datetime
+
 from oslo_log import log as logging
+from oslo_utils import timeutils
 
 from trove_backup_ext import app_credentials
+from trove_backup_ext.db import lifecycle
 from trove_backup_ext.db import storage_credentials as credentials_db
 from trove_backup_ext import exception
+from trove_backup_ext import schedule_credentials
 from trove_backup_ext import states
 from trove_backup_ext import storage
 from trove_backup_ext import trusts
@@ -25,6 +32,9 @@ LOG = logging.getLogger(__name__)
 WRITE = app_credentials.WRITE
 READ = app_credentials.READ
 DELETE = app_credentials.DELETE
+# A schedule's credentials are made just before its row is written: the
+# reaper leaves younger ones of no schedule alone.
+_SCHEDULE_MAKING = datetime.timedelta(minutes=10)
 # Phases that can no longer come once a backup ended so.
 _ENDED = {states.COMPLETED: (WRITE,), states.FAILED: (WRITE, READ)}
 
@@ -45,8 +55,20 @@ def check_worker(conf):
             % ', '.join(missing))
 
 
+def _held(context, backup):
+    """Whether the backup is reached with credentials: its own, or its
+    schedule's (schedule_credentials.py)."""
+    if backup.credential_schedule_id:
+        return True
+    return bool(credentials_db.of_backup(context, backup.id))
+
+
 def _credential(context, backup, phase):
-    row = credentials_db.get(context, backup.id, phase)
+    if backup.credential_schedule_id:
+        row = credentials_db.of_schedule(
+            context, backup.credential_schedule_id, [phase]).get(phase)
+    else:
+        row = credentials_db.get(context, backup.id, phase)
     if row is None:
         raise exception.ServiceUnavailable(
             reason='Backup %s has no %s credential any more (it was '
@@ -60,7 +82,7 @@ def agent_fields(conf, context, backup, phase):
     owner-account backup, else nothing."""
     if backup.trust_id:
         return {'storage_access': trusts.issue_token(conf, backup.trust_id)}
-    if credentials_db.of_backup(context, backup.id):
+    if _held(context, backup):
         return {'storage_access': app_credentials.issue_token(
             conf, _credential(context, backup, phase))}
     return {}
@@ -71,8 +93,7 @@ def driver(conf, context, backup, phase):
     if backup.trust_id:
         return storage.load(conf, backup.storage_driver,
                             trust_id=backup.trust_id)
-    if backup.storage_driver == 'swift' and credentials_db.of_backup(
-            context, backup.id):
+    if backup.storage_driver == 'swift' and _held(context, backup):
         return storage.load(conf, backup.storage_driver,
                             session=app_credentials.session_for(
                                 conf, _credential(context, backup, phase)))
@@ -91,14 +112,31 @@ def _revoke(conf, context, backup_id, phases=None):
 
 
 def ended(conf, context, backup_id, status):
-    """Revoke what a backup that ended in status no longer needs."""
+    """Revoke what a backup that ended in status no longer needs (of its
+    schedule's credentials: the write one, if the schedule is gone and
+    this was its last running backup)."""
     if status in _ENDED:
         _revoke(conf, context, backup_id, _ENDED[status])
+        try:
+            backup = lifecycle.get(context, backup_id)
+        except Exception as exc:
+            # Never the caller's failure: the reaper finds it.
+            LOG.warning('Could not read backup %s to release its '
+                        'schedule\'s credentials (%s).', backup_id,
+                        type(exc).__name__)
+            return
+        if backup is not None and backup.credential_schedule_id:
+            schedule_credentials.release_unneeded(
+                conf, context, backup.credential_schedule_id)
 
 
 def deleted(conf, context, backup):
-    """Revoke everything of a backup whose row is gone."""
+    """Revoke everything of a backup whose row is gone (its schedule's
+    credentials, if the schedule is gone and this was its last backup)."""
     _revoke(conf, context, backup.id)
+    if backup.credential_schedule_id:
+        schedule_credentials.release_unneeded(conf, context,
+                                              backup.credential_schedule_id)
     if backup.trust_id:
         trusts.release(conf, backup.trust_id, backup.id)
 
@@ -108,7 +146,8 @@ def revoke_left_over(conf, context):
     done."""
     done = 0
     try:
-        for row in credentials_db.left_over(context):
+        for row in credentials_db.left_over(
+                context, made_before=timeutils.utcnow() - _SCHEDULE_MAKING):
             done += bool(app_credentials.revoke(conf, context, row))
     except Exception as exc:
         LOG.warning('Revoking left-over storage credentials failed (%s); '

@@ -8,6 +8,7 @@ from trove_backup_ext.api.controllers import root
 from trove_backup_ext.api import hooks
 from trove_backup_ext import instance_sources
 from trove_backup_ext import rpc
+from trove_backup_ext import schedule_credentials
 from trove_backup_ext.services import backup_schedules as schedule_service
 from trove_backup_ext.services import backups as backup_service
 from trove_backup_ext.services import restores as restore_service
@@ -17,7 +18,9 @@ from trove_backup_ext.worker import rpcapi as worker_rpcapi
 
 def setup_app(conf, instance_source=None, worker_api=None):
     """The bare pecan app; deploy.py wraps it in the middleware stack."""
-    trust_maker = credential_maker = None
+    trust_maker = credential_maker = schedule_maker = None
+    if schedule_credentials.needed(conf):
+        schedule_maker = schedule_credentials.ScheduleCredentialMaker(conf)
     if conf.swift.store_in_owner_account:
         trusts.check_configuration(conf)
         if conf.swift.owner_account_credentials == 'trust':
@@ -34,7 +37,7 @@ def setup_app(conf, instance_source=None, worker_api=None):
         'restore_service': restore_service.RestoreService(
             conf, instance_source, worker_api),
         'backup_schedule_service': schedule_service.BackupScheduleService(
-            conf, instance_source),
+            conf, instance_source, credentials=schedule_maker),
     }
     application = pecan.make_app(
         root.RootController(root.load_resource_controllers()),

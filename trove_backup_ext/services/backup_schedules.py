@@ -10,7 +10,9 @@ from oslo_utils import timeutils
 from oslo_utils import uuidutils
 
 from trove_backup_ext.db import backup_schedules as schedules_db
+from trove_backup_ext.db import storage_credentials as credentials_db
 from trove_backup_ext import exception
+from trove_backup_ext import schedule_credentials
 from trove_backup_ext.services import instance_access
 from trove_backup_ext.services import schedule_times
 
@@ -65,9 +67,13 @@ def _next_run(values, now):
 
 class BackupScheduleService:
 
-    def __init__(self, conf, instance_source):
+    def __init__(self, conf, instance_source, credentials=None):
+        """credentials: a schedule_credentials.ScheduleCredentialMaker
+        when scheduled backups are kept in their owners' Swift accounts
+        (each schedule gets its own credentials from its creator)."""
         self.conf = conf
         self.instances = instance_source
+        self.credentials = credentials
 
     @staticmethod
     def _visible_project(context):
@@ -112,11 +118,39 @@ class BackupScheduleService:
         values.update({key: retention.get(key) for key in RETENTION_KEYS})
         _check_times(values)
         values['next_run'] = _next_run(values, timeutils.utcnow())
-        return schedules_db.create(context, values)
+        if self.credentials is None:
+            return schedules_db.create(context, values)
+        # Its credentials first: refused (4xx), nothing is written.
+        values['id'] = uuidutils.generate_uuid()
+        self.credentials.create(context, values['id'], project_id,
+                                instance.id)
+        try:
+            return schedules_db.create(context, values)
+        except Exception:
+            self.credentials.discard(context, values['id'])
+            raise
 
     def update(self, context, schedule, changes):
         """Apply a PATCH the schema admitted (JSON merge patch: a null
-        clears a nullable field) to schedule, the row the caller read."""
+        clears a nullable field) to schedule, the row the caller read.
+        Setting enabled gives a schedule without storage credentials its
+        own, from the caller's token (refused: nothing changes)."""
+        made = []
+        if self.credentials is not None and changes.get('enabled'):
+            before = set(credentials_db.of_schedule(context, schedule.id))
+            self.credentials.create(context, schedule.id,
+                                    schedule.project_id,
+                                    schedule.instance_id)
+            made = [row for phase, row in credentials_db.of_schedule(
+                context, schedule.id).items() if phase not in before]
+        try:
+            return self._update(context, schedule, changes)
+        except Exception:
+            if made:
+                self.credentials.discard(context, schedule.id, made)
+            raise
+
+    def _update(self, context, schedule, changes):
         for attempt in range(_UPDATE_ATTEMPTS):
             values = self._merged(schedule, changes)
             try:
@@ -159,6 +193,10 @@ class BackupScheduleService:
     def delete(self, context, schedule):
         schedules_db.delete(context, schedule.id,
                             self._visible_project(context))
+        # What none of its backups needs goes now; the rest with the
+        # last backup that uses it (or the reaper).
+        schedule_credentials.release_unneeded(self.conf, context,
+                                              schedule.id)
 
     def retention_preview(self, context, schedule):
         """What the next pruning would delete, and by which rule: the

@@ -34,16 +34,18 @@ def _canonical(uuid):
 class BackupService:
 
     def __init__(self, conf, instance_source, worker_api, trusts=None,
-                 credentials=None):
+                 credentials=None, scheduled_storage=None):
         """When backups are kept in their owners' Swift accounts ([swift]
         store_in_owner_account), credentials: an
         app_credentials.CredentialMaker, or trusts: a trusts.TrustMaker
-        (owner_account_credentials = trust)."""
+        (owner_account_credentials = trust); for the scheduler,
+        scheduled_storage: a schedule_credentials.ScheduledStorage."""
         self.conf = conf
         self.instances = instance_source
         self.worker = worker_api
         self.trusts = trusts
         self.credentials = credentials
+        self.scheduled_storage = scheduled_storage
 
     @staticmethod
     def _visible_project(context):
@@ -68,12 +70,14 @@ class BackupService:
                                     after)
         return rows[:limit], len(rows) > limit
 
-    def create(self, context, project_id, spec, backup_id=None):
+    def create(self, context, project_id, spec, backup_id=None,
+               schedule=None):
         """Create a NEW backup from a validated request and cast it.
 
         backup_id: the new backup's id (default: a new one). The scheduler
         derives it from the slot's run, so that a second attempt at one
-        slot finds the first one's backup instead of making another."""
+        slot finds the first one's backup instead of making another;
+        schedule: the schedule whose slot it is (the scheduler's)."""
         instance = self.instances.get_instance(context,
                                                _canonical(spec['instance']))
         if instance.project_id != project_id:
@@ -95,6 +99,10 @@ class BackupService:
             'container': self._container(context, project_id, instance.id,
                                          spec),
         }
+        if (schedule is not None and self.scheduled_storage is not None
+                and values['storage_driver'] == 'swift'):
+            # No caller's token: the schedule's own credentials.
+            self.scheduled_storage.prepare(context, schedule, values)
         delegate = (self.credentials is not None and
                     values['storage_driver'] == 'swift')
         if delegate:

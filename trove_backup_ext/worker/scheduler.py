@@ -26,6 +26,7 @@ from trove_backup_ext.db import backup_schedules as schedules_db
 from trove_backup_ext.db import lifecycle
 from trove_backup_ext import exception
 from trove_backup_ext import notifications
+from trove_backup_ext import schedule_credentials
 from trove_backup_ext.services import retention
 from trove_backup_ext.services import schedule_times
 from trove_backup_ext import states
@@ -38,8 +39,12 @@ _RETRY_LATER = (exception.UnprocessableEntity, exception.QuotaExceeded,
                 exception.ServiceUnavailable)
 
 
-def slot_backup_id(run_id):
-    """The id of the backup a run makes: the same on every attempt."""
+def slot_backup_id(run_id, schedule_id=None):
+    """The id of the backup a run makes: the same on every attempt. With
+    schedule_id, under that schedule's prefix, which its storage
+    credentials reach (schedule_credentials.py)."""
+    if schedule_id is not None:
+        return schedule_credentials.slot_backup_id(schedule_id, run_id)
     return str(uuid.uuid5(_RUN_NAMESPACE, run_id))
 
 
@@ -191,7 +196,12 @@ class Scheduler:
     # Firing a claimed slot.
 
     def _fire(self, context, schedule, run, now, counts):
-        backup_id = slot_backup_id(run.id)
+        # The id named on the run stands (a retry); a schedule holding
+        # storage credentials names its backups under its prefix.
+        scoped = (schedule_credentials.needed(self.conf) and
+                  schedule_credentials.prefix_of(context, schedule))
+        backup_id = run.backup_id or slot_backup_id(
+            run.id, schedule.id if scoped else None)
         if run.backup_id is None:
             # Named before it exists: a backup that ends at once finds
             # its run (see backup_ended).
@@ -202,7 +212,8 @@ class Scheduler:
             try:
                 self.backups.create(
                     owner_context(schedule), schedule.project_id,
-                    self._spec(schedule, run), backup_id=backup_id)
+                    self._spec(schedule, run), backup_id=backup_id,
+                    schedule=schedule)
             except exception.NotFound as exc:
                 return self._skip(context, schedule, run, str(exc), counts)
             except Exception as exc:

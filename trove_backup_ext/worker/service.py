@@ -10,6 +10,7 @@ from trove_backup_ext import context as backup_context
 from trove_backup_ext import instance_sources
 from trove_backup_ext import notifications
 from trove_backup_ext import rpc
+from trove_backup_ext import schedule_credentials
 from trove_backup_ext.services import backups as backup_service
 from trove_backup_ext import storage_access
 from trove_backup_ext.worker import manager as worker_manager
@@ -48,10 +49,14 @@ class WorkerService:
             restores=self.restores, verifier=self.verifier)
         # Schedules fire through the API's path: the same checks, quota
         # and create_backup cast as a user's POST.
+        # With store_in_owner_account, with the schedule's own storage
+        # credentials (there is no caller's token to make a backup's).
         self.scheduler = worker_scheduler.Scheduler(
             conf, backup_service.BackupService(
-                conf, instance_source, worker_rpcapi.WorkerAPI(conf,
-                                                               transport)),
+                conf, instance_source,
+                worker_rpcapi.WorkerAPI(conf, transport),
+                scheduled_storage=schedule_credentials.ScheduledStorage(
+                    conf) if schedule_credentials.needed(conf) else None),
             notifier)
         self.manager.end_listeners.append(self.scheduler.backup_ended)
         self.server = messaging.get_rpc_server(

@@ -43,7 +43,9 @@ ENCRYPTION_KEY = '6b' * 32
 SECRET_KEY = 'c0' * 32
 
 
-class StorageCredentialTest(base.TestCase):
+class OwnerAccountFixture(base.TestCase):
+    """The API (keystone), the worker, Keystone and Swift; an agent with
+    no [swift] credentials (self.agent_conf) when a test starts one."""
 
     def setUp(self):
         super().setUp()
@@ -160,6 +162,9 @@ class StorageCredentialTest(base.TestCase):
 
     def assert_refused(self, status):
         self.assertIn(status, (401, 403))
+
+
+class StorageCredentialTest(OwnerAccountFixture):
 
     def test_each_credential_reaches_its_phase_of_its_backup_only(self):
         token = self.users.add('member', ks.PROJECT_A)
