@@ -253,3 +253,48 @@ class ScheduleCredentialTest(sc.OwnerAccountFixture):
         backup_id = self.fire(schedule_id)
         self.assertTrue(backup_id.startswith(
             schedule_credentials.id_prefix(schedule_id)))
+
+    def test_incremental_chains_to_the_schedule_and_restores(self):
+        self.useFixture(fixtures.FakeLogger(name='trove_backup_ext',
+                                            level=logging.DEBUG))
+        token = self.users.add('member', ks.PROJECT_A)
+        response = self.create_schedule(token, full_cron='0 0 1 1 *',
+                                        incremental_cron='0 * * * *',
+                                        retention={})
+        self.assertEqual(201, response.status_code, response.text)
+        schedule_id = response.json()['backup_schedule']['id']
+        self.useFixture(ef.Agent(self.agent_conf, self.instance.id))
+        full = self.fire(schedule_id)
+        shown = self.wait_backup(token, full, states.COMPLETED,
+                                 states.FAILED)
+        self.assertEqual((states.COMPLETED, None),
+                         (shown['status'], shown['parent_id']))
+        # A backup by hand is now the instance's newest; the schedule's
+        # credentials cannot read it, so its incremental's parent is the
+        # schedule's own newest.
+        by_hand, rows = self.create(token)
+        self.assertEqual({'write', 'read', 'delete'}, set(rows))
+        self.assertEqual(states.COMPLETED, self.wait_backup(
+            token, by_hand, states.COMPLETED, states.FAILED)['status'])
+        with sqlite3.connect(self.live) as connection:
+            connection.execute("INSERT INTO items VALUES (-1, 'new')")
+        after = real.digest(self.live)
+        child = self.fire(schedule_id)
+        shown = self.wait_backup(token, child, states.COMPLETED,
+                                 states.FAILED)
+        self.assertEqual((states.COMPLETED, full),
+                         (shown['status'], shown['parent_id']),
+                         lifecycle.get(self.context, child).fail_reason)
+        with sqlite3.connect(self.live) as connection:
+            connection.execute('DELETE FROM items')
+        response = self.api_call('POST', token.id, '/restores', json={
+            'restore': {'backup_id': child,
+                        'instance_id': self.instance.id}})
+        self.assertEqual(202, response.status_code, response.text)
+        restore_id = response.json()['restore']['id']
+        restore = ef.wait_for(lambda: (lambda shown: shown if shown[
+            'status'] in (states.COMPLETED, states.FAILED) else None)(
+            self.api_call('GET', token.id, '/restores/' + restore_id
+                          ).json()['restore']), timeout=90)
+        self.assertEqual(states.COMPLETED, restore['status'], restore)
+        self.assertEqual(after, real.digest(self.live))
