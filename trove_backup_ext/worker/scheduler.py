@@ -209,6 +209,10 @@ class Scheduler:
                                     schedules_db.RETRYING,
                                     backup_id=backup_id)
         if lifecycle.get(context, backup_id) is None:
+            if schedules_db.get_run(context, run.id) is None:
+                # Its schedule was deleted since the claim (the runs go
+                # with it): the DELETE's 204 said nothing more happens.
+                return None
             try:
                 self.backups.create(
                     owner_context(schedule), schedule.project_id,

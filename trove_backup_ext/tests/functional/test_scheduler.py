@@ -334,6 +334,22 @@ class _SchedulerTests(_SchedulerFixture):
                          (row.last_run_status, row.last_success,
                           row.consecutive_failures))
 
+    def test_a_schedule_deleted_after_the_claim_makes_no_backup(self):
+        # The API's DELETE (204: nothing left to do) lands between the
+        # worker's claim and its firing: the run went with the schedule,
+        # and no backup may appear after the 204.
+        schedule = self.add_schedule('0 0 * * *')
+        run = schedules_db.claim_slot(self.admin_context, schedule.id,
+                                      UTC(2025, 1, 1), schedules_db.FULL,
+                                      state=schedules_db.RETRYING)
+        row = self.schedule(schedule.id)
+        schedules_db.delete(self.admin_context, schedule.id)
+        counts = collections.Counter()
+        self.scheduler._fire(self.admin_context, row, run, UTC(2025, 1, 1),
+                             counts)
+        self.assertEqual([], self.backups())
+        self.assertEqual(0, counts['fired'])
+
     def test_a_deleted_instance_is_skipped_at_once(self):
         schedule = self.add_schedule('0 0 * * *')
         with self.database.engine.begin() as connection:
