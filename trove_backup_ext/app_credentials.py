@@ -100,11 +100,14 @@ def access_rules(account_path, phase, backup, chain):
         c, backup_manifest.object_prefix(b)))) for c, b in
         [backup] + list(chain)]
     if phase == WRITE:
-        # The container is made if missing; the backup's objects are
-        # written; the parents' are read (an incremental's base). No
-        # listing, no DELETE: what a failed run left is removed by the
-        # worker with the delete credential.
-        rules = [('HEAD', root), ('PUT', root), ('PUT', own)]
+        # The backup's objects are written; the parents' are read (an
+        # incremental's base). Not the container itself: a PUT of it sets
+        # its metadata (X-Container-Read: .r:* opens every backup in it to
+        # anyone, a temp-URL key signs URLs for all its objects) and a
+        # HEAD shows it; the API made it (make_container). No listing, no
+        # DELETE: what a failed run left is removed by the worker with the
+        # delete credential.
+        rules = [('PUT', own)]
         rules += [('GET', path) for path in read[1:]]
     elif phase == READ:
         rules = [(method, path) for path in read
@@ -148,6 +151,17 @@ def account_path(options, session):
     # Swift serves /v1/<account> at its root; a prefix a proxy in front
     # strips would not be in the path auth_token matches.
     return '/' + '/'.join(path.rstrip('/').split('/')[-2:])
+
+
+def make_container(options, session, container):
+    """Create the owner's container if missing, with the caller's own
+    token: the backup's credentials may not touch the container."""
+    url = '%s/%s' % (_endpoint(options, session).rstrip('/'),
+                     parse.quote(container, safe=''))
+    try:
+        session.head(url, log=False)
+    except ks_exceptions.NotFound:
+        session.put(url, log=False)
 
 
 class CredentialMaker:
@@ -205,6 +219,7 @@ class CredentialMaker:
         made = []
         try:
             account = account_path(self.options, session)
+            make_container(self.options, session, backup.container)
             for phase in PHASES:
                 made.append(self._create_one(
                     context, session, backup, chain, phase, role, account))

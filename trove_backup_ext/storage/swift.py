@@ -313,8 +313,11 @@ class SwiftStorage(base.Storage):
             connection = self._idle.get_nowait()
         except queue.Empty:
             connection = self._new_connection()
-        if self.grant is not None and connection.token != self.grant.token:
+        if self.grant is not None:
+            # swiftclient forgets both on a 401 (a refused HEAD of the
+            # container included).
             connection.token = self.grant.token
+            connection.url = self.grant.storage_url
         try:
             yield connection
         finally:
@@ -400,6 +403,13 @@ class SwiftStorage(base.Storage):
             # PUT is idempotent: a writer racing us to create it is fine.
             self._call('create', 'container %s' % container,
                        'put_container', container)
+        except base.StorageError:
+            if not self._restricted:
+                raise
+            # A backup's own credentials may not touch its container (a
+            # PUT of it would set ACLs or a temp-URL key that open every
+            # backup in it): the API made it with the owner's token.
+            # Writing the objects says if it did not.
 
     def put_object(self, container, name, data):
         check_container(container)

@@ -216,7 +216,15 @@ class StorageCredentialTest(OwnerAccountFixture):
             self.assert_refused(self.swift('GET', restricted, ''))
 
         # Each phase, its methods on the backup's own paths.
-        self.assertEqual(201, self.swift('PUT', write, '/' + self.container))
+        # The container the API made with the caller's token: no
+        # credential may set its metadata (ACLs, temp-URL keys).
+        self.assertEqual(204, self.swift('HEAD', token.id,
+                                         '/' + self.container))
+        for restricted in (write, read):
+            self.assert_refused(self.swift('PUT', restricted,
+                                           '/' + self.container))
+            self.assert_refused(self.swift('HEAD', restricted,
+                                           '/' + self.container))
         self.assertEqual(201, self.swift('PUT', write, own + 'probe'))
         self.assert_refused(self.swift('DELETE', write, own + 'probe'))
         self.assert_refused(self.swift('PUT', write,
