@@ -86,8 +86,10 @@ def access_rules(account, phase, container, schedule_id):
     own = '%s/%s*/**' % (root, id_prefix(schedule_id))
     if phase == WRITE:
         # An incremental reads its parent: the schedule's own backups
-        # only (db/backups.py picks it so).
-        rules = [('HEAD', root), ('PUT', root), ('PUT', own), ('GET', own)]
+        # only (db/backups.py picks it so). Not the container itself (a
+        # PUT of it sets ACLs or a temp-URL key that would open every
+        # backup in it): the API makes it with the caller's token.
+        rules = [('PUT', own), ('GET', own)]
     elif phase == READ:
         rules = [('GET', own), ('HEAD', own)]
     else:
@@ -128,6 +130,7 @@ class ScheduleCredentialMaker:
         made = []
         try:
             account = app_credentials.account_path(self.options, session)
+            app_credentials.make_container(self.options, session, container)
             for phase in PHASES:
                 if phase not in have:
                     made.append(self._create_one(

@@ -96,7 +96,16 @@ class ScheduleCredentialTest(sc.OwnerAccountFixture):
             self.assert_refused(self.swift('PUT', restricted,
                                            '/%s/x' % self.other))
             self.assert_refused(self.swift('GET', restricted, ''))
-        self.assertEqual(201, self.swift('PUT', write, '/' + self.container))
+        # The API made the container with the creator's token; none of
+        # the schedule's tokens may touch it (its metadata would open
+        # every backup in it).
+        for restricted in (write, read, delete):
+            self.assert_refused(self.swift(
+                'PUT', restricted, '/' + self.container,
+                **{'X-Container-Read': '.r:*'}))
+            self.assert_refused(self.swift(
+                'POST', restricted, '/' + self.container,
+                **{'X-Container-Meta-Temp-URL-Key': 'k'}))
         mine = '/%s/%s0000-000000000000/probe' % (self.container, prefix)
         self.assertEqual(201, self.swift('PUT', write, mine))
         for other_backup in (str(uuid.uuid4()), schedule_credentials.

@@ -47,7 +47,10 @@ class ScheduleBackupIdTest(testtools.TestCase):
                              {rule['service'] for rule in rules})
         obj = '%s/%s/00000001' % (root, mine)
         self.assertTrue(allowed(write, 'PUT', obj))
-        self.assertTrue(allowed(write, 'PUT', root))
+        # Never the container: its metadata would open every backup in it.
+        for rules in (write, read, delete):
+            self.assertFalse(allowed(rules, 'PUT', root))
+            self.assertFalse(allowed(rules, 'POST', root))
         self.assertTrue(allowed(write, 'GET', obj))
         self.assertFalse(allowed(write, 'DELETE', obj))
         self.assertTrue(allowed(read, 'GET', obj))
