@@ -128,7 +128,8 @@ def check(keys, method, payload, signature, max_age, now=None):
     if not isinstance(signature, dict) or signature.get(
             'v') != SIGNATURE_VERSION:
         return 'a signature of an unknown form'
-    key = keys.get(signature.get('key_id'))
+    kid = signature.get('key_id')
+    key = keys.get(kid) if isinstance(kid, str) else None
     if key is None:
         return ('signed with key %s, not a key of this instance now'
                 % str(signature.get('key_id'))[:16])
@@ -142,7 +143,9 @@ def check(keys, method, payload, signature, max_age, now=None):
                                            else 'ahead'))
     expected = hmac.new(key, _canonical(method, payload, timestamp),
                         hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(expected, str(signature.get('hmac'))):
+    mac = signature.get('hmac')
+    if not isinstance(mac, str) or not mac.isascii() or (
+            not hmac.compare_digest(expected, mac)):
         return 'a signature that does not match the message'
     return None
 
@@ -337,6 +340,11 @@ class Authenticator:
         of the instance it names; a refusal is logged at WARNING, naming
         the claimed sender."""
         instance_id = payload.get('instance_id')
+        if not isinstance(instance_id, str) or not instance_id:
+            # About no instance, so signed by none: and the handlers'
+            # compare-and-set checks no instance when given None.
+            return self._refuse(method, repr(instance_id)[:64],
+                                'it names no instance')
         try:
             keys = self.store.keys(context, instance_id)
         except Exception as exc:

@@ -366,6 +366,30 @@ class _AgentAuth:
         self.assertEqual(states.NEW,
                          lifecycle.get(self.context, backup_id).status)
 
+    def test_transition_refuses_a_report_naming_no_instance(self):
+        # Unsigned reports are accepted, during an upgrade, about
+        # instances without a key. A report naming no instance is about
+        # none: the handlers' compare-and-set would then check no
+        # instance, and X's backup (X has a key) would move.
+        self.conf.set_override('require_signed_agent_messages', False,
+                               group='worker')
+        backup_id = self.post('/backups', {'backup': {
+            'name': 'b', 'instance': X}})['backup']['id']
+        ef.wait_for(lambda: lifecycle.get(self.context,
+                                          backup_id).attempt_id)
+        before = self.backup_row(backup_id)
+        for instance_id in (None, ['x'], 7):
+            for report in (
+                    {'status': states.COMPLETED, 'stored_size': 1,
+                     'location': 'file:///forged/manifest',
+                     'checksum': 'f' * 64},
+                    {'status': states.FAILED, 'fail_reason': 'forged'}):
+                report.update(instance_id=instance_id, backup_id=backup_id)
+                self.assertIs(False, self.rogue.send('update_backup',
+                                                     report))
+                self.assertEqual(before, self.backup_row(backup_id))
+        self.assertIn('names no instance', self.logs.output)
+
     def assertNoKeyLeaked(self):
         """No key, in any form, in a message as sent or a log line."""
         store = agent_auth.KeyStore(self.conf)

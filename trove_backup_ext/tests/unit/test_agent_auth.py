@@ -82,7 +82,9 @@ class SignatureTest(base.TestCase):
         for bad in ('text', [], {}, dict(good, v=2), dict(good, v=None),
                     dict(good, timestamp=str(NOW)),
                     dict(good, timestamp=True), dict(good, hmac=None),
-                    dict(good, key_id=None)):
+                    dict(good, key_id=None), dict(good, key_id=['k']),
+                    dict(good, key_id={'k': 1}), dict(good, hmac='\xe9' * 64),
+                    dict(good, hmac=[good['hmac']])):
             self.assertIsNotNone(self.check(REPORT, bad), repr(bad))
 
 
