@@ -268,7 +268,8 @@ def record_run_result(context, schedule_id, run_time, status,
     order): a result for an older slot than last_run_time, the very
     result already recorded, or any result for the slot of last_run_time
     once an outcome (COMPLETED, FAILED, MISSED, SKIPPED) is recorded for
-    it, changes nothing. Returns whether the row
+    it, changes nothing, except that a COMPLETED one still moves
+    last_success up to run_time if it is older. Returns whether the row
     changed. Does not touch version or updated.
     """
     values = {'last_run_time': run_time, 'last_run_status': status,
@@ -283,13 +284,24 @@ def record_run_result(context, schedule_id, run_time, status,
         Schedule.last_run_time == run_time,
         Schedule.last_run_status.is_distinct_from(status),
         Schedule.last_run_status.not_in(list(OUTCOME_STATUSES)))
-    return context.session.execute(
+    changed = context.session.execute(
         sa.update(Schedule)
         .where(Schedule.id == schedule_id,
                sa.or_(Schedule.last_run_time.is_(None),
                       Schedule.last_run_time < run_time,
                       same_slot_moves))
         .values(**values)).rowcount == 1
+    if status == SUCCESS_STATUS and not changed:
+        # An older slot's backup that outlived a later slot (recorded
+        # SKIPPED while it ran): last_run stays the later slot's, but
+        # the success is the newest one.
+        changed = context.session.execute(
+            sa.update(Schedule)
+            .where(Schedule.id == schedule_id,
+                   sa.or_(Schedule.last_success.is_(None),
+                          Schedule.last_success < run_time))
+            .values(last_success=run_time)).rowcount == 1
+    return changed
 
 
 @db_api.retry_on_deadlock

@@ -239,7 +239,11 @@ class _ScheduleDBTests:
         self.assertEqual((T0, 'FAILED', b1, None, 1), state())
         self.assertTrue(record(T0 + HOUR, 'SKIPPED'))
         self.assertEqual((T0 + HOUR, 'SKIPPED', None, None, 2), state())
-        self.assertFalse(record(T0, 'COMPLETED', b1))   # an older slot
+        self.assertFalse(record(T0, 'FAILED', b1))      # an older slot
+        # An older slot's success is still the last success.
+        self.assertTrue(record(T0, 'COMPLETED', b1))
+        self.assertEqual((T0 + HOUR, 'SKIPPED', None, T0, 2), state())
+        self.assertFalse(record(T0, 'COMPLETED', b1))
         self.assertTrue(record(T0 + 2 * HOUR, 'COMPLETED', b2))
         self.assertEqual((T0 + 2 * HOUR, 'COMPLETED', b2, T0 + 2 * HOUR, 0),
                          state())

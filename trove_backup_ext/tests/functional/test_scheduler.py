@@ -350,6 +350,23 @@ class _SchedulerTests(_SchedulerFixture):
         self.assertEqual([], self.backups())
         self.assertEqual(0, counts['fired'])
 
+    def test_a_long_backup_that_outlives_the_next_slot_counts_as_success(self):
+        # The 00:00 full runs past 02:00: the 01:00 incremental waits for
+        # it and is skipped at the end of its grace period. When the full
+        # completes, the schedule's last success is 00:00 all the same.
+        schedule = self.add_schedule('0 0 * * *', '0 * * * *')
+        self.assertEqual(1, self.scheduler.run_once(UTC(2025, 1, 1))['fired'])
+        [full] = self.backups()
+        self.scheduler.run_once(UTC(2025, 1, 1, 1))
+        self.assertEqual(1, self.scheduler.run_once(
+            UTC(2025, 1, 1, 2))['skipped'])
+        self.finish(full.id)
+        row = self.schedule(schedule.id)
+        self.assertEqual(UTC(2025, 1, 1), row.last_success)
+        # last_run stays the newest slot's.
+        self.assertEqual((UTC(2025, 1, 1, 1), 'SKIPPED'),
+                         (row.last_run_time, row.last_run_status))
+
     def test_a_deleted_instance_is_skipped_at_once(self):
         schedule = self.add_schedule('0 0 * * *')
         with self.database.engine.begin() as connection:
