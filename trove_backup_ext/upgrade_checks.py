@@ -10,10 +10,12 @@ from trove_backup_ext import agent_auth
 from trove_backup_ext import context
 from trove_backup_ext.db import agent_keys as agent_keys_db
 from trove_backup_ext.db import migration
+from trove_backup_ext.db import storage_credentials as credentials_db
 from trove_backup_ext import exception
 from trove_backup_ext import instance_sources
 from trove_backup_ext import policies
 from trove_backup_ext import policy
+from trove_backup_ext import schedule_credentials
 from trove_backup_ext import service
 from trove_backup_ext.services import schedule_health
 from trove_backup_ext import storage
@@ -153,9 +155,23 @@ class Checks(upgradecheck.UpgradeCommands):
     def _check_schedules(self):
         try:
             late = schedule_health.overdue(context.get_admin_context())
+            missing, count = ([], 0)
+            if schedule_credentials.needed(self.conf):
+                missing, count = credentials_db.schedules_without(
+                    context.get_admin_context())
         except Exception as exc:
             return Result(Code.FAILURE, 'Cannot read the backup schedules: '
                           '%s' % _reason(exc))
+        if count:
+            return Result(Code.WARNING, '%d enabled backup schedule(s) have '
+                          'no storage credential, and backups are kept in '
+                          'their owners\' Swift accounts: %s%s. Their slots '
+                          'are skipped until their owner sets them enabled '
+                          'again (openstack database backup schedule set '
+                          '--enable), which makes them from the owner\'s '
+                          'token.' % (count, '; '.join(
+                              '%s (project %s)' % row for row in missing),
+                              '; ...' if count > len(missing) else ''))
         if not late:
             return Result(Code.SUCCESS, 'Every enabled backup schedule had '
                           'a COMPLETED backup within twice its period.')

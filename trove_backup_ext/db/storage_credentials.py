@@ -74,6 +74,23 @@ def unneeded_of_schedule(context, schedule_id):
         _schedule_unneeded(StorageCredential.schedule_id))).scalars())
 
 
+@db_api.context_manager.reader
+def schedules_without(context, limit=10):
+    """Enabled schedules that hold no write credential (made before
+    store_in_owner_account, or before this release): (id, project_id),
+    oldest first, at most limit; and how many there are."""
+    held = sa.exists().where(StorageCredential.schedule_id == Schedule.id,
+                             StorageCredential.phase == 'write')
+    where = (Schedule.enabled == sa.true(), ~held)
+    count = context.session.execute(
+        sa.select(sa.func.count()).select_from(Schedule).where(*where)
+    ).scalar_one()
+    rows = context.session.execute(
+        sa.select(Schedule.id, Schedule.project_id).where(*where)
+        .order_by(Schedule.created, Schedule.id).limit(limit)).all()
+    return [tuple(row) for row in rows], count
+
+
 @db_api.retry_on_deadlock
 @db_api.context_manager.writer
 def remove(context, row_id):

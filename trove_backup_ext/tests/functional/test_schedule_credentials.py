@@ -11,6 +11,7 @@ import sqlite3
 import uuid
 
 import fixtures
+from oslo_upgradecheck import upgradecheck
 import requests
 
 from trove_backup_ext import app_credentials
@@ -20,6 +21,7 @@ from trove_backup_ext.db import storage_credentials as credentials_db
 from trove_backup_ext import exception
 from trove_backup_ext import schedule_credentials
 from trove_backup_ext import states
+from trove_backup_ext import upgrade_checks
 from trove_backup_ext.tests.functional import test_storage_credentials as sc
 from trove_backup_ext.tests.functional import test_swift_trusts as real
 from trove_backup_ext.tests import execution_fixtures as ef
@@ -251,6 +253,11 @@ class ScheduleCredentialTest(sc.OwnerAccountFixture):
         self.assertEqual((0, 1), (counts['fired'], counts['skipped']))
         run, = schedules_db.list_runs(self.context, schedule_id)
         self.assertIn('no storage credential', run.reason)
+        # trove-backup-status upgrade check names it.
+        result = upgrade_checks.Checks(self.conf)._check_schedules()
+        self.assertEqual(upgradecheck.Code.WARNING, result.code)
+        self.assertIn(schedule_id, result.details)
+        self.assertIn('--enable', result.details)
         self.assertEqual([], [b for b in self.api_call(
             'GET', token.id, '/backups').json()['backups']])
         response = self.api_call(
@@ -259,6 +266,8 @@ class ScheduleCredentialTest(sc.OwnerAccountFixture):
         self.assertEqual(200, response.status_code, response.text)
         self.assertEqual({'write', 'read', 'delete'}, set(
             credentials_db.of_schedule(self.context, schedule_id)))
+        self.assertNotIn(schedule_id, upgrade_checks.Checks(
+            self.conf)._check_schedules().details)
         backup_id = self.fire(schedule_id)
         self.assertTrue(backup_id.startswith(
             schedule_credentials.id_prefix(schedule_id)))
