@@ -14,6 +14,7 @@ from trove_backup_ext.db import storage_credentials as credentials_db
 from trove_backup_ext import exception
 from trove_backup_ext import schedule_credentials
 from trove_backup_ext.services import instance_access
+from trove_backup_ext.services import retention as retention_service
 from trove_backup_ext.services import schedule_times
 
 RETENTION_KEYS = ('keep_last', 'keep_daily', 'keep_weekly', 'keep_monthly',
@@ -200,9 +201,5 @@ class BackupScheduleService:
 
     def retention_preview(self, context, schedule):
         """What the next pruning would delete, and by which rule: the
-        retention service's answer (services/retention.py, the
-        scheduler's side of issue 11)."""
-        # Imported here: the retention service imports the worker's
-        # delete path, which the API process needs only for this.
-        from trove_backup_ext.services import retention
-        return retention.preview(context, schedule)
+        retention service's answer (services/retention.py)."""
+        return retention_service.preview(context, schedule)

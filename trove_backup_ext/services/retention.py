@@ -1,8 +1,9 @@
 """Which of a schedule's backups to keep and which to prune, and why.
 
 plan() is a pure function over plain values (no database, no clock), so
-every decision can be tested by hand; preview() and prune() read the rows
-and, for prune(), delete through the worker's normal delete path.
+every decision can be tested by hand; decide() and preview() read the
+rows. Nothing here deletes: the worker's scheduler (Scheduler.prune)
+deletes through the normal delete path.
 
 Rules (as restic's `forget --keep-*`; each rule counts on its own):
 

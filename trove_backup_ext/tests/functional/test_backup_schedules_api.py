@@ -396,10 +396,6 @@ class _ScheduleAPITests:
     # The retention preview.
 
     def test_retention_preview(self):
-        from trove_backup_ext.services import retention
-        if not hasattr(retention, 'preview'):
-            self.skipTest('services/retention.py has no preview() yet (the '
-                          'scheduler side of issue 11)')
         created = self.create(retention={'keep_last': 1})
         response = self.request(
             'GET', '/backup_schedules/%s/retention_preview' % created['id'])
