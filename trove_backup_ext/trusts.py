@@ -149,13 +149,13 @@ class TrustMaker:
             raise exception.Forbidden(
                 'Keystone refused to let project %s delegate its roles to '
                 'the backup service: %s' % (context.project_id,
-                                            _reason(exc)))
+                                            reason(exc)))
         except ks_exceptions.ClientException as exc:
             LOG.warning('Creating a trust for project %s failed: %s',
                         context.project_id, status(exc))
             raise exception.ServiceUnavailable(
                 reason='Keystone could not create the trust the backup '
-                       'needs (%s).' % _reason(exc))
+                       'needs (%s).' % reason(exc))
         return response.json()['trust']['id']
 
     def delete(self, context, trust_id):
@@ -218,11 +218,9 @@ def release(conf, trust_id, backup_id=None):
                     'delete it by hand: %s', backup_id, status(exc))
 
 
-def _reason(exc):
+def reason(exc):
+    """What an answer to the caller may say of a Keystone error."""
     return getattr(exc, 'message', None) or type(exc).__name__
-
-
-reason = _reason
 
 
 def status(exc):
