@@ -70,11 +70,9 @@ def secret(options, row_id, wanted_key_id):
     return base64.urlsafe_b64encode(digest).decode().rstrip('=')
 
 
-def _quoted(text):
+def quoted(text):
+    """text as it appears in the request path an access rule matches."""
     return parse.quote(text, safe=_PATH_SAFE)
-
-
-quoted = _quoted
 
 
 def check_rule_paths(paths):
@@ -93,10 +91,10 @@ def access_rules(account_path, phase, backup, chain):
     entries are (container, backup id); chain is the backup's ancestors,
     whose objects an incremental reads."""
     container, backup_id = backup
-    root = '%s/%s' % (account_path, _quoted(container))
-    own = '%s/%s**' % (root, _quoted(backup_manifest.object_prefix(
+    root = '%s/%s' % (account_path, quoted(container))
+    own = '%s/%s**' % (root, quoted(backup_manifest.object_prefix(
         backup_id)))
-    read = ['%s/%s**' % (account_path, _quoted('%s/%s' % (
+    read = ['%s/%s**' % (account_path, quoted('%s/%s' % (
         c, backup_manifest.object_prefix(b)))) for c, b in
         [backup] + list(chain)]
     if phase == WRITE:
