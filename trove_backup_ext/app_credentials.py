@@ -170,14 +170,13 @@ class CredentialMaker:
         self.options = conf.swift
         self._roles = trusts.TrustMaker(conf)
 
-    def _caller_session(self, context):
+    def caller_session(self, context):
+        """A session of the caller's own token."""
         auth = ks_generic.Token(auth_url=self.options.auth_url,
                                 token=context.auth_token,
                                 project_id=context.project_id)
         return ks_session.Session(auth=auth, verify=_verify(self.options),
                                   timeout=self.options.timeout)
-
-    caller_session = _caller_session
 
     def post_credential(self, context, session, body):
         """Create an application credential of the caller's; Keystone's
@@ -213,7 +212,7 @@ class CredentialMaker:
         """The backup's credentials, one per phase, recorded; all or
         none. backup: the new row; chain: its ancestors' rows."""
         role = self.check(context, backup.project_id)
-        session = self._caller_session(context)
+        session = self.caller_session(context)
         made = []
         try:
             account = account_path(self.options, session)
@@ -275,7 +274,7 @@ class CredentialMaker:
     def discard(self, context, backup_id):
         """Best effort, with the caller's token: the credentials of a
         backup that was not created after all."""
-        self._delete(context, self._caller_session(context),
+        self._delete(context, self.caller_session(context),
                      credentials_db.of_backup(context, backup_id))
 
 
