@@ -262,8 +262,9 @@ class Scheduler:
                 'instance': schedule.instance_id,
                 'description': 'Backup schedule %s, slot %s (%s).' % (
                     schedule.id, _iso(run.slot), run.kind),
-                # Its parent: the instance's newest COMPLETED backup (a
-                # full one is made if there is none).
+                # Its parent: the instance's newest COMPLETED backup, or
+                # the schedule's with its storage credentials (a full
+                # one is made if there is none; db/backups.py).
                 'incremental': run.kind == schedules_db.INCREMENTAL}
 
     def _wait(self, context, schedule, run, now, reason, counts):
