@@ -294,9 +294,6 @@ class KeyStore:
                 row.previous_sealed_key)
         return found
 
-    def has_key(self, context, instance_id):
-        return agent_keys_db.get(context, instance_id) is not None
-
     def current_key(self, context, instance_id):
         row = agent_keys_db.get(context, instance_id)
         if row is None:
