@@ -13,7 +13,8 @@ The secret of each credential is not stored: it is an HMAC of the
 credential's row id under [swift] credential_secret_key, which only the API
 and the worker hold, so the database alone opens nothing. The worker
 authenticates with the credential and hands an agent a token of it, never
-the secret. Nothing here logs an id or a secret.
+the secret. Nothing here logs a credential's id or secret (backup and
+schedule ids, yes).
 """
 
 import base64

@@ -16,7 +16,8 @@ and is reached with its credentials for as long as it lives, the schedule
 deleted or not. They are revoked once the schedule is deleted and no
 backup uses them (the write one: none running), at once by whoever
 notices (the API deleting the schedule, the worker ending or deleting its
-last backup), else by the reaper. Nothing here logs an id or a secret.
+last backup), else by the reaper. Nothing here logs a credential's id or
+secret (schedule ids, yes).
 """
 
 import hashlib
