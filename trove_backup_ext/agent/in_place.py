@@ -227,7 +227,7 @@ def _swap(datastore, journal):
 def _roll_back(datastore, journal):
     """Put the data recorded as moved aside back, and start on it.
 
-    If the server on the restored data cannot be stopped, nothing is
+    If the server cannot be stopped once data was moved, nothing more is
     moved: renaming directories under a running server would have it
     write into the old data (or serve deleted files), and the start that
     follows would fail on the server still holding the port. The
@@ -235,19 +235,24 @@ def _roll_back(datastore, journal):
     the error names where the old data is kept.
     """
     paths = journal.paths
+    moved = journal.state['moved']
     try:
         datastore.stop()
     except Exception as exc:
-        LOG.exception('Could not stop the server on the restored data of '
-                      '%s; the old data stays in %s.', paths.live,
-                      paths.aside)
-        raise RollbackBlocked(
-            reason='The restore failed and the server on the restored data '
-                   'of %s could not be stopped (%s): the old data is kept, '
-                   'untouched, in %s. Stop the server; the agent puts the '
-                   'old data back when it starts next.'
-                   % (paths.live, exc, paths.aside))
-    moved = journal.state['moved']
+        if moved:
+            LOG.exception('Could not stop the server on the restored data '
+                          'of %s; the old data stays in %s.', paths.live,
+                          paths.aside)
+            raise RollbackBlocked(
+                reason='The restore failed and the server on the restored '
+                       'data of %s could not be stopped (%s): the old data '
+                       'is kept, untouched, in %s. Stop the server; the '
+                       'agent puts the old data back when it starts next.'
+                       % (paths.live, exc, paths.aside))
+        # Nothing was moved (the restore's own stop failed): the server
+        # runs on the data it always had.
+        LOG.warning('Could not stop the server of %s (%s); its data was '
+                    'never moved.', paths.live, exc)
     if moved:
         aside_live = os.path.join(paths.aside, os.path.basename(paths.live))
         if os.path.lexists(aside_live):
