@@ -33,15 +33,17 @@ CORS_DEFAULTS = {
     'allow_headers': ['X-Auth-Token', 'X-OpenStack-Request-ID',
                       'Content-Type', 'Accept'],
     'expose_headers': ['X-OpenStack-Request-ID', 'WWW-Authenticate'],
-    'allow_methods': ['GET', 'HEAD', 'POST', 'DELETE', 'OPTIONS'],
+    'allow_methods': ['GET', 'HEAD', 'POST', 'PATCH', 'DELETE', 'OPTIONS'],
 }
 # Our resources, after any prefix the host is mounted on; group "path" is
-# what our own app routes on: /v1.0/{project_id}/backups and
-# /backup_strategies and below, and of the instances (Trove's) only
-# /instances/{id}/backups, which Trove also serves from the backups table.
+# what our own app routes on: /v1.0/{project_id}/backups, /restores,
+# /backup_schedules and /backup_strategies and below, and of the instances
+# (Trove's) only /instances/{id}/backups, which Trove also serves from the
+# backups table.
 _BACKUPS_URL = re.compile(
     r'^(?P<prefix>.*?)(?P<path>/v1\.0/[^/]+/'
-    r'(?:(?:backups|backup_strategies)(?:/.*)?|instances/[^/]+/backups/?))$')
+    r'(?:(?:backups|restores|backup_schedules|backup_strategies)(?:/.*)?|'
+    r'instances/[^/]+/backups/?))$')
 
 _LOCK = threading.Lock()
 _LOADED = {}

@@ -406,6 +406,17 @@ class InsideTroveTest(PasteTestCase):
                                    params={'project_id': base.PROJECT}),
                          403, 'forbidden')
 
+    def test_restores_and_schedules_go_to_the_plugin(self):
+        for resource, key in (('restores', 'restores'),
+                              ('backup_schedules', 'backup_schedules')):
+            path = '/v1.0/%s/%s' % (base.PROJECT, resource)
+            response = self.call('GET', path, token=MEMBER)
+            self.assertEqual(200, response.status_code, response.text)
+            self.assertEqual([], response.json()[key])
+            # Our faults, in Trove's body, for our routes.
+            self.assertFault(self.call('GET', path + '/' + INSTANCE_IDS[0],
+                                       token=MEMBER), 404, 'itemNotFound')
+
     def test_everything_else_goes_to_trove(self):
         instance = '/v1.0/%s/instances/' + INSTANCE_IDS[0]
         for method, path in (
@@ -417,6 +428,8 @@ class InsideTroveTest(PasteTestCase):
                 ('GET', '/v1.0/%s/instances/backups'),
                 ('GET', '/v1.0/%s/backupsX'),
                 ('GET', '/v1.0/%s/backup_strategiesX'),
+                ('GET', '/v1.0/%s/restoresX'),
+                ('GET', '/v1.0/%s/backup_schedulesX'),
                 ('GET', '/v1.0/%s/backups.json')):
             path = path % base.PROJECT
             trove = self.assertTroves(self.call(method, path, token=MEMBER),
