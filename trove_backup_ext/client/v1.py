@@ -11,6 +11,7 @@ delete) stay python-troveclient's.
 import urllib.parse
 
 from keystoneauth1 import adapter
+from oslo_utils import uuidutils
 
 SERVICE_TYPE = 'database'
 
@@ -203,10 +204,13 @@ class Client:
 
     def find_backup_schedule(self, name_or_id):
         """The schedule of that id, else the one schedule of that name."""
-        try:
-            return self.get_backup_schedule(name_or_id)
-        except NotFound:
-            pass
+        # Only an id-shaped value is looked up as an id: "health" is a
+        # route of its own under /backup_schedules, not a schedule.
+        if uuidutils.is_uuid_like(name_or_id):
+            try:
+                return self.get_backup_schedule(name_or_id)
+            except NotFound:
+                pass
         found = [schedule for schedule in self.list_backup_schedules()
                  if schedule['name'] == name_or_id]
         if not found:

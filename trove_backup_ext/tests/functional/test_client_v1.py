@@ -241,6 +241,24 @@ class TestBackupSchedulesHealth(ClientTestCase):
         self.assertIn('backup_schedule:health', str(error))
 
 
+class TestFindBackupSchedule(ClientTestCase):
+
+    def test_a_schedule_named_like_a_route_is_found_by_its_name(self):
+        response = self.request('POST', '/backup_schedules', json={
+            'backup_schedule': {'name': 'health',
+                                'instance_id': self.source.id,
+                                'full_cron': '0 2 * * *'}})
+        self.assertEqual(201, response.status_code, response.text)
+        created = response.json()['backup_schedule']
+        for client in (self.client(), self.client(admin=True)):
+            self.assertEqual(created['id'],
+                             client.find_backup_schedule('health')['id'])
+            self.assertEqual(created['id'], client.find_backup_schedule(
+                created['id'])['id'])
+        self.assertRaises(client_v1.NotFound,
+                          self.client().find_backup_schedule, 'weekly')
+
+
 class TestKeystone(base.TestCase):
     """A real Keystone: a password session, its token checked by the API's
     auth_token against that Keystone."""
