@@ -294,6 +294,14 @@ def session_for(conf, row):
                               timeout=conf.swift.timeout)
 
 
+def _owner(row):
+    """What a credential row serves, for messages: its backup, or the
+    backup schedule whose backups share it."""
+    if row.backup_id is None:
+        return 'backup schedule %s' % row.schedule_id
+    return 'backup %s' % row.backup_id
+
+
 def issue_token(conf, row):
     """{token, storage_url, expires}: a token of the credential for an
     agent, which never sees the secret."""
@@ -303,9 +311,9 @@ def issue_token(conf, row):
         url = _endpoint(conf.swift, session)
     except ks_exceptions.ClientException as exc:
         raise exception.ServiceUnavailable(
-            reason='Keystone refused the %s credential of backup %s (%s): '
-                   'it was revoked, expired, or its owner lost the role.'
-            % (row.phase, row.backup_id, trusts.status(exc)))
+            reason='Keystone refused the %s credential of %s (%s): it was '
+                   'revoked, expired, or its owner lost the role.'
+            % (row.phase, _owner(row), trusts.status(exc)))
     return {'token': access.auth_token, 'storage_url': url,
             'expires': access.expires.isoformat()}
 
@@ -333,9 +341,9 @@ def revoke(conf, context, row):
     except ks_exceptions.NotFound:
         pass
     except ks_exceptions.ClientException as exc:
-        LOG.warning('Could not revoke the %s storage credential of backup '
-                    '%s (%s); the reaper tries again.', row.phase,
-                    row.backup_id, trusts.status(exc))
+        LOG.warning('Could not revoke the %s storage credential of %s '
+                    '(%s); the reaper tries again.', row.phase, _owner(row),
+                    trusts.status(exc))
         return False
     credentials_db.remove(context, row.id)
     return True
