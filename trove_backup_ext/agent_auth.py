@@ -337,33 +337,36 @@ class Authenticator:
         of the instance it names; a refusal is logged at WARNING, naming
         the claimed sender."""
         instance_id = payload.get('instance_id')
+        # The claim is the sender's own words: logged as it is only when it
+        # is a short printable id, else quoted and cut short.
+        claimed = (instance_id if isinstance(instance_id, str) and
+                   len(instance_id) <= 64 and instance_id.isprintable()
+                   else repr(instance_id)[:64])
         if not isinstance(instance_id, str) or not instance_id:
             # About no instance, so signed by none: and the handlers'
             # compare-and-set checks no instance when given None.
-            return self._refuse(method, repr(instance_id)[:64],
-                                'it names no instance')
+            return self._refuse(method, claimed, 'it names no instance')
         try:
             keys = self.store.keys(context, instance_id)
         except Exception as exc:
             LOG.error('Dropped %s from the claimed agent of instance %s: '
-                      'its keys cannot be read (%s).', method, instance_id,
-                      exc)
+                      'its keys cannot be read (%s).', method, claimed, exc)
             return False
         if signature is None:
             if keys or self.conf.worker.require_signed_agent_messages:
-                return self._refuse(method, instance_id, 'it is unsigned')
+                return self._refuse(method, claimed, 'it is unsigned')
             LOG.warning('Accepted an unsigned %s from the claimed agent of '
                         'instance %s, which has no key: [worker] '
                         'require_signed_agent_messages is False.', method,
-                        instance_id)
+                        claimed)
             return True
         if not keys:
-            return self._refuse(method, instance_id,
+            return self._refuse(method, claimed,
                                 'the instance has no agent key')
         reason = check(keys, method, payload, signature,
                        self.conf.worker.agent_message_max_age)
         if reason:
-            return self._refuse(method, instance_id, reason)
+            return self._refuse(method, claimed, reason)
         return True
 
     @staticmethod

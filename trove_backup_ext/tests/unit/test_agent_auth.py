@@ -175,3 +175,34 @@ class SignedReportTest(base.TestCase):
         self.assertFalse(handler.update_backup('ctx', 'i-1', 'b-1',
                                                'FAILED'))
         self.assertEqual([], handler.calls)
+
+
+class _Conf:
+    class worker:
+        require_signed_agent_messages = True
+
+
+class _NoKeys:
+    def keys(self, context, instance_id):
+        return {}
+
+
+class ClaimedSenderTest(base.TestCase):
+
+    def test_a_hostile_claimed_instance_is_logged_quoted_and_short(self):
+        logs = self.useFixture(fixtures.FakeLogger(
+            name='trove_backup_ext.agent_auth'))
+        authenticator = agent_auth.Authenticator.__new__(
+            agent_auth.Authenticator)
+        authenticator.store = _NoKeys()
+        authenticator.conf = _Conf()
+        claim = 'i-1\nFAKE LOG LINE ' + 'x' * 10000
+        self.assertFalse(authenticator.accept(
+            'ctx', 'update_backup', dict(REPORT, instance_id=claim), None))
+        self.assertNotIn('\nFAKE LOG LINE', logs.output)
+        self.assertIn(repr(claim)[:64], logs.output)
+        self.assertLess(len(logs.output), 300)
+        # A plain id is logged as it is.
+        self.assertFalse(authenticator.accept(
+            'ctx', 'update_backup', dict(REPORT, instance_id='i-2'), None))
+        self.assertIn('agent of instance i-2:', logs.output)
