@@ -69,6 +69,7 @@ class WorkerManager:
 
     # From the API.
 
+    @messaging.expose
     def create_backup(self, context, backup_id):
         # Claiming the row and casting to the agent are two steps; the
         # claim is a compare-and-set, so of two deliveries of this cast
@@ -145,6 +146,7 @@ class WorkerManager:
 
     # From agents.
 
+    @messaging.expose
     @agent_auth.signed_report
     def update_backup(self, context, instance_id, backup_id, status,
                       stored_size=None, checksum=None, location=None,
@@ -230,6 +232,7 @@ class WorkerManager:
 
     # Deletion.
 
+    @messaging.expose
     def delete_backup(self, context, backup_id):
         """Delete the stored objects, then the rows, of the backup and its
         descendants, children first. A storage failure leaves the rows

@@ -47,6 +47,7 @@ class RestoreManager:
 
     # From the API.
 
+    @messaging.expose
     def restore_backup(self, context, restore_id):
         attempt_id = uuidutils.generate_uuid()
         if not restores_db.claim(context, restore_id, attempt_id):
@@ -121,6 +122,7 @@ class RestoreManager:
 
     # From agents.
 
+    @messaging.expose
     @agent_auth.signed_report
     def update_restore(self, context, instance_id, restore_id, status,
                        attempt_id, fail_reason=None, progress=None):

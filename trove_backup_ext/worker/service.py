@@ -66,7 +66,10 @@ class WorkerService:
             [self.manager, self.restores, self.verifier,
              storage_manager.StorageAccessManager(conf)],
             executor='threading',
-            serializer=rpc.RequestContextSerializer())
+            serializer=rpc.RequestContextSerializer(),
+            # Only the methods of the RPC API (@messaging.expose): any
+            # process on the bus can call an endpoint's public method.
+            access_policy=messaging.ExplicitRPCAccessPolicy)
 
     def start(self):
         self.server.start()

@@ -28,6 +28,7 @@ class StorageAccessManager:
         self.conf = conf
         self.agent_auth = agent_auth.Authenticator(conf)
 
+    @messaging.expose
     @agent_auth.signed_report
     def renew_storage_access(self, context, instance_id, kind, operation_id,
                              attempt_id):

@@ -51,6 +51,7 @@ class VerifyManager:
 
     # From the API.
 
+    @messaging.expose
     def verify_backup(self, context, backup_id):
         attempt_id = uuidutils.generate_uuid()
         if not verifications.claim(context, backup_id, attempt_id):
@@ -90,6 +91,7 @@ class VerifyManager:
 
     # From agents (or the worker's own runner).
 
+    @messaging.expose
     @agent_auth.signed_report
     def update_verification(self, context, instance_id, backup_id, status,
                             attempt_id, details=None):

@@ -390,6 +390,22 @@ class _AgentAuth:
                 self.assertEqual(before, self.backup_row(backup_id))
         self.assertIn('names no instance', self.logs.output)
 
+    def test_only_the_rpc_api_is_served(self):
+        # The endpoints' public helpers are not RPC methods: backup_ended
+        # would record a forged end on the backup's schedule and prune it.
+        ended = []
+        self.worker.manager.end_listeners.append(
+            lambda *args: ended.append(args))
+        backup_id = self.post('/backups', {'backup': {
+            'name': 'b', 'instance': X}})['backup']['id']
+        for method, args in (
+                ('backup_ended', {'backup_id': backup_id,
+                                  'status': states.COMPLETED}),
+                ('fail', {'restore': {}, 'reason': 'forged'}),
+                ('start', {'backup': {}})):
+            self.assertRaises(Exception, self.rogue.send, method, args)
+        self.assertEqual([], ended)
+
     def assertNoKeyLeaked(self):
         """No key, in any form, in a message as sent or a log line."""
         store = agent_auth.KeyStore(self.conf)
