@@ -24,7 +24,6 @@ import hmac
 from urllib import parse
 
 from keystoneauth1 import exceptions as ks_exceptions
-from keystoneauth1.identity import generic as ks_generic
 from keystoneauth1.identity import v3 as ks_v3
 from keystoneauth1 import session as ks_session
 from oslo_log import log as logging
@@ -128,15 +127,6 @@ def check_container(container):
                    'when backups are kept in your own Swift account.')
 
 
-def _identity_url(auth_url):
-    url = auth_url.rstrip('/')
-    return url if url.endswith('/v3') else url + '/v3'
-
-
-def _verify(options):
-    return False if options.insecure else (options.cacert or True)
-
-
 def _endpoint(options, session):
     return session.get_endpoint(service_type=options.service_type,
                                 interface=options.endpoint_type,
@@ -173,18 +163,14 @@ class CredentialMaker:
 
     def caller_session(self, context):
         """A session of the caller's own token."""
-        auth = ks_generic.Token(auth_url=self.options.auth_url,
-                                token=context.auth_token,
-                                project_id=context.project_id)
-        return ks_session.Session(auth=auth, verify=_verify(self.options),
-                                  timeout=self.options.timeout)
+        return trusts.caller_session(self.options, context)
 
     def post_credential(self, context, session, body):
         """Create an application credential of the caller's; Keystone's
         answer (its id)."""
         response = session.post(
             '%s/users/%s/application_credentials' % (
-                _identity_url(self.options.auth_url), context.user_id),
+                trusts.identity_url(self.options.auth_url), context.user_id),
             # Not logged, even at debug: the body and the answer hold the
             # secret and the id.
             json={'application_credential': body}, raise_exc=True,
@@ -196,7 +182,7 @@ class CredentialMaker:
         """Best effort: delete a credential just made."""
         try:
             session.delete('%s/users/%s/application_credentials/%s' % (
-                _identity_url(self.options.auth_url), user_id,
+                trusts.identity_url(self.options.auth_url), user_id,
                 credential_id), log=False)
         except ks_exceptions.ClientException as exc:
             LOG.warning('Could not delete an unused storage credential of '
@@ -281,7 +267,7 @@ class CredentialMaker:
 
 def _credential_auth(options, row):
     return ks_v3.ApplicationCredential(
-        auth_url=_identity_url(options.auth_url),
+        auth_url=trusts.identity_url(options.auth_url),
         application_credential_id=row.credential_id,
         application_credential_secret=secret(options, row.id, row.key_id))
 
@@ -290,7 +276,7 @@ def session_for(conf, row):
     """A keystoneauth session authenticated by the credential (the
     worker's own storage work: deleting, verifying in the worker)."""
     return ks_session.Session(auth=_credential_auth(conf.swift, row),
-                              verify=_verify(conf.swift),
+                              verify=trusts.verify(conf.swift),
                               timeout=conf.swift.timeout)
 
 
@@ -327,16 +313,11 @@ def revoke(conf, context, row):
     policy allows to (see doc/source/admin/threat-model.rst). On failure
     the row stays and the reaper tries again; the credential expires
     anyway if it has an expiry, and its secret is in no database."""
-    o = conf.swift
-    auth = ks_generic.Password(
-        auth_url=o.auth_url, username=o.user, password=o.key,
-        user_domain_name=o.user_domain_name, project_name=o.project_name,
-        project_id=o.project_id, project_domain_name=o.project_domain_name)
-    session = ks_session.Session(auth=auth, verify=_verify(o),
-                                 timeout=o.timeout)
+    session = trusts.service_session(conf.swift)
     try:
         session.delete('%s/users/%s/application_credentials/%s' % (
-            _identity_url(o.auth_url), row.user_id, row.credential_id),
+            trusts.identity_url(conf.swift.auth_url), row.user_id,
+            row.credential_id),
             raise_exc=True, log=False)
     except ks_exceptions.NotFound:
         pass

@@ -66,9 +66,35 @@ def check_caller(context, project_id):
             'not to %s.' % (project_id, project_id, context.project_id))
 
 
-def _identity_url(auth_url):
+def identity_url(auth_url):
+    """Keystone's v3 API under [swift] auth_url."""
     url = auth_url.rstrip('/')
     return url if url.endswith('/v3') else url + '/v3'
+
+
+def verify(options):
+    """The TLS check of the [swift] options' Keystone calls."""
+    return False if options.insecure else (options.cacert or True)
+
+
+def caller_session(options, context):
+    """A session of the caller's own token, on the [swift] Keystone."""
+    auth = ks_generic.Token(auth_url=options.auth_url,
+                            token=context.auth_token,
+                            project_id=context.project_id)
+    return ks_session.Session(auth=auth, verify=verify(options),
+                              timeout=options.timeout)
+
+
+def service_session(options):
+    """A session of the [swift] service user (options: conf.swift)."""
+    auth = ks_generic.Password(
+        auth_url=options.auth_url, username=options.user,
+        password=options.key, user_domain_name=options.user_domain_name,
+        project_name=options.project_name, project_id=options.project_id,
+        project_domain_name=options.project_domain_name)
+    return ks_session.Session(auth=auth, verify=verify(options),
+                              timeout=options.timeout)
 
 
 class TrustMaker:
@@ -78,31 +104,13 @@ class TrustMaker:
         self._trustee_id = None
         self._lock = threading.Lock()
 
-    def _verify(self):
-        return False if self.options.insecure else (
-            self.options.cacert or True)
-
     def trustee_id(self):
         """The [swift] user's id, looked up once."""
         with self._lock:
             if self._trustee_id is None:
-                o = self.options
-                auth = ks_generic.Password(
-                    auth_url=o.auth_url, username=o.user, password=o.key,
-                    user_domain_name=o.user_domain_name,
-                    project_name=o.project_name, project_id=o.project_id,
-                    project_domain_name=o.project_domain_name)
-                self._trustee_id = ks_session.Session(
-                    auth=auth, verify=self._verify(),
-                    timeout=o.timeout).get_user_id()
+                self._trustee_id = service_session(
+                    self.options).get_user_id()
             return self._trustee_id
-
-    def _caller_session(self, context):
-        auth = ks_generic.Token(auth_url=self.options.auth_url,
-                                token=context.auth_token,
-                                project_id=context.project_id)
-        return ks_session.Session(auth=auth, verify=self._verify(),
-                                  timeout=self.options.timeout)
 
     def writer_role(self, context):
         # One role Swift lets write is all the trust needs: the least
@@ -141,8 +149,8 @@ class TrustMaker:
         }}
         try:
             body['trust']['trustee_user_id'] = self.trustee_id()
-            response = self._caller_session(context).post(
-                _identity_url(self.options.auth_url) + '/OS-TRUST/trusts',
+            response = caller_session(self.options, context).post(
+                identity_url(self.options.auth_url) + '/OS-TRUST/trusts',
                 # Not logged, even at debug: the answer holds the id.
                 json=body, raise_exc=True, log=False)
         except (ks_exceptions.Unauthorized, ks_exceptions.Forbidden) as exc:
@@ -161,8 +169,8 @@ class TrustMaker:
     def delete(self, context, trust_id):
         """Best effort: drop a trust whose backup was not created."""
         try:
-            self._caller_session(context).delete(
-                _identity_url(self.options.auth_url) +
+            caller_session(self.options, context).delete(
+                identity_url(self.options.auth_url) +
                 '/OS-TRUST/trusts/' + trust_id, raise_exc=True, log=False)
         except ks_exceptions.ClientException as exc:
             LOG.warning('Could not delete an unused trust of project %s: '
@@ -175,8 +183,7 @@ def _trust_session(conf, trust_id):
         auth_url=o.auth_url, username=o.user, password=o.key,
         user_domain_name=o.user_domain_name, trust_id=trust_id)
     return ks_session.Session(
-        auth=auth, verify=False if o.insecure else (o.cacert or True),
-        timeout=o.timeout)
+        auth=auth, verify=verify(o), timeout=o.timeout)
 
 
 def issue_token(conf, trust_id):
@@ -205,7 +212,7 @@ def release(conf, trust_id, backup_id=None):
     o = conf.swift
     session = _trust_session(conf, trust_id)
     try:
-        session.delete(_identity_url(o.auth_url) + '/OS-TRUST/trusts/' +
+        session.delete(identity_url(o.auth_url) + '/OS-TRUST/trusts/' +
                        trust_id, raise_exc=True, log=False)
     except ks_exceptions.NotFound:
         pass
