@@ -17,8 +17,8 @@ from trove_backup_ext.services import instance_access
 from trove_backup_ext.services import retention as retention_service
 from trove_backup_ext.services import schedule_times
 
-RETENTION_KEYS = ('keep_last', 'keep_daily', 'keep_weekly', 'keep_monthly',
-                  'keep_yearly', 'max_age_days')
+# The schedule's retention object: the rules retention applies.
+RETENTION_KEYS = retention_service.POLICY_KEYS
 # Columns whose change moves next_run.
 _TIME_FIELDS = ('full_cron', 'incremental_cron', 'timezone', 'enabled')
 _DATASTORES = 'trove_backup_ext.datastores'
