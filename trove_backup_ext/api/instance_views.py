@@ -4,7 +4,7 @@ python-troveclient reads flavor['id'] and datastore['type'|'version'] of
 every instance it prints; a source knows no flavor, so its id is null.
 """
 
-_TIME_FORMAT = '%Y-%m-%dT%H:%M:%S'   # naive UTC, as Trove shows it
+from trove_backup_ext.api import views
 
 
 def instance_view(instance, request):
@@ -20,8 +20,7 @@ def instance_view(instance, request):
             'version_id': instance.datastore_version_id,
         },
         'flavor': {'id': None, 'links': []},
-        'created': (instance.created.strftime(_TIME_FORMAT)
-                    if instance.created else None),
+        'created': views.api_time(instance.created),
         # Trove's name for the project, as in its administrators' view.
         'tenant_id': instance.project_id,
         'links': [{'rel': 'self', 'href': href},

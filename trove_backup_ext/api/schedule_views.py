@@ -2,13 +2,8 @@
 
 import datetime
 
+from trove_backup_ext.api import views
 from trove_backup_ext.services import backup_schedules
-
-_TIME_FORMAT = '%Y-%m-%dT%H:%M:%S'   # naive UTC, as every time of the API
-
-
-def _time(value):
-    return value.strftime(_TIME_FORMAT) if value else None
 
 
 def schedule_view(schedule):
@@ -25,15 +20,15 @@ def schedule_view(schedule):
         'retention': {key: getattr(schedule, key)
                       for key in backup_schedules.RETENTION_KEYS},
         'enabled': schedule.enabled,
-        'next_run': _time(schedule.next_run),
-        'last_run': ({'time': _time(schedule.last_run_time),
+        'next_run': views.api_time(schedule.next_run),
+        'last_run': ({'time': views.api_time(schedule.last_run_time),
                       'backup_id': schedule.last_run_backup_id,
                       'status': schedule.last_run_status}
                      if schedule.last_run_time else None),
-        'last_success': _time(schedule.last_success),
+        'last_success': views.api_time(schedule.last_success),
         'consecutive_failures': schedule.consecutive_failures,
-        'created': _time(schedule.created),
-        'updated': _time(schedule.updated),
+        'created': views.api_time(schedule.created),
+        'updated': views.api_time(schedule.updated),
     }
 
 
@@ -42,5 +37,5 @@ def preview_item_view(item):
     (backup_id, rule, ...) with its times in the API's format."""
     if not isinstance(item, dict):
         item = item.as_dict()
-    return {key: _time(value) if isinstance(value, datetime.datetime)
+    return {key: views.api_time(value) if isinstance(value, datetime.datetime)
             else value for key, value in item.items()}

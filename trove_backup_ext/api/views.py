@@ -30,7 +30,8 @@ def backup_view(backup):
     }
 
 
-def _time(value):
+def api_time(value):
+    """A time as every view of this API shows it, None as None."""
     return value.strftime(_TIME_FORMAT) if value else None
 
 
@@ -56,7 +57,7 @@ def verification_view(backup):
         except ValueError:
             details = {'error': details}
     return {'status': backup.verification_status,
-            'checked': _time(backup.verification_checked),
+            'checked': api_time(backup.verification_checked),
             'details': details}
 
 
@@ -73,10 +74,10 @@ def restore_view(restore):
         'status': restore.status,
         'progress': progress_view(restore.progress),
         'fault': ({'message': restore.fail_reason,
-                   'created': _time(restore.finished or restore.updated)}
+                   'created': api_time(restore.finished or restore.updated)}
                   if restore.fail_reason else None),
-        'created': _time(restore.created),
-        'updated': _time(restore.updated),
-        'started': _time(restore.started),
-        'finished': _time(restore.finished),
+        'created': api_time(restore.created),
+        'updated': api_time(restore.updated),
+        'started': api_time(restore.started),
+        'finished': api_time(restore.finished),
     }
