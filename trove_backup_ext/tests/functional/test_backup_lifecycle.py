@@ -185,6 +185,10 @@ class LifecycleTest(base.TestCase):
     def test_reaper_fails_a_backup_whose_agent_is_gone(self):
         self.agent.stop()
         backup_id = self.create()
+        # The worker's claim writes the row's updated time: it must come
+        # before the clock is moved on below, or it is "new" again.
+        ef.wait_for(lambda: lifecycle.get(self.context,
+                                          backup_id).attempt_id)
         # A backup younger than the timeout is left alone...
         self.assertEqual((0, 0), self.worker.reaper.run_once())
         self.assertEqual(states.NEW,
