@@ -24,9 +24,10 @@
 #
 # start-keystone-proxy: a second proxy server on the same rings and storage
 # servers whose pipeline is keystonemiddleware's auth_token plus Swift's
-# keystoneauth (operator_roles admin, member; accounts AUTH_<project id>),
-# against the Keystone of tools/keystone-aio.sh (started if it is not
-# running). keystonemiddleware==KSM_VERSION goes into Swift's venv. It
+# keystoneauth (operator_roles admin, member; accounts AUTH_<project id>)
+# and our access_rules filter (trove_backup_ext_swift), against the
+# Keystone of tools/keystone-aio.sh (started if it is not running).
+# keystonemiddleware==KSM_VERSION goes into Swift's venv. It
 # registers that proxy in Keystone's catalog (service swift, type
 # object-store, http://127.0.0.1:PORT/v1/AUTH_$(project_id)s) and prints,
 # besides the ST_* variables, TBE_SWIFT_KEYSTONE_URL (the proxy's /v1 URL).
@@ -140,7 +141,7 @@ swift_dir = $ETC
 log_name = $2
 
 [pipeline:main]
-pipeline = catch_errors gatekeeper healthcheck proxy-logging cache listing_formats $3 copy slo dlo versioned_writes proxy-logging proxy-server
+pipeline = catch_errors gatekeeper healthcheck proxy-logging cache listing_formats $3 copy slo dlo versioned_writes symlink proxy-logging proxy-server
 
 [app:proxy-server]
 use = egg:swift#proxy
@@ -168,6 +169,8 @@ use = egg:swift#slo
 use = egg:swift#dlo
 [filter:versioned_writes]
 use = egg:swift#versioned_writes
+[filter:symlink]
+use = egg:swift#symlink
 
 EOF
 }
@@ -320,10 +323,22 @@ install_keystonemiddleware() {
     touch "$VENV/.keystonemiddleware-$KSM_VERSION"
 }
 
+# Our filter in Swift's venv: a deployer installs the distribution there
+# with `pip install --no-deps trove-backup-ext`; here a .pth file puts this
+# checkout's trove_backup_ext_swift (which needs nothing but Swift) on its
+# path, so the proxy always runs the code under test.
+install_access_rules_filter() {
+    local site
+    site=$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+    echo "$PWD" >"$site/trove-backup-ext-swift.pth"
+    "$VENV/bin/python" -c 'import trove_backup_ext_swift.access_rules' \
+        || die "trove_backup_ext_swift is not importable in $VENV"
+}
+
 write_keystone_proxy_config() {     # needs the TBE_KEYSTONE_* variables
     (umask 077
      { proxy_config "$KEYSTONE_PROXY_PORT" proxy-keystone \
-           "authtoken keystoneauth"
+           "authtoken keystoneauth access_rules"
        cat <<EOF
 [filter:authtoken]
 paste.filter_factory = keystonemiddleware.auth_token:filter_factory
@@ -354,6 +369,11 @@ service_token_roles_required = true
 use = egg:swift#keystoneauth
 operator_roles = admin, member
 reseller_prefix = AUTH_
+
+# Ours: the access rules also limit the requests Swift's middlewares make
+# for the caller (large objects' segments, symlinks' targets, copies).
+[filter:access_rules]
+paste.filter_factory = trove_backup_ext_swift.access_rules:filter_factory
 EOF
      } >"$ETC/proxy-keystone-server.conf")
     # Through Keystone's REST API as its admin; get-or-create, so a second
@@ -403,8 +423,10 @@ start_keystone_proxy() {
         || die "tools/keystone-aio.sh start failed"
     eval "$keystone_env"
     install_keystonemiddleware
+    install_access_rules_filter
     write_keystone_proxy_config
-    sum=$({ cat "$ETC/proxy-keystone-server.conf"; config_sum; } | md5sum)
+    sum=$({ cat "$ETC/proxy-keystone-server.conf" \
+                trove_backup_ext_swift/*.py; config_sum; } | md5sum)
     if running_pid proxy-keystone >/dev/null \
             && [ "$(cat "$RUN/proxy-keystone.sum" 2>/dev/null)" != "$sum" ]; then
         say "Keystone proxy configuration changed: restarting it"

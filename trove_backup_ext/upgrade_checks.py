@@ -21,6 +21,7 @@ from trove_backup_ext.services import schedule_health
 from trove_backup_ext import storage
 from trove_backup_ext.storage import base as storage_base
 from trove_backup_ext.storage import local
+from trove_backup_ext_swift import access_rules as swift_access_rules
 
 Code = upgradecheck.Code
 Result = upgradecheck.Result
@@ -135,6 +136,32 @@ class Checks(upgradecheck.UpgradeCommands):
         return Result(Code.SUCCESS, 'Storage %s answered a listing of '
                       'container %s.' % (name, container))
 
+    def _check_owner_account_filter(self):
+        """Without our access_rules filter in Swift's proxy, a backup's
+        storage token reaches every object of its owner's account through
+        large objects and symlinks (doc: admin/threat-model)."""
+        o = self.conf.swift if 'swift' in self.conf else None
+        if (self.conf.storage_strategy != 'swift' or o is None
+                or not o.store_in_owner_account
+                or o.owner_account_credentials != 'application_credential'):
+            return Result(Code.SUCCESS, 'No owner-account application '
+                          'credentials: nothing to check.')
+        try:
+            info = storage.load(self.conf, 'swift').capabilities()
+        except (storage_base.StorageError, ValueError) as exc:
+            return Result(Code.FAILURE, 'Cannot read Swift\'s /info: %s'
+                          % exc)
+        if swift_access_rules.INFO_NAME not in info:
+            return Result(Code.WARNING, 'Swift\'s proxy does not list %s '
+                          'in /info: a backup\'s storage token can read '
+                          'any object of its owner\'s account through '
+                          'large objects and symlinks. Add the filter '
+                          'swift_access_rules of trove-backup-ext after '
+                          'keystoneauth (doc: admin/threat-model).'
+                          % swift_access_rules.INFO_NAME)
+        return Result(Code.SUCCESS, 'Swift\'s proxy runs %s.'
+                      % swift_access_rules.INFO_NAME)
+
     def _check_instance_source(self):
         try:
             source = instance_sources.load(self.conf)
@@ -221,6 +248,7 @@ class Checks(upgradecheck.UpgradeCommands):
         ('Database schema', _check_schema),
         ('Policy file', _check_policy_file),
         ('Storage', _check_storage),
+        ('Swift access rules filter', _check_owner_account_filter),
         ('Instance source', _check_instance_source),
         ('Backup schedules', _check_schedules),
         ('Agent keys', _check_agent_keys),

@@ -492,6 +492,11 @@ class SwiftStorage(base.Storage):
             self._storage_url = url
         return self._storage_url
 
+    def capabilities(self):
+        """What the proxy lists at /info: its middlewares and limits."""
+        return self._call('read', 'the proxy\'s capabilities',
+                          'get_capabilities')
+
     def object_url(self, container, name):
         check_container(container)
         _check_object(name)

@@ -19,6 +19,8 @@ from trove_backup_ext import agent_auth
 from trove_backup_ext.db import migration
 from trove_backup_ext.db import models
 from trove_backup_ext.tests import base
+from trove_backup_ext.tests.functional import test_swift_trusts
+from trove_backup_ext.tests import keystone_fixture
 from trove_backup_ext.tests import swift_fixture
 
 SUCCESS, WARNING, FAILURE = 0, 1, 2
@@ -259,6 +261,49 @@ class SwiftStorageCheckTest(StatusTestCase):
         code, checks = self.status()
         self.assertEqual(FAILURE, code, self.output)
         self.assertCheck(checks, 'Storage', 'Failure', '[swift] user')
+
+
+class SwiftAccessRulesFilterTest(StatusTestCase):
+    """Owner-account application credentials need our access_rules filter
+    in Swift's proxy: the check reads the proxy's /info for it."""
+
+    def setUp(self):
+        super().setUp()
+        self.migrate()
+
+    def owner_account(self, swift):
+        self.sections['DEFAULT']['storage_strategy'] = 'swift'
+        self.sections['swift'] = dict(swift, **{
+            'store_in_owner_account': 'true',
+            'credential_secret_key': 'c0' * 32})
+
+    def test_proxy_with_the_filter_passes(self):
+        # tools/swift-aio.sh's Keystone proxy runs it.
+        env = keystone_fixture.keystone_env()
+        test_swift_trusts.keystone_swift_url()
+        self.owner_account({
+            'auth_version': '3', 'auth_url': env['TBE_KEYSTONE_URL'],
+            'user': env['TBE_KEYSTONE_SERVICE_USER'],
+            'key': env['TBE_KEYSTONE_SERVICE_PASSWORD'],
+            'project_name': env['TBE_KEYSTONE_SERVICE_PROJECT']})
+        code, checks = self.status()
+        self.assertCheck(checks, 'Swift access rules filter', 'Success',
+                         'trove_backup_access_rules')
+
+    def test_proxy_without_the_filter_warns(self):
+        # Its tempauth proxy does not.
+        auth = swift_fixture.swift_auth()
+        self.owner_account({'auth_version': '1', 'auth_url': auth['ST_AUTH'],
+                            'user': auth['ST_USER'], 'key': auth['ST_KEY']})
+        code, checks = self.status()
+        self.assertEqual(WARNING, code, self.output)
+        self.assertCheck(checks, 'Swift access rules filter', 'Warning',
+                         'large objects and symlinks')
+
+    def test_nothing_to_check_without_owner_account_storage(self):
+        code, checks = self.status()
+        self.assertCheck(checks, 'Swift access rules filter', 'Success',
+                         'nothing to check')
 
 
 class BackupSchedulesTest(StatusTestCase):
