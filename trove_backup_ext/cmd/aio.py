@@ -35,6 +35,7 @@ from trove_backup_ext import datastores
 from trove_backup_ext.datastores import sqlite as sqlite_datastore
 from trove_backup_ext.db import instances as instances_db
 from trove_backup_ext.db import migration
+from trove_backup_ext import exception
 from trove_backup_ext import rpc
 from trove_backup_ext import service
 from trove_backup_ext.worker import service as worker_service
@@ -127,8 +128,8 @@ def agent_key_file(conf, state_dir, instance_id):
     try:
         if current and current == agent_auth.read_key_file(path, 'key'):
             return path
-    except Exception:
-        pass    # Missing or damaged: a new key, as below.
+    except (exception.ConfigurationError, ValueError):
+        pass    # Missing, unreadable or damaged: a new key, as below.
     agent_auth.write_key_file(path, store.rotate(context, instance_id,
                                                  grace_period=0))
     return path
