@@ -93,6 +93,15 @@ class InstanceNotAvailable(UnprocessableEntity):
                'action to be performed (instance status was %(status)s).')
 
 
+class ClusterInstanceNotSupported(UnprocessableEntity):
+    # Trove's wording. Trove answers 501
+    # (ClusterInstanceOperationNotSupported); the instance is the caller's
+    # choice, so here a 422 (doc/source/reference/decisions.rst).
+    message = ('Instance %(instance_id)s is a member of cluster '
+               '%(cluster_id)s: operation not supported for instances that '
+               'are part of a cluster.')
+
+
 class RestoreNotFound(NotFound):
     message = 'Restore %(uuid)s cannot be found.'
 

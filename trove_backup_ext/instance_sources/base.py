@@ -25,10 +25,14 @@ class Instance:
     # status (Trove shows BACKUP, REBOOT...; status says whether a
     # backup can start).
     shown_status: str = None
+    # The cluster it is a member of (Trove's clusters), or None. Trove
+    # backs up and restores clusters as a whole, never one member.
+    cluster_id: str = None
 
     @property
     def can_back_up(self):
-        return self.status in BACKUP_READY_STATUSES
+        return (self.status in BACKUP_READY_STATUSES and
+                self.cluster_id is None)
 
 
 class InstanceSource(abc.ABC):
@@ -48,6 +52,12 @@ class InstanceSource(abc.ABC):
     @abc.abstractmethod
     def datastore_exists(self, context, datastore):
         """Whether datastore names a datastore type this source knows."""
+
+    def datastore_name(self, context, datastore):
+        """The name of the datastore type that datastore names (a name,
+        or an id where the source has ids, as Trove's Datastore.load
+        takes either), or None if it knows none. Backups keep the name."""
+        return datastore if self.datastore_exists(context, datastore) else None
 
     def list_instances(self, context, project_id, limit, after=None):
         """Up to limit Instances of project_id (every project if None),

@@ -58,6 +58,7 @@ INSTANCES = sa.Table(
     sa.Column('server_status', sa.String(64)),
     sa.Column('deleted', sa.Boolean),
     sa.Column('datastore_version_id', sa.String(36)),
+    sa.Column('cluster_id', sa.String(36)),
     sa.Column('created', sa.DateTime))
 SERVICE_STATUSES = sa.Table(
     'service_statuses', _META,
@@ -292,22 +293,31 @@ class TroveSource(base.InstanceSource):
             id=row.id, name=row.name, project_id=row.tenant_id,
             datastore=row.datastore or '', datastore_version=row.version or '',
             datastore_version_id=row.datastore_version_id or '',
-            status=status, created=row.created, shown_status=shown)
+            status=status, created=row.created, shown_status=shown,
+            cluster_id=row.cluster_id)
 
     def datastore_exists(self, context, datastore):
-        # Trove's Datastore.load: an id, else a name.
-        query = (sa.select(DATASTORES.c.id)
-                 .where(sa.or_(DATASTORES.c.id == datastore,
-                               DATASTORES.c.name == datastore)).limit(1))
-        return self._read(
-            lambda connection: connection.execute(query).first() is not None)
+        return self.datastore_name(context, datastore) is not None
+
+    def datastore_name(self, context, datastore):
+        # Trove's Datastore.load: an id first, else a name.
+        def find(connection):
+            for column in (DATASTORES.c.id, DATASTORES.c.name):
+                name = connection.execute(
+                    sa.select(DATASTORES.c.name).where(column == datastore)
+                    .limit(1)).scalar()
+                if name is not None:
+                    return name
+            return None
+        return self._read(find)
 
 
 # An instance with its datastore and version names, as Trove keeps them.
 _SELECT = (
     sa.select(INSTANCES.c.id, INSTANCES.c.name, INSTANCES.c.tenant_id,
               INSTANCES.c.task_id, INSTANCES.c.server_status,
-              INSTANCES.c.datastore_version_id, INSTANCES.c.created,
+              INSTANCES.c.datastore_version_id, INSTANCES.c.cluster_id,
+              INSTANCES.c.created,
               DATASTORE_VERSIONS.c.name.label('version'),
               DATASTORES.c.name.label('datastore'))
     .select_from(INSTANCES.outerjoin(

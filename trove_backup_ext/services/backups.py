@@ -17,6 +17,7 @@ from trove_backup_ext.db import backups as backups_db
 from trove_backup_ext.db import lifecycle
 from trove_backup_ext.db import verifications
 from trove_backup_ext import exception
+from trove_backup_ext.services import instance_access
 from trove_backup_ext import states
 from trove_backup_ext import storage
 
@@ -62,12 +63,14 @@ class BackupService:
     def list_page(self, context, limit, project_id, instance_id=None,
                   datastore=None, after=None):
         """A page plus whether more follow; project_id None: all."""
-        if datastore is not None and not self.instances.datastore_exists(
-                context, datastore):
-            raise exception.DatastoreNotFound(datastore=datastore)
+        name = None
+        if datastore is not None:
+            # A name or an id, as in Trove; backups keep the name.
+            name = self.instances.datastore_name(context, datastore)
+            if name is None:
+                raise exception.DatastoreNotFound(datastore=datastore)
         rows = backups_db.list_page(context, limit + 1, project_id,
-                                    _canonical(instance_id), datastore,
-                                    after)
+                                    _canonical(instance_id), name, after)
         return rows[:limit], len(rows) > limit
 
     def create(self, context, project_id, spec, backup_id=None,
@@ -82,9 +85,7 @@ class BackupService:
                                                _canonical(spec['instance']))
         if instance.project_id != project_id:
             raise exception.InstanceNotFound(uuid=spec['instance'])
-        if not instance.can_back_up:
-            raise exception.InstanceNotAvailable(instance_id=instance.id,
-                                                 status=instance.status)
+        instance_access.check_can_back_up(instance)
         values = {
             'id': backup_id or uuidutils.generate_uuid(),
             'name': spec['name'],

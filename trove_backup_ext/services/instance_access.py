@@ -27,3 +27,15 @@ def project_instance(instance_source, context, instance_id, project_id):
     if instance.project_id != project_id:
         raise exception.InstanceNotFound(uuid=instance_id)
     return instance
+
+
+def check_can_back_up(instance):
+    """Refuse (422) an instance a backup or restore cannot run on: a
+    member of a cluster (Trove backs up clusters whole), or one whose
+    status is not ready."""
+    if instance.cluster_id is not None:
+        raise exception.ClusterInstanceNotSupported(
+            instance_id=instance.id, cluster_id=instance.cluster_id)
+    if not instance.can_back_up:
+        raise exception.InstanceNotAvailable(instance_id=instance.id,
+                                             status=instance.status)

@@ -67,9 +67,7 @@ class RestoreService:
                        'restored' % backup.status)
         target = instance_access.visible_instance(self.instances, context,
                                                   instance_id)
-        if not target.can_back_up:
-            raise exception.InstanceNotAvailable(instance_id=target.id,
-                                                 status=target.status)
+        instance_access.check_can_back_up(target)
         reason = datastore_versions.why_not_restorable(
             backup.datastore, backup.datastore_version, target.datastore,
             target.datastore_version)

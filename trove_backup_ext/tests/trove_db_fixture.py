@@ -54,6 +54,8 @@ SCENARIOS = {
     'server_shutoff': dict(_HEALTHY, server_status='SHUTOFF'),
     'server_verify_resize': dict(_HEALTHY, server_status='VERIFY_RESIZE'),
     'server_active': dict(_HEALTHY, server_status='ACTIVE'),
+    # A member of a Trove cluster: Trove refuses to back it up alone.
+    'cluster_member': dict(_HEALTHY, cluster=True),
 }
 
 _SEEDED = {}    # backend -> Seeded, for this process

@@ -56,11 +56,21 @@ def _add_instance(spec, version_id):
     from trove.instance import service_status
     from trove.instance import tasks
 
+    cluster_id = None
+    if spec.get('cluster'):
+        # As Trove's cluster API makes one, before its members.
+        from trove.cluster import models as cluster_models
+        from trove.cluster import tasks as cluster_tasks
+        cluster_id = cluster_models.DBCluster.create(
+            name='cluster-' + spec['name'], tenant_id=spec['tenant_id'],
+            task_status=cluster_tasks.ClusterTasks.NONE,
+            datastore_version_id=version_id).id
     db_info = models.DBInstance.create(
         id=spec['id'], name=spec['name'], flavor_id='flavor-1',
         tenant_id=spec['tenant_id'], volume_size=1,
         datastore_version_id=version_id, region_id='RegionOne',
-        task_status=getattr(tasks.InstanceTasks, spec['task']))
+        task_status=getattr(tasks.InstanceTasks, spec['task']),
+        cluster_id=cluster_id)
     if spec.get('compute', True):
         # The task manager records the Nova server once it exists; the
         # column caches Nova's status only where Trove saved it.
@@ -107,8 +117,11 @@ def _verdict(instance_id):
         refusal = None
     except exception.UnprocessableEntity as exc:
         refusal = str(exc)
+    # Trove's Backup.create refuses a member of a cluster
+    # (ClusterInstanceOperationNotSupported) after this check.
     return {'status': instance.status, 'refusal': refusal,
-            'datastore_status': status.status.api_status}
+            'datastore_status': status.status.api_status,
+            'cluster_id': db_info.cluster_id}
 
 
 def main():

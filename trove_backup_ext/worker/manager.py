@@ -95,6 +95,11 @@ class WorkerManager:
             LOG.exception('Cannot look up instance %s', backup.instance_id)
             return self._fail(context, backup, 'Instance %s could not be '
                               'checked: %s' % (backup.instance_id, exc))
+        if instance.cluster_id is not None:
+            return self._fail(context, backup, 'Instance %s is a member of '
+                              'cluster %s: backups of cluster members are '
+                              'not supported.' % (instance.id,
+                                                  instance.cluster_id))
         if not instance.can_back_up:
             return self._fail(context, backup, 'Instance %s is %s, not '
                               'ACTIVE.' % (instance.id, instance.status))

@@ -20,6 +20,7 @@ from trove_backup_ext.db import restores as restores_db
 from trove_backup_ext import exception
 from trove_backup_ext import notifications
 from trove_backup_ext.services import datastore_versions
+from trove_backup_ext.services import instance_access
 from trove_backup_ext import states
 from trove_backup_ext import storage_access
 
@@ -86,9 +87,7 @@ class RestoreManager:
                 backup_id=restore.backup_id,
                 reason='it was deleted or is no longer COMPLETED')
         instance = self.instances.get_instance(context, restore.instance_id)
-        if not instance.can_back_up:
-            raise exception.InstanceNotAvailable(instance_id=instance.id,
-                                                 status=instance.status)
+        instance_access.check_can_back_up(instance)
         reason = datastore_versions.why_not_restorable(
             backup.datastore, backup.datastore_version, instance.datastore,
             instance.datastore_version)

@@ -131,9 +131,13 @@ class _SourceTests:
                 continue
             instance = self.get(scenario)
             expected = expected_status(verdict)
-            agrees = (instance.can_back_up == (verdict['refusal'] is None)
-                      and (instance.status == expected if expected else
-                           instance.status not in READY))
+            # Trove's Backup.create refuses a cluster member after
+            # validate_can_perform_action.
+            can = verdict['refusal'] is None and not verdict['cluster_id']
+            agrees = (instance.can_back_up == can and
+                      instance.cluster_id == verdict['cluster_id'] and
+                      (instance.status == expected if expected else
+                       instance.status not in READY))
             if not agrees:
                 disagreements[scenario] = (instance.status, verdict)
         self.assertEqual({}, disagreements)
@@ -188,6 +192,23 @@ class _SourceTests:
     def test_unknown_datastore(self):
         for name in ('postgresql', '8.0', self.version_id('mysql', '8.0')):
             self.assertFalse(self.source.datastore_exists(None, name), name)
+            self.assertIsNone(self.source.datastore_name(None, name), name)
+
+    def test_datastore_name_of_a_name_or_an_id(self):
+        for name in ('mysql', 'mariadb'):
+            self.assertEqual(name, self.source.datastore_name(None, name))
+            self.assertEqual(name, self.source.datastore_name(
+                None, self.trove.datastores[name]['id']))
+
+    def test_cluster_member_is_active_but_cannot_be_backed_up(self):
+        instance = self.get('cluster_member')
+        cluster_id = self.trove.verdicts[instance.id]['cluster_id']
+        self.assertIsNotNone(cluster_id)
+        self.assertEqual(cluster_id, instance.cluster_id)
+        # Trove shows it ACTIVE; only its membership refuses a backup.
+        self.assertEqual('ACTIVE', instance.status)
+        self.assertFalse(instance.can_back_up)
+        self.assertIsNone(self.get('active').cluster_id)
 
     def test_writes_through_its_engine_fail(self):
         instance_id = self.trove.ids['active']
@@ -349,6 +370,30 @@ class _APITests:
         response = self.request('GET', '/backups?datastore=mariadb')
         self.assertEqual(200, response.status_code, response.text)
         self.assertEqual([], response.json()['backups'])
+
+    def test_list_by_trove_datastore_id(self):
+        # Trove's datastore filter takes an id as well as a name.
+        mysql = self.create_backup(self.trove.ids['active'])
+        mariadb = self.create_backup(self.trove.ids['active_mariadb'])
+        for name, backup in (('mysql', mysql), ('mariadb', mariadb)):
+            response = self.request('GET', '/backups?datastore=' +
+                                    self.trove.datastores[name]['id'])
+            self.assertEqual(200, response.status_code, response.text)
+            self.assertEqual([backup['id']],
+                             [b['id'] for b in response.json()['backups']])
+
+    def test_create_on_cluster_member(self):
+        self.assertRefused('cluster_member', 422, 'unprocessableEntity',
+                           'part of a cluster')
+
+    def test_restore_into_cluster_member(self):
+        backup = self.create_backup(self.trove.ids['active'])
+        self.complete(backup['id'])
+        response = self.request('POST', '/restores', json={'restore': {
+            'backup_id': backup['id'],
+            'instance_id': self.trove.ids['cluster_member']}})
+        self.assertFault(response, 422, 'unprocessableEntity',
+                         'part of a cluster')
 
     def test_list_by_unknown_datastore(self):
         response = self.request('GET', '/backups?datastore=cassandra')
