@@ -6,17 +6,21 @@ import os
 import sys
 
 from oslo_config import cfg
+import oslo_messaging as messaging
 from oslo_utils import uuidutils
 
 from trove_backup_ext import agent_auth
 from trove_backup_ext import conf as backup_conf
 from trove_backup_ext import context as backup_context
+from trove_backup_ext.db import backup_schedules as schedules_db
 from trove_backup_ext.db import instances as instances_db
 from trove_backup_ext.db import lifecycle
 from trove_backup_ext.db import migration
 from trove_backup_ext import exception
+from trove_backup_ext import notifications
 from trove_backup_ext import service
 from trove_backup_ext import states
+from trove_backup_ext import storage_access
 
 _INSTANCE_FIELDS = ('id', 'name', 'project_id', 'datastore',
                     'datastore_version', 'status')
@@ -134,7 +138,9 @@ class BackupCommands:
         'known only to its agent. A backup being deleted (DELETE_FAILED '
         'included) is refused: the worker retries the deletion every '
         '[worker] delete_retry_interval seconds until storage accepts it. '
-        'Exit status 1 when the backup is refused or does not exist.')
+        'Sends dbaas.backup_create.error, as the worker does when a backup '
+        'fails. Exit status 1 when the backup is refused or does not '
+        'exist.')
 
     @staticmethod
     def reset_status(args):
@@ -155,10 +161,11 @@ class BackupCommands:
                 'Backup %s is %s, not running (%s): only a running backup '
                 'can be reset.' % (backup.id, backup.status,
                                    ', '.join(sorted(states.RUNNING))))
+        reason = ('Reset by an operator with trove-backup-manage backup '
+                  'reset-status.')
         if not lifecycle.transition(
                 context, backup.id, states.RUNNING, args.status,
-                fail_reason='Reset by an operator with trove-backup-manage '
-                            'backup reset-status.'):
+                fail_reason=reason):
             now = lifecycle.get(context, backup.id)
             raise exception.BadRequest(
                 'Backup %s changed meanwhile (now %s); run the command '
@@ -167,6 +174,26 @@ class BackupCommands:
                     (', being deleted' if now.delete_requested_at else ''))))
         print('Backup %s: %s -> %s.' % (backup.id, backup.status,
                                         args.status))
+        _backup_failed(context, lifecycle.get(context, backup.id), reason)
+
+
+def _backup_failed(context, backup, reason):
+    """What the worker does when a backup fails (worker/manager.py),
+    for one an operator failed: revoke the credentials it no longer
+    needs, record it on its schedule, and notify."""
+    conf = backup_conf.CONF
+    storage_access.ended(conf, context, backup.id, states.FAILED)
+    run = schedules_db.run_of_backup(context, backup.id)
+    if run is not None:
+        schedules_db.record_run_result(context, run.schedule_id, run.slot,
+                                       states.FAILED, backup.id)
+    transport = messaging.get_notification_transport(conf)
+    try:
+        notifications.Notifier(conf, 'trove-backup-manage', transport).error(
+            context, 'dbaas.backup_create.error',
+            notifications.backup_payload(backup, message=reason))
+    finally:
+        transport.cleanup()
 
 
 def add_command_parsers(subparsers):

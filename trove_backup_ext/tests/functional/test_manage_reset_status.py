@@ -4,7 +4,11 @@ import os
 import subprocess
 import sys
 
+import queue
+
 import fixtures
+from oslo_config import cfg
+import oslo_messaging as messaging
 from oslo_utils import timeutils
 from oslo_utils import uuidutils
 import sqlalchemy as sa
@@ -13,12 +17,14 @@ from trove_backup_ext.db import migration
 from trove_backup_ext.db import models
 from trove_backup_ext import states
 from trove_backup_ext.tests import base
+from trove_backup_ext.tests import rabbitmq_fixtures
 
 MANAGE = os.path.join(os.path.dirname(sys.executable), 'trove-backup-manage')
 Backup = models.Backup.__table__
 
 
-class ResetStatusTest(base.TestCase):
+class _ManageTestCase(base.TestCase):
+    """trove-backup-manage on a migrated SQLite database of its own."""
 
     def setUp(self):
         super().setUp()
@@ -61,6 +67,9 @@ class ResetStatusTest(base.TestCase):
              'reset-status', backup_id] + list(extra),
             capture_output=True, text=True, timeout=120,
             stdin=subprocess.DEVNULL)
+
+
+class ResetStatusTest(_ManageTestCase):
 
     def assertRefused(self, result, backup_id, fragment):
         self.assertEqual(1, result.returncode, result.stdout + result.stderr)
@@ -114,3 +123,60 @@ class ResetStatusTest(base.TestCase):
         self.assertNotEqual(0, result.returncode)
         self.assertIn("invalid choice: 'COMPLETED'", result.stderr)
         self.assertEqual(states.BUILDING, self.row(backup_id).status)
+
+
+class _Received:
+    """A notification endpoint that keeps what it is sent."""
+
+    def __init__(self):
+        self.messages = queue.Queue()
+
+    def error(self, ctxt, publisher_id, event_type, payload, metadata):
+        self.messages.put((publisher_id, event_type, payload, ctxt))
+
+
+class ResetStatusNotificationTest(_ManageTestCase):
+    """The command's notification, on a RabbitMQ vhost of the test's own
+    through oslo.messaging's messagingv2 driver, as a consumer of the
+    workers' notifications receives it."""
+
+    def setUp(self):
+        super().setUp()
+        vhost = self.useFixture(rabbitmq_fixtures.Vhost())
+        with open(self.config_file, 'a') as f:
+            f.write('[oslo_messaging_notifications]\n'
+                    'driver = messagingv2\ntransport_url = %s\n'
+                    % vhost.transport_url)
+        conf = cfg.ConfigOpts()
+        conf([], project='tbe-test')
+        transport = messaging.get_notification_transport(
+            conf, url=vhost.transport_url)
+        self.addCleanup(transport.cleanup)
+        self.received = _Received()
+        listener = messaging.get_notification_listener(
+            transport, [messaging.Target(topic='notifications')],
+            [self.received], executor='threading')
+        listener.start()
+        self.addCleanup(listener.wait)
+        self.addCleanup(listener.stop)
+
+    def test_reset_sends_backup_create_error(self):
+        backup_id = self.add_backup(states.BUILDING)
+        result = self.reset(backup_id)
+        self.assertEqual(0, result.returncode, result.stderr)
+        publisher, event, payload, ctxt = self.received.messages.get(
+            timeout=30)
+        self.assertEqual('dbaas.backup_create.error', event)
+        self.assertTrue(publisher.startswith('trove-backup-manage.'),
+                        publisher)
+        self.assertEqual(backup_id, payload['backup_id'])
+        self.assertEqual(base.PROJECT, payload['tenant_id'])
+        self.assertEqual(states.FAILED, payload['status'])
+        self.assertIn('reset-status', payload['message'])
+        self.assertNotIn('auth_token', ctxt)
+
+    def test_refused_or_idle_resets_send_nothing(self):
+        self.reset(self.add_backup(states.COMPLETED))
+        self.reset(self.add_backup(states.FAILED))
+        self.assertRaises(queue.Empty, self.received.messages.get,
+                          timeout=3)
