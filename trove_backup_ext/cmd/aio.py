@@ -10,7 +10,8 @@ registered as instances "demo" (with sample data) and "demo-restore" of
 project "demo", each with its agent and that agent's own key
 (DIR/agent-keys; the workers' copies are sealed in the database under
 DIR/agent-master.key). The API runs in noauth mode on 127.0.0.1 and the
-roles talk over the in-memory bus.
+roles talk over the in-memory bus, so everything stays in this process:
+the API is served by threads, never by [api] workers processes.
 """
 
 import argparse
@@ -28,7 +29,6 @@ from oslo_utils import uuidutils
 from trove_backup_ext.agent import service as agent_service
 from trove_backup_ext import agent_auth
 from trove_backup_ext.api import deploy
-from trove_backup_ext.cmd import api as api_cmd
 from trove_backup_ext import conf as backup_conf
 from trove_backup_ext import context as backup_context
 from trove_backup_ext import datastores
@@ -39,6 +39,7 @@ from trove_backup_ext import exception
 from trove_backup_ext import rpc
 from trove_backup_ext import service
 from trove_backup_ext.worker import service as worker_service
+from trove_backup_ext.wsgi import server as wsgi_server
 
 LOG = logging.getLogger(__name__)
 
@@ -194,6 +195,17 @@ def main(argv=None):
     conf_argv = ['--config-file', config] + rest
     conf = service.setup(service.parse_args(conf_argv,
                                             default_config_files=[]))
+    # First, so a port in use or a refused address stops it before
+    # anything starts.
+    try:
+        sock = wsgi_server.listen(conf, port=args.port or conf.api.port)
+    except wsgi_server.ListenError as exc:
+        print('ERROR: %s' % exc, file=sys.stderr)
+        return 2
+    if conf.api.workers and conf.api.workers > 1:
+        LOG.warning('[api] workers = %d is ignored: the all-in-one serves '
+                    'in one process, where its in-memory bus is',
+                    conf.api.workers)
     migration.upgrade()
     instance = demo_instance(conf)
     target = restore_instance(args.state_dir)
@@ -212,14 +224,13 @@ def main(argv=None):
     worker.start()
     for agent in agents:
         agent.start()
-    server = api_cmd.make_server(conf, deploy.deploy(conf),
-                                 port=args.port or conf.api.port)
+    server = wsgi_server.Server(conf, deploy.deploy(conf), sock)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *a: stop.set())
     service.freeze_startup_objects()
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    host, port = server.server_address[:2]
+    server.start_thread()
+    host, port = server.address
     print('trove-backup-aio ready: http://%s:%d/v1.0/%s (noauth)\n'
           'demo instance: %s\ndemo-restore instance: %s\nstate: %s\n'
           'try:\n'
@@ -229,7 +240,9 @@ def main(argv=None):
              args.state_dir, host, port, DEMO_PROJECT, instance.id),
           flush=True)
     stop.wait()
-    server.shutdown()
+    # Requests in flight finish (they may cast to the roles) before the
+    # roles stop.
+    server.stop()
     for agent in agents:
         agent.stop()
     worker.stop()

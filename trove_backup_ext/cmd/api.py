@@ -1,51 +1,35 @@
-"""trove-backup-api: serve the API with a small threaded WSGI server.
+"""trove-backup-api: serve the API in [api] workers processes.
 
-For production, run trove_backup_ext.wsgi.api:application under a real
-WSGI server (uwsgi, mod_wsgi, gunicorn) instead.
+The master binds [api] host:port, builds the API once and forks the
+workers, each serving the shared socket with [api] threads threads
+(cheroot). SIGTERM stops it gracefully: requests in flight finish, for
+up to [DEFAULT] graceful_shutdown_timeout seconds, then it exits 0.
+trove_backup_ext.wsgi.api:application serves under another WSGI server.
 """
 
-import socketserver
 import sys
-from wsgiref import simple_server
 
 from oslo_log import log as logging
 
 from trove_backup_ext.api import deploy
 from trove_backup_ext import service
+from trove_backup_ext.wsgi import server as wsgi_server
 
 LOG = logging.getLogger(__name__)
-
-
-class ThreadingWSGIServer(socketserver.ThreadingMixIn,
-                          simple_server.WSGIServer):
-    daemon_threads = True
-    # socketserver's backlog of 5 resets connections under a burst of
-    # parallel clients before the API ever sees them.
-    request_queue_size = 128
-
-
-class QuietHandler(simple_server.WSGIRequestHandler):
-
-    def log_message(self, fmt, *args):
-        LOG.debug('%s - %s', self.address_string(), fmt % args)
-
-
-def make_server(conf, application, host=None, port=None):
-    return simple_server.make_server(
-        host or conf.api.host, conf.api.port if port is None else port,
-        application, server_class=ThreadingWSGIServer,
-        handler_class=QuietHandler)
 
 
 def main(argv=None):
     conf = service.setup(service.parse_args(
         sys.argv[1:] if argv is None else argv))
-    server = make_server(conf, deploy.deploy(conf))
-    service.freeze_startup_objects()
-    LOG.info('trove-backup-api listening on http://%s:%s/',
-             *server.server_address[:2])
     try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    return 0
+        sock = wsgi_server.listen(conf)
+    except wsgi_server.ListenError as exc:
+        print('ERROR: %s' % exc, file=sys.stderr)
+        return 2
+    application = deploy.deploy(conf)
+    service.freeze_startup_objects()
+    host, port = sock.getsockname()[:2]
+    LOG.info('trove-backup-api listening on http://%s:%s/ (%d processes '
+             'of %d threads)', host, port, wsgi_server.workers(conf),
+             conf.api.threads)
+    return wsgi_server.serve_processes(conf, application, sock) or 0

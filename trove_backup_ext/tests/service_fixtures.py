@@ -22,12 +22,12 @@ import sqlalchemy as sa
 
 from trove_backup_ext.api import deploy
 from trove_backup_ext.api import app as backup_app
-from trove_backup_ext.cmd import api as api_cmd
 from trove_backup_ext import conf as backup_conf
 from trove_backup_ext.db import api as db_api
 from trove_backup_ext.db import migration
 from trove_backup_ext import policy
 from trove_backup_ext import rpc
+from trove_backup_ext.wsgi import server as wsgi_server
 
 # Server URLs without a database name; the fixture adds one.
 DATABASE_URLS = {
@@ -165,7 +165,7 @@ class WorkerServer(fixtures.Fixture):
 
 class APIServer(fixtures.Fixture):
     """The whole API (middleware included) served over HTTP on a free
-    loopback port, in a thread."""
+    loopback port by trove-backup-api's server, in threads."""
 
     def __init__(self, conf, worker_api=None, instance_source=None):
         super().__init__()
@@ -177,14 +177,12 @@ class APIServer(fixtures.Fixture):
         application = deploy.deploy(self.conf, backup_app.setup_app(
             self.conf, instance_source=self.instance_source,
             worker_api=self.worker_api))
-        self.server = api_cmd.make_server(self.conf, application,
-                                          host='127.0.0.1', port=0)
-        thread = threading.Thread(target=self.server.serve_forever,
-                                  daemon=True)
-        thread.start()
-        self.addCleanup(self.server.server_close)
-        self.addCleanup(self.server.shutdown)
-        host, port = self.server.server_address[:2]
+        self.server = wsgi_server.Server(
+            self.conf, application,
+            wsgi_server.listen(self.conf, host='127.0.0.1', port=0))
+        self.server.start_thread()
+        self.addCleanup(self.server.stop)
+        host, port = self.server.address
         self.endpoint = 'http://%s:%d' % (host, port)
 
 

@@ -27,8 +27,8 @@ class ClientTestCase(base.FunctionalTestCase):
 
     def setUp(self):
         super().setUp()
-        self.log = test_troveclient.RequestLog(self.api.server.get_app())
-        self.api.server.set_app(self.log)
+        self.log = test_troveclient.RequestLog(self.api.server.application)
+        self.api.server.application = self.log
         self.source = self.add_instance(name='source')
         self.backup = self.create_backup(self.source.id, name='nightly')
         self.complete(self.backup['id'])
@@ -183,7 +183,7 @@ class TestBackupsAndFaults(ClientTestCase):
             start_response('502 Bad Gateway', [('Content-Type',
                                                 'text/html')])
             return [b'<html><body><h1>502 Bad Gateway</h1>\n</body></html>']
-        self.api.server.set_app(gateway)
+        self.api.server.application = gateway
 
         error = self.assertRaises(client_v1.ClientError,
                                   self.client().get_restore, MISSING_ID)

@@ -48,8 +48,8 @@ class TestOpenStackClient(test_openstackclient.OpenStackClientTestCase):
 
     def test_backup_list_instance_follows_next_links(self):
         other = self.add_instance(name='other')
-        self.api.server.set_app(TroveInstanceShow(self.log,
-                                                  [self.instance, other]))
+        self.api.server.application = TroveInstanceShow(
+            self.log, [self.instance, other])
         ids = [self.completed_backup('b%d' % n) for n in range(4)]
         self.completed_backup('theirs', instance=other)
 

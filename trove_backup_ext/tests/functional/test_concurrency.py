@@ -4,11 +4,9 @@ import collections
 import threading
 import time
 
-import fixtures
 import requests
 import sqlalchemy as sa
 
-from trove_backup_ext.cmd import api as api_cmd
 from trove_backup_ext.db import backups as backups_db
 from trove_backup_ext.db import models
 from trove_backup_ext.tests import base
@@ -18,16 +16,6 @@ Backup = models.Backup
 
 class _ParallelRequests:
     """Helpers that fire many HTTP requests at the same moment."""
-
-    def setUp(self):
-        # socketserver's default listen backlog is 5: a burst of more
-        # simultaneous connections gets connection resets before the API
-        # sees them. Until trove-backup-api's server sets a real backlog,
-        # give the test server one, so the bursts reach the database.
-        if api_cmd.ThreadingWSGIServer.request_queue_size < 128:
-            self.useFixture(fixtures.MockPatchObject(
-                api_cmd.ThreadingWSGIServer, 'request_queue_size', 128))
-        super().setUp()
 
     def run_together(self, calls):
         """Run each call(session) in its own thread, all released by one

@@ -25,8 +25,8 @@ class OpenStackClientTestCase(base.FunctionalTestCase):
 
     def setUp(self):
         super().setUp()
-        self.log = test_troveclient.RequestLog(self.api.server.get_app())
-        self.api.server.set_app(self.log)
+        self.log = test_troveclient.RequestLog(self.api.server.application)
+        self.api.server.application = self.log
         self.home = self.useFixture(fixtures.TempDir()).path
         self.instance = self.add_instance()
 

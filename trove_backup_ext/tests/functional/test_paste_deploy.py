@@ -12,6 +12,7 @@ import json
 import os
 import select
 import shutil
+import socketserver
 import subprocess
 import sys
 import tempfile
@@ -25,7 +26,6 @@ from oslo_config import cfg
 import requests
 
 import trove_backup_ext
-from trove_backup_ext.cmd import api as api_cmd
 from trove_backup_ext import context as backup_context
 from trove_backup_ext.db import instances as instances_db
 from trove_backup_ext.db import migration
@@ -52,6 +52,20 @@ STRATEGIES = '/v1.0/%s/backup_strategies' % base.PROJECT
 
 # In the child process.
 
+class ThreadingWSGIServer(socketserver.ThreadingMixIn,
+                          simple_server.WSGIServer):
+    """The host's server (a Trove API's, not ours): threads, a backlog
+    for the tests' bursts."""
+    daemon_threads = True
+    request_queue_size = 128
+
+
+class QuietHandler(simple_server.WSGIRequestHandler):
+
+    def log_message(self, fmt, *args):
+        pass
+
+
 def serve(spec):
     """Load spec['ini']#spec['name'] with PasteDeploy, seed the plugin's
     database, serve on a free port and print it."""
@@ -71,8 +85,8 @@ def serve(spec):
             'datastore': 'mysql', 'datastore_version': '10.11',
             'status': 'ACTIVE'})
     server = simple_server.make_server(
-        '127.0.0.1', 0, application, server_class=api_cmd.ThreadingWSGIServer,
-        handler_class=api_cmd.QuietHandler)
+        '127.0.0.1', 0, application, server_class=ThreadingWSGIServer,
+        handler_class=QuietHandler)
     print('LISTENING %d' % server.server_address[1], flush=True)
     server.serve_forever()
 

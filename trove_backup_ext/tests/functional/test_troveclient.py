@@ -52,8 +52,8 @@ class TroveClientTestCase(base.FunctionalTestCase):
     def setUp(self):
         super().setUp()
         # Wrapping the served app shows every request the client made.
-        self.log = RequestLog(self.api.server.get_app())
-        self.api.server.set_app(self.log)
+        self.log = RequestLog(self.api.server.application)
+        self.api.server.application = self.log
         self.instance = self.add_instance()
 
     def client(self, project=base.PROJECT, admin=False, token=None):

@@ -1,0 +1,187 @@
+"""trove-backup-api as a process: worker processes, keep-alive, a graceful
+SIGTERM, and noauth kept off addresses other hosts can reach."""
+
+import http.client
+import json
+import os
+import re
+import subprocess
+import threading
+
+import fixtures
+import sqlalchemy as sa
+
+from trove_backup_ext.tests import base
+from trove_backup_ext.tests import execution_fixtures as ef
+from trove_backup_ext.tests import process_fixtures as pf
+from trove_backup_ext.tests import service_fixtures
+
+BACKUPS = '/v1.0/%s/backups' % base.PROJECT
+REFUSED = "Refusing to listen on '0.0.0.0' with [api] auth_strategy = noauth"
+
+
+def _children(pid):
+    """The child processes of pid, whichever of its threads forked them."""
+    children = []
+    for task in os.listdir('/proc/%d/task' % pid):
+        with open('/proc/%d/task/%s/children' % (pid, task)) as listed:
+            children += [int(child) for child in listed.read().split()]
+    return children
+
+
+class APIServerTestCase(base.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.dir = self.useFixture(fixtures.TempDir()).path
+        self.port = service_fixtures.free_port()
+
+    def config(self, database_url='sqlite://', **api):
+        api = dict({'auth_strategy': 'noauth', 'host': '127.0.0.1',
+                    'port': self.port}, **api)
+        return pf.write_config(os.path.join(self.dir, 'api.conf'), {
+            'DEFAULT': {'transport_url': 'fake://', 'debug': 'true'},
+            'api': api, 'database': {'connection': database_url}})
+
+    def start_api(self, config):
+        return self.useFixture(pf.Process(
+            'api', [pf.command('trove-backup-api'), '--config-file', config],
+            self.dir, 'trove-backup-api listening')).wait_ready()
+
+    def wait_workers(self, api, count):
+        ef.wait_for(lambda: len(re.findall(
+            r'API worker process \d+ serving', api.log_text())) >= count,
+            timeout=pf.START_TIMEOUT, interval=0.1)
+
+    def get(self, connection, path=BACKUPS):
+        connection.request('GET', path)
+        response = connection.getresponse()
+        return response, response.read()
+
+
+class TestWorkers(APIServerTestCase):
+    """Two worker processes on PostgreSQL, where a test can hold a lock
+    that keeps a request waiting and see the request wait for it."""
+
+    def setUp(self):
+        super().setUp()
+        self.database = self.useFixture(
+            service_fixtures.Database('postgresql'))
+        self.api = self.start_api(self.config(self.database.url,
+                                              workers=2, threads=4))
+        self.wait_workers(self.api, 2)
+
+    def test_two_processes_serve_concurrent_keep_alive_clients(self):
+        self.assertEqual(2, len(_children(self.api.process.pid)))
+        results = []
+
+        def client():
+            connection = http.client.HTTPConnection('127.0.0.1', self.port,
+                                                    timeout=30)
+            sockets = set()
+            statuses = []
+            for _ in range(20):
+                response, body = self.get(connection)
+                statuses.append((response.status, response.will_close,
+                                 json.loads(body)))
+                sockets.add(id(connection.sock))
+            connection.close()
+            results.append((statuses, sockets))
+
+        threads = [threading.Thread(target=client) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(120)
+        self.assertEqual(8, len(results))
+        for statuses, sockets in results:
+            self.assertEqual([(200, False, {'backups': []})] * 20, statuses)
+            # One TCP connection carried all 20 requests.
+            self.assertEqual(1, len(sockets))
+
+    def test_sigterm_lets_the_request_in_flight_finish(self):
+        # A request that waits on a lock this test holds is in flight.
+        locker = self.database.engine.connect()
+        self.addCleanup(locker.close)
+        transaction = locker.begin()
+        locker.execute(sa.text('LOCK TABLE backups IN ACCESS EXCLUSIVE MODE'))
+        answer = {}
+
+        def slow_request():
+            connection = http.client.HTTPConnection('127.0.0.1', self.port,
+                                                    timeout=120)
+            try:
+                response, body = self.get(connection)
+                answer.update(status=response.status, body=json.loads(body))
+            except Exception as exc:
+                answer.update(error=exc)
+            finally:
+                connection.close()
+
+        request = threading.Thread(target=slow_request)
+        request.start()
+        self.addCleanup(request.join, 120)
+
+        def waiting_on_lock():
+            with self.database.engine.connect() as connection:
+                return connection.execute(sa.text(
+                    "SELECT count(*) FROM pg_locks WHERE NOT granted AND "
+                    "relation = 'backups'::regclass")).scalar()
+        ef.wait_for(waiting_on_lock, timeout=60, interval=0.1)
+
+        self.api.process.terminate()
+        # The process serving it has begun its graceful stop with the
+        # request still inside, and the other one stopped too.
+        self.api.wait_log(r'API worker process \d+ stopped')
+        self.api.wait_log('1 requests in flight finish first')
+        self.assertTrue(self.api.running)
+        transaction.rollback()
+
+        request.join(120)
+        self.assertEqual({'status': 200, 'body': {'backups': []}}, answer)
+        self.assertEqual(0, self.api.process.wait(pf.STOP_TIMEOUT))
+        self.assertEqual(2, len(re.findall(r'API worker process \d+ stopped',
+                                           self.api.log_text())))
+
+
+class TestNoauthAddress(APIServerTestCase):
+
+    def run_command(self, argv):
+        return subprocess.run(argv, capture_output=True, text=True,
+                              stdin=subprocess.DEVNULL, cwd=self.dir,
+                              timeout=pf.START_TIMEOUT)
+
+    def test_api_refuses_noauth_on_any_address(self):
+        result = self.run_command([pf.command('trove-backup-api'),
+                                   '--config-file',
+                                   self.config(host='0.0.0.0')])
+        self.assertEqual(2, result.returncode, result.stderr)
+        self.assertIn(REFUSED, result.stderr)
+        self.assertIn('allow_noauth_on_non_loopback', result.stderr)
+
+    def test_api_serves_noauth_on_any_address_when_forced(self):
+        database = self.useFixture(service_fixtures.Database('sqlite'))
+        api = self.start_api(self.config(
+            database.url, host='0.0.0.0', workers=1,
+            allow_noauth_on_non_loopback='true'))
+        self.wait_workers(api, 1)
+        connection = http.client.HTTPConnection('127.0.0.1', self.port,
+                                                timeout=30)
+        self.addCleanup(connection.close)
+        response, body = self.get(connection)
+        self.assertEqual(200, response.status, body)
+        api.process.terminate()
+        self.assertEqual(0, api.process.wait(pf.STOP_TIMEOUT))
+
+    def test_aio_refuses_noauth_on_any_address(self):
+        extra = pf.write_config(os.path.join(self.dir, 'extra.conf'),
+                                {'api': {'host': '0.0.0.0'}})
+        result = self.run_command([
+            pf.command('trove-backup-aio'), '--port', str(self.port),
+            '--state-dir', os.path.join(self.dir, 'state'),
+            '--config-file', extra])
+        self.assertEqual(2, result.returncode, result.stderr)
+        self.assertIn(REFUSED, result.stderr)
+        # Refused before anything started: no database was made.
+        self.assertFalse(os.path.exists(os.path.join(
+            self.dir, 'state', 'trove-backup-ext.sqlite')))
