@@ -14,6 +14,7 @@ from oslo_log import log as logging
 from trove_backup_ext.datastores import base
 from trove_backup_ext.datastores import mariadb_control
 from trove_backup_ext.datastores import mariadb_verify
+from trove_backup_ext.datastores import xbstream
 from trove_backup_ext import opt_groups
 
 LOG = logging.getLogger(__name__)
@@ -26,7 +27,8 @@ STOP_GRACE = 10       # seconds a tool gets to stop on SIGTERM
 FINISH_TIMEOUT = 300  # seconds a tool gets to exit once its stream ended
 
 
-def _opts(tool, stream_tool, admin_tool, server, checkpoint):
+def _opts(tool, stream_tool, admin_tool, server, checkpoint,
+          in_process=False):
     opts = [
         cfg.HostAddressOpt('host', help='Server address; unset: socket.'),
         cfg.PortOpt('port', help='Server port, with host.'),
@@ -52,6 +54,13 @@ def _opts(tool, stream_tool, admin_tool, server, checkpoint):
                    help='Directory of the small per-backup files (defaults '
                         'file, LSN record); unset: the system default.'),
     ]
+    if in_process:
+        opts.append(cfg.BoolOpt(
+            'extract_in_process', default=True,
+            help='A restore extracts the stream in the agent (xbstream.py) '
+                 'instead of piping it to %s -x: the same files, one '
+                 'process and one copy fewer. False: the tool.'
+                 % stream_tool))
     if checkpoint:
         opts.append(cfg.BoolOpt(
             'checkpoint_before_backup', default=True,
@@ -67,7 +76,7 @@ def _opts(tool, stream_tool, admin_tool, server, checkpoint):
 
 mariadb_group = cfg.OptGroup('mariadb', title='MariaDB datastore')
 mariadb_opts = _opts('mariabackup', 'mbstream', 'mariadb-admin', 'mariadbd',
-                     checkpoint=True)
+                     checkpoint=True, in_process=True)
 mysql_group = cfg.OptGroup('mysql', title='MySQL datastore (xtrabackup)')
 mysql_opts = _opts('xtrabackup', 'xbstream', 'mysqladmin', 'mysqld',
                    checkpoint=False)
@@ -390,6 +399,12 @@ class MariaDBDatastore(base.Datastore):
 
     def _extract(self, piece, directory):
         os.mkdir(directory)
+        # Only MariaDB's group has the option: xtrabackup's stream can hold
+        # chunk types xbstream.py does not read.
+        if ('extract_in_process' in self.opts
+                and self.opts.extract_in_process):
+            self._extract_here(piece, directory)
+            return
         process, tail = _spawn([self.stream_tool(), '-x', '-C', directory,
                                 '--parallel=%d' % self.opts.parallel],
                                stdin=subprocess.PIPE)
@@ -410,8 +425,39 @@ class MariaDBDatastore(base.Datastore):
                                                       piece.backup_id),
                need_ok=False)
 
+    def _extract_here(self, piece, directory):
+        extractor = xbstream.Extractor(directory)
+        try:
+            for chunks in self._stream(piece):
+                for chunk in chunks:
+                    try:
+                        extractor.feed(chunk)
+                    except OSError as exc:
+                        # A full disk, as mbstream's failure would say.
+                        raise base.DatastoreError(
+                            reason='cannot write the files of backup %s '
+                                   'in %s: %s' % (piece.backup_id,
+                                                  directory, exc))
+            extractor.finish()
+        except xbstream.XbstreamError as exc:
+            raise base.DatastoreError(
+                reason='the stream of backup %s cannot be extracted: %s'
+                       % (piece.backup_id, exc))
+        finally:
+            extractor.close()
+
+    @classmethod
+    def _feed(cls, piece, pipe):
+        for chunks in cls._stream(piece):
+            try:
+                for chunk in chunks:
+                    pipe.write(chunk)
+            except BrokenPipeError:
+                return
+
     @staticmethod
-    def _feed(piece, pipe):
+    def _stream(piece):
+        """The chunks of the backup's one member, an iterable of them."""
         names = []
         for name, chunks in piece.members():
             names.append(name)
@@ -419,11 +465,7 @@ class MariaDBDatastore(base.Datastore):
                 raise base.DatastoreError(
                     reason='backup %s has members %s, not only %s'
                            % (piece.backup_id, names, MEMBER))
-            try:
-                for chunk in chunks:
-                    pipe.write(chunk)
-            except BrokenPipeError:
-                return
+            yield chunks
         if not names:
             raise base.DatastoreError(reason='backup %s has no %s'
                                       % (piece.backup_id, MEMBER))

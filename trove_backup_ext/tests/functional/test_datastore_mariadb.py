@@ -26,6 +26,18 @@ ROWS = 50000
 PASSWORD_SUFFIX = ' #"\\;\''
 
 
+def _tree_digest(directory):
+    """{relative path: SHA-256 of the file} of every file below."""
+    found = {}
+    for root, _, names in os.walk(directory):
+        for name in names:
+            path = os.path.join(root, name)
+            with open(path, 'rb') as f:
+                found[os.path.relpath(path, directory)] = hashlib.sha256(
+                    f.read()).hexdigest()
+    return found
+
+
 class MariaDBDatastoreTest(base.TestCase):
     """Each test runs its own mariadbd; the machine's MariaDB is never
     touched."""
@@ -145,6 +157,28 @@ class MariaDBDatastoreTest(base.TestCase):
             self.assertEqual(states[name], self.restored_digest(name),
                              'restore of %s' % name)
 
+    def test_in_process_extraction_writes_what_mbstream_writes(self):
+        # Three copying threads: the files' chunks interleave in the stream.
+        self.conf.set_override('parallel', 3, group='mariadb')
+        self.run_sql(
+            'CREATE DATABASE tbe',
+            'CREATE TABLE tbe.r (id INT PRIMARY KEY, v VARCHAR(100), n INT)',
+            'CREATE TABLE tbe.s LIKE tbe.r',
+            'INSERT INTO tbe.r SELECT seq, md5(seq), seq '
+            'FROM tbe.seq_1_to_%d' % ROWS,
+            'INSERT INTO tbe.s SELECT * FROM tbe.r')
+        self.backup('full')
+        trees = {}
+        for in_process in (False, True):
+            self.conf.set_override('extract_in_process', in_process,
+                                   group='mariadb')
+            directory = os.path.join(self.restore_dir, str(in_process))
+            os.makedirs(self.restore_dir, exist_ok=True)
+            self.driver._extract(self.pieces('full')[0], directory)
+            trees[in_process] = _tree_digest(directory)
+        self.assertIn('tbe/r.ibd', trees[True])
+        self.assertEqual(trees[False], trees[True])
+
     def test_wrong_password_fails_without_manifest(self):
         self.conf.set_override('password', 'not-' + self.password,
                                group='mariadb')
@@ -224,8 +258,14 @@ class MariaDBRefusalTest(base.TestCase):
 
     def test_damaged_stream_is_refused_and_nothing_left(self):
         full = {'backup_type': 'full-backuped', 'from_lsn': 0, 'to_lsn': 10}
-        exc = self.assertRaises(
-            datastore_base.DatastoreError, self.driver.restore,
-            [self.piece('f', full, os.urandom(4096))], self.target)
-        self.assertIn('mbstream -x of backup f failed', str(exc))
-        self.assertEqual([], os.listdir(self.root))
+        damaged = b'XBSTCK01' + os.urandom(4096)
+        for in_process, message in (
+                (True, 'the stream of backup f cannot be extracted'),
+                (False, 'mbstream -x of backup f failed')):
+            self.conf.set_override('extract_in_process', in_process,
+                                   group='mariadb')
+            exc = self.assertRaises(
+                datastore_base.DatastoreError, self.driver.restore,
+                [self.piece('f', full, damaged)], self.target)
+            self.assertIn(message, str(exc))
+            self.assertEqual([], os.listdir(self.root))

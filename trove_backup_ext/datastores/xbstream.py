@@ -1,0 +1,181 @@
+"""MariaDB's xbstream, extracted in the agent's process (``mbstream -x``).
+
+mariabackup streams a backup as chunks, each::
+
+    magic "XBSTCK01" | flags: 1 byte | type: 1 byte | path length: uint32
+    | path | for a payload ('P'): length: uint64 | offset: uint64
+    | CRC-32 of the payload: uint32 | the payload
+
+all little-endian; an end-of-file chunk ('E') has no payload and closes its
+file. The chunks of files copied in parallel interleave; each file's come
+in order. Feeding the restored bytes to ``mbstream`` costs a pipe and a
+process that share two cores with the agent's decoding; written here, the
+bytes go from the decoded chunk to the file (doc: admin/restore-benchmarks).
+Percona's xbstream has more chunk types (sparse files): the ``mysql``
+datastore keeps its tool.
+"""
+
+import os
+import struct
+import zlib
+
+MAGIC = b'XBSTCK01'
+PAYLOAD = ord('P')
+END_OF_FILE = ord('E')
+# magic, flags, type, path length
+_FIXED = struct.Struct('<8sBBI')
+# payload length, offset, CRC-32
+_PAYLOAD_FIELDS = struct.Struct('<QQI')
+# mariabackup's paths are below FN_REFLEN (512); a bound keeps a damaged
+# header from making us buffer whatever length it claims.
+MAX_PATH = 4096
+
+
+class XbstreamError(ValueError):
+    """The stream is not a whole, well-formed xbstream of known chunks."""
+
+
+def _safe_path(raw):
+    """The relative path a chunk names, refused if it could leave the
+    extraction directory."""
+    path = os.fsdecode(raw)
+    parts = path.split('/')
+    if (not raw or b'\0' in raw or path.startswith('/')
+            or any(part in ('', '.', '..') for part in parts)):
+        raise XbstreamError('the stream names the path %r, which is not a '
+                            'plain relative path' % path)
+    return path
+
+
+class _File(object):
+    """An extracted file being written: where its next chunk must start."""
+
+    def __init__(self, path):
+        os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
+        # Unbuffered: the payload slices are large, and buffering would
+        # copy each of them once more.
+        self.handle = open(path, 'xb', buffering=0)
+        self.offset = 0
+
+    def write(self, data):
+        while data:
+            written = self.handle.write(data)
+            data = data[written:]
+
+    def close(self):
+        self.handle.close()
+
+
+class Extractor(object):
+    """Writes the files of an xbstream fed to it in pieces of any size.
+
+    feed(data) as the bytes come, then finish(), which fails if the
+    stream stopped inside a chunk; close() always, to release the files.
+    Every payload's CRC-32 is checked, as mbstream does.
+    """
+
+    def __init__(self, directory):
+        self.directory = directory
+        self._files = {}
+        self._done = set()
+        self._head = bytearray()
+        self._need = _FIXED.size
+        # Of the payload being written: its file, bytes left, CRC so far
+        # and the CRC its header states.
+        self._file = None
+        self._left = 0
+        self._crc = 0
+        self._crc_expected = 0
+        self._path = None
+        self.chunks = 0
+
+    def feed(self, data):
+        view = memoryview(data).cast('B')
+        while view:
+            if self._left:
+                part = view[:self._left]
+                self._file.write(part)
+                self._crc = zlib.crc32(part, self._crc)
+                self._left -= len(part)
+                view = view[len(part):]
+                if not self._left:
+                    self._end_payload()
+                continue
+            take = self._need - len(self._head)
+            self._head += view[:take]
+            view = view[take:]
+            if len(self._head) == self._need:
+                self._header()
+
+    def finish(self):
+        """Check that the stream ended between two chunks."""
+        if self._left or self._head:
+            raise XbstreamError('the stream ends inside a chunk (of %s)'
+                                % (self._path or 'a header'))
+
+    def close(self):
+        for entry in self._files.values():
+            entry.close()
+        self._files.clear()
+
+    def _header(self):
+        magic, _flags, kind, path_length = _FIXED.unpack_from(self._head)
+        if magic != MAGIC:
+            raise XbstreamError('chunk %d does not start with %r'
+                                % (self.chunks + 1, MAGIC))
+        if kind not in (PAYLOAD, END_OF_FILE):
+            # Percona's sparse chunks, or a newer format: never skipped,
+            # since a file would then be restored without some of its data.
+            raise XbstreamError(
+                'chunk %d has type %r, which this extractor does not know; '
+                'set [mariadb] extract_in_process = false to use mbstream'
+                % (self.chunks + 1, chr(kind)))
+        if path_length > MAX_PATH:
+            raise XbstreamError('chunk %d names a path of %d bytes'
+                                % (self.chunks + 1, path_length))
+        need = _FIXED.size + path_length
+        if kind == PAYLOAD:
+            need += _PAYLOAD_FIELDS.size
+        if len(self._head) < need:
+            self._need = need
+            return
+        self.chunks += 1
+        path = _safe_path(bytes(self._head[_FIXED.size:
+                                           _FIXED.size + path_length]))
+        self._path = path
+        if kind == END_OF_FILE:
+            self._open(path).close()
+            del self._files[path]
+            self._done.add(path)
+        else:
+            length, offset, crc = _PAYLOAD_FIELDS.unpack_from(
+                self._head, _FIXED.size + path_length)
+            self._file = self._open(path)
+            if offset != self._file.offset:
+                raise XbstreamError('chunk %d of %s is at offset %d, the '
+                                    'file has %d bytes' % (
+                                        self.chunks, path, offset,
+                                        self._file.offset))
+            self._file.offset += length
+            self._left = length
+            self._crc = 0
+            self._crc_expected = crc
+            if not length:
+                self._end_payload()
+        self._head.clear()
+        self._need = _FIXED.size
+
+    def _open(self, path):
+        entry = self._files.get(path)
+        if entry is None:
+            if path in self._done:
+                raise XbstreamError('the stream has more of %s after its '
+                                    'end' % path)
+            entry = self._files[path] = _File(
+                os.path.join(self.directory, path))
+        return entry
+
+    def _end_payload(self):
+        if self._crc != self._crc_expected:
+            raise XbstreamError('chunk %d of %s fails its CRC-32 check'
+                                % (self.chunks, self._path))
