@@ -191,6 +191,11 @@ class _SecretsTests:
                 for name, value in (env or {}).items():
                     if secret in value or secret in name:
                         self.assertIn(name, self.env_allowed, args)
+        # Nor where the server keeps the backups (locationRef names the
+        # store and the object).
+        self.assertEqual([], [answer for answer in audit.answers
+                              if self.store in answer])
+        self.assertIn('"locationRef": "local://', ''.join(audit.answers))
         # Nothing holding the password is left on disk.
         for directory in self.temp_dirs:
             for root, _, files in os.walk(directory):
