@@ -227,8 +227,9 @@ def _scratch_dir(restored, owner):
     if owner is not None:
         blocked = server_control.blocked_for(restored, owner)
         if blocked == parent and os.stat(parent).st_uid == os.geteuid():
-            # The verification's own temporary directory (0700).
-            os.chmod(parent, 0o711)
+            # The verification's own temporary directory (0700):
+            # traversable, not listable.
+            os.chmod(parent, 0o711)  # nosec B103
             blocked = server_control.blocked_for(restored, owner)
         if blocked:
             raise base.DatastoreError(

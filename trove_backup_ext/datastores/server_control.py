@@ -236,7 +236,8 @@ def socket_directory(parent, prefix, socket_name, owner):
     can enter. The agent's TMPDIR may be its user's alone (pam_tmpdir
     makes /tmp/user/0, 0700): a server running as another user could
     not create its socket there."""
-    for where in (parent, tempfile.gettempdir(), '/tmp'):
+    # mkdtemp: a new 0700 directory of a random name, also in /tmp.
+    for where in (parent, tempfile.gettempdir(), '/tmp'):  # nosec B108
         work = tempfile.mkdtemp(prefix=prefix, dir=where)
         fits = len(os.path.join(work, socket_name)) <= SOCKET_PATH_MAX
         # work itself is given to owner afterwards.
