@@ -451,8 +451,10 @@ def measure(args, state_path):
                    'load': os.getloadavg()[0]}
             results['rows'].append(row)
             print(_line(row), flush=True)
+    # Any backup: start-up stops before reading it.
     startup = [pipeline_bench.measured(
-        restore_command(state_path, 'postgresql', target, False) +
+        restore_command(state_path, sorted(state['backups'])[0], target,
+                        False) +
         ['--startup-only'])['wall'] for _ in range(args.runs)]
     results['startup'] = startup
     print('start-up alone (imports, options, driver): median %.2f s'
