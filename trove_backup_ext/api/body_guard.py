@@ -1,4 +1,5 @@
-"""Refuses request bodies pecan must not parse: too large or too deep.
+"""Refuses requests pecan must not parse: bodies too large or too deep,
+URLs and bodies that are not UTF-8, method overrides.
 
 pecan parses a JSON body itself, before any controller runs (to offer its
 keys as arguments), and turns any error but ValueError into a 500: a body
@@ -6,13 +7,26 @@ nested a thousand levels deep exhausts Python's stack in json.loads, and
 a body of any size is parsed before a controller could answer 413. This
 WSGI filter, in front of pecan, reads at most the allowed size and scans
 the nesting depth without parsing, then hands pecan the same bytes.
+
+pecan also answers a path, query string or body that is not UTF-8 with a
+400 that names nothing (and logs a traceback for it), and a request whose
+Accept header does not name JSON with a 406 that names nothing. It serves
+"get" as GET and routes "POST ...?_method=delete" (or a form field
+_method) as a DELETE: routes no document lists, that get past anything
+filtering by method.
 """
 
 import io
+import urllib.parse
 
 import webob.dec
 
 from trove_backup_ext.api import faults
+
+# pecan's method override, read from the query string or a form body.
+_METHOD_OVERRIDE = '_method'
+_OVERRIDE_MESSAGE = ('Validation error: the %s parameter is not supported; '
+                     'send the HTTP method itself.' % _METHOD_OVERRIDE)
 
 # Far more than any request of this API nests (3 levels), far less than
 # Python's recursion limit.
@@ -50,6 +64,13 @@ class BodyGuard:
 
     @webob.dec.wsgify
     def __call__(self, request):
+        problem = _url_problem(request.environ) or _method_problem(
+            request.method)
+        if problem:
+            return faults.fault_response(400, problem)
+        # One representation, JSON, whatever Accept says (RFC 9110
+        # 12.5.1 lets a server disregard it), as Trove answers.
+        request.environ.pop('HTTP_ACCEPT', None)
         if request.method in ('GET', 'HEAD') or not (
                 request.content_length or request.is_body_readable):
             return request.get_response(self.application)
@@ -63,6 +84,15 @@ class BodyGuard:
             return faults.fault_response(
                 400, 'Validation error: the request body is nested more '
                      'than %d levels deep.' % MAX_DEPTH)
+        try:
+            text = body.decode('utf-8')
+        except UnicodeDecodeError as exc:
+            return faults.fault_response(
+                400, 'Validation error: the request body is not valid '
+                     'UTF-8 (byte 0x%02x at offset %d).'
+                     % (body[exc.start], exc.start))
+        if _form_overrides_method(request.content_type, text):
+            return faults.fault_response(400, _OVERRIDE_MESSAGE)
         request.environ['wsgi.input'] = io.BytesIO(body)
         request.environ['CONTENT_LENGTH'] = str(len(body))
         request.environ.pop('HTTP_TRANSFER_ENCODING', None)
@@ -72,3 +102,41 @@ class BodyGuard:
         return faults.fault_response(
             413, 'Request body is %d bytes; the most allowed is %d.'
                  % (size, self.max_size))
+
+
+def _url_problem(environ):
+    """Why the request's path or query string cannot be read, or None."""
+    # WSGI hands both over as latin-1 characters of the raw bytes; the
+    # path already unquoted, the query string not.
+    path = environ.get('PATH_INFO', '').encode('latin-1')
+    query = environ.get('QUERY_STRING', '')
+    for raw, what in ((path, 'URL path'), (urllib.parse.unquote_to_bytes(
+            query.replace('+', ' ')), 'query string')):
+        try:
+            raw.decode('utf-8')
+        except UnicodeDecodeError:
+            return 'The %s is not valid UTF-8.' % what
+    if _METHOD_OVERRIDE in urllib.parse.parse_qs(query,
+                                                 keep_blank_values=True):
+        return _OVERRIDE_MESSAGE
+    return None
+
+
+def _method_problem(method):
+    # Methods are case-sensitive (RFC 9110 9.1); pecan lowers them, so
+    # "get" and "delete" would get past a proxy filtering GET or DELETE.
+    if method != method.upper():
+        return ('Method %r is not %r: HTTP methods are case-sensitive.'
+                % (method[:16], method[:16].upper()))
+    return None
+
+
+def _form_overrides_method(content_type, text):
+    """Whether a form body (which pecan reads parameters from) names
+    _method."""
+    if content_type == 'application/x-www-form-urlencoded':
+        return _METHOD_OVERRIDE in urllib.parse.parse_qs(
+            text, keep_blank_values=True)
+    if content_type == 'multipart/form-data':
+        return 'name="%s"' % _METHOD_OVERRIDE in text
+    return False

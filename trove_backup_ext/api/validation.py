@@ -70,6 +70,23 @@ def _bad_strings(data):
                          in reversed(list(enumerate(value))))
 
 
+def _object_of_unique_keys(pairs):
+    """A JSON object's dict; a key given twice is an error, as a query
+    parameter given twice is (JSON's RFC 8259 leaves the meaning to each
+    reader, so a proxy and this API could read different values)."""
+    result = {}
+    for key, value in pairs:
+        if key in result:
+            raise ValueError('key %s is given more than once' % _shown(key))
+        result[key] = value
+    return result
+
+
+def _not_json(constant):
+    # Python's json reads NaN, Infinity and -Infinity; JSON has none.
+    raise ValueError('%s is not a JSON value' % constant)
+
+
 def read_json_body(request, limit):
     """The decoded JSON object of request, or a 4xx exception."""
     if request.content_length is not None and request.content_length > limit:
@@ -86,7 +103,8 @@ def read_json_body(request, limit):
         raise exception.UnsupportedMediaType(
             content_type=content_type or '(none)')
     try:
-        return json.loads(raw)
+        return json.loads(raw, object_pairs_hook=_object_of_unique_keys,
+                          parse_constant=_not_json)
     except (ValueError, UnicodeDecodeError) as exc:
         raise exception.BadRequest(
             reason='the request body is not valid JSON: %s.' % exc)
@@ -97,10 +115,16 @@ def read_json_body(request, limit):
 
 
 def _path(parts, root):
-    path = ''
-    for index, part in enumerate(parts):
-        path += part if index == 0 else '[%r]' % (part,)
-    return path or root
+    """backup['name'] for ('backup', 'name'); body[0]['name'] when the
+    body is an array (a str + int was once a 500)."""
+    parts = tuple(parts)    # jsonschema's are a deque.
+    if not parts:
+        return root
+    if isinstance(parts[0], str):
+        path, parts = parts[0], parts[1:]
+    else:
+        path = root
+    return path + ''.join('[%r]' % (part,) for part in parts)
 
 
 def _shown(value):

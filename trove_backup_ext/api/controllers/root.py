@@ -7,6 +7,7 @@ mount more beside ours.
 
 import pecan
 from stevedore import extension
+import webob.exc
 
 from trove_backup_ext.api import validation
 from trove_backup_ext import exception
@@ -22,6 +23,13 @@ def load_resource_controllers():
     manager = extension.ExtensionManager(
         NAMESPACE, invoke_on_load=False, on_load_failure_callback=fail)
     return {ext.name: ext.plugin for ext in manager}
+
+
+def _read_only():
+    """A version document is read only: pecan would serve index() to any
+    method (PUT /, DELETE /v1.0/ answered 200)."""
+    if pecan.request.method != 'GET':
+        raise webob.exc.HTTPMethodNotAllowed(headers=[('Allow', 'GET')])
 
 
 def _version_doc():
@@ -54,6 +62,7 @@ class V1Controller:
 
     @pecan.expose('json')
     def index(self):
+        _read_only()
         return {'version': _version_doc()}
 
     @pecan.expose()
@@ -77,6 +86,7 @@ class RootController:
 
     @pecan.expose('json')
     def index(self):
+        _read_only()
         return {'versions': [_version_doc()]}
 
     @pecan.expose()
