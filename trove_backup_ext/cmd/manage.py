@@ -1,5 +1,5 @@
 """trove-backup-manage: schema, instance registry, agent keys, stuck
-backups."""
+backups, the OpenAPI document."""
 
 import json
 import os
@@ -10,6 +10,7 @@ import oslo_messaging as messaging
 from oslo_utils import uuidutils
 
 from trove_backup_ext import agent_auth
+from trove_backup_ext.api import openapi
 from trove_backup_ext import conf as backup_conf
 from trove_backup_ext import context as backup_context
 from trove_backup_ext.db import backup_schedules as schedules_db
@@ -196,6 +197,16 @@ def _backup_failed(context, backup, reason):
         transport.cleanup()
 
 
+def print_openapi(args):
+    """The API's OpenAPI 3.1 document, as JSON, to stdout or --output."""
+    text = json.dumps(openapi.document(), indent=2, sort_keys=True) + '\n'
+    if args.output:
+        with open(args.output, 'w') as output:
+            output.write(text)
+    else:
+        sys.stdout.write(text)
+
+
 def add_command_parsers(subparsers):
     db = subparsers.add_parser('db', help='Database schema.')
     db_sub = db.add_subparsers(dest='action', required=True)
@@ -253,6 +264,12 @@ def add_command_parsers(subparsers):
                        default=states.FAILED,
                        help='The status to set (FAILED, the only one).')
     reset.set_defaults(func=BackupCommands.reset_status)
+
+    spec = subparsers.add_parser(
+        'openapi', help='Print the API\'s OpenAPI 3.1 document (JSON).')
+    spec.add_argument('--output', metavar='FILE',
+                      help='Write it to FILE instead of stdout.')
+    spec.set_defaults(func=print_openapi)
 
 
 category_opt = cfg.SubCommandOpt('category', title='Commands',
