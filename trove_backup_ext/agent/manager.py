@@ -57,6 +57,7 @@ class AgentManager:
                 self._seen.popitem(last=False)
         return True
 
+    @messaging.expose
     def create_backup(self, context, backup_info):
         backup_id = backup_info['id']
         if backup_info.get('instance_id') != self.instance_id:
@@ -91,6 +92,7 @@ class AgentManager:
         finally:
             self._busy.release()
 
+    @messaging.expose
     def restore_backup(self, context, restore_info=None, backup_id=None,
                        container=None, storage_driver=None, target=None,
                        checksum=None, trust_id=None):
@@ -134,6 +136,7 @@ class AgentManager:
         finally:
             self._busy.release()
 
+    @messaging.expose
     def verify_backup(self, context, verify_info):
         """1.2: verify a backup of this instance in a scratch place; one
         at a time, beside any backup or restore (it touches no live

@@ -43,7 +43,10 @@ class AgentService:
             messaging.Target(topic=rpc.agent_topic(instance_id),
                              server=instance_id),
             [self.manager], executor='threading',
-            serializer=rpc.RequestContextSerializer())
+            serializer=rpc.RequestContextSerializer(),
+            # Only the agent's RPC API (@messaging.expose), as the worker:
+            # anything on the bus could call a public helper otherwise.
+            access_policy=messaging.ExplicitRPCAccessPolicy)
 
     def start(self):
         self.server.start()

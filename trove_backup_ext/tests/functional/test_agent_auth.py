@@ -406,6 +406,17 @@ class _AgentAuth:
             self.assertRaises(Exception, self.rogue.send, method, args)
         self.assertEqual([], ended)
 
+    def test_the_agent_serves_only_its_rpc_api(self):
+        # A public method of the endpoint is not an RPC method unless
+        # exposed: the agent's wait() is a helper for shutdown and tests.
+        self.start_agent()
+        client = rpc.get_client(rpc.get_transport(self.conf),
+                                rpc.agent_topic(X), None, {}, '1.0')
+        error = self.assertRaises(
+            Exception, client.prepare(timeout=60).call,
+            backup_context.get_admin_context(), 'wait')
+        self.assertIn('does not support RPC method wait', str(error))
+
     def assertNoKeyLeaked(self):
         """No key, in any form, in a message as sent or a log line."""
         store = agent_auth.KeyStore(self.conf)
