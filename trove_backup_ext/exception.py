@@ -147,5 +147,10 @@ class ServiceUnavailable(BackupExtError):
                'changed; try again later.')
 
 
+class StorageCredentialGone(ServiceUnavailable):
+    """The credential that reaches a backup in its owner's account was
+    revoked: only an operator can help (worker/delete_retries.py)."""
+
+
 class ConfigurationError(Exception):
     """A deployment problem found at start-up, not a caller's error."""

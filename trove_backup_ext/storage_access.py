@@ -25,6 +25,7 @@ from trove_backup_ext import exception
 from trove_backup_ext import schedule_credentials
 from trove_backup_ext import states
 from trove_backup_ext import storage
+from trove_backup_ext.storage import base as storage_base
 from trove_backup_ext import trusts
 
 LOG = logging.getLogger(__name__)
@@ -70,10 +71,18 @@ def _credential(context, backup, phase):
     else:
         row = credentials_db.get(context, backup.id, phase)
     if row is None:
-        raise exception.ServiceUnavailable(
+        raise exception.StorageCredentialGone(
             reason='Backup %s has no %s credential any more (it was '
                    'revoked).' % (backup.id, phase))
     return row
+
+
+def refused(exc):
+    """Whether exc, from reaching a backup's storage, says its credential
+    is refused or gone: trying again will not help until someone acts
+    (worker/delete_retries.py)."""
+    return isinstance(exc, (storage_base.CredentialRefused,
+                            exception.StorageCredentialGone))
 
 
 def agent_fields(conf, context, backup, phase):

@@ -20,6 +20,7 @@ def backup_view(backup):
         'parent_id': backup.parent_id,
         'progress': progress_view(backup.progress),
         'verification': verification_view(backup),
+        'fault': fault_view(backup.fail_reason, backup.updated),
         'project_id': backup.project_id,
         'storage_driver': backup.storage_driver,
         'datastore': {
@@ -33,6 +34,14 @@ def backup_view(backup):
 def api_time(value):
     """A time as every view of this API shows it, None as None."""
     return value.strftime(_TIME_FORMAT) if value else None
+
+
+def fault_view(reason, when):
+    """{message, created} of what went wrong (a FAILED backup or
+    restore, a DELETE_FAILED backup), or None."""
+    if not reason:
+        return None
+    return {'message': reason, 'created': api_time(when)}
 
 
 def progress_view(progress):
@@ -73,9 +82,8 @@ def restore_view(restore):
             _TIME_FORMAT + 'Z') if restore.restore_point else None),
         'status': restore.status,
         'progress': progress_view(restore.progress),
-        'fault': ({'message': restore.fail_reason,
-                   'created': api_time(restore.finished or restore.updated)}
-                  if restore.fail_reason else None),
+        'fault': fault_view(restore.fail_reason,
+                            restore.finished or restore.updated),
         'created': api_time(restore.created),
         'updated': api_time(restore.updated),
         'started': api_time(restore.started),

@@ -136,11 +136,13 @@ class BackupCommands:
         'you will not wait for the worker\'s reaper ([worker] '
         'backup_timeout). Whatever it stored stays until the backup is '
         'deleted. FAILED is the only target: whether a backup is whole is '
-        'known only to its agent. A backup being deleted (DELETE_FAILED '
-        'included) is refused: the worker retries the deletion every '
-        '[worker] delete_retry_interval seconds until storage accepts it. '
-        'Sends dbaas.backup_create.error, as the worker does when a backup '
-        'fails. Exit status 1 when the backup is refused or does not '
+        'known only to its agent. Sends dbaas.backup_create.error, as the '
+        'worker does when a backup fails. A DELETE_FAILED backup (whose '
+        'retries the worker backs off, and stops after [worker] '
+        'delete_refused_attempts refusals of its storage credential) is '
+        'retried instead: the reaper tries to delete it at its next pass, '
+        'counting refusals from zero again. Another backup being deleted '
+        'is refused. Exit status 1 when the backup is refused or does not '
         'exist.')
 
     @staticmethod
@@ -150,11 +152,20 @@ class BackupCommands:
         if backup is None:
             raise exception.BackupNotFound('Backup %s cannot be found.'
                                            % args.backup_id)
+        if (backup.status == states.DELETE_FAILED and
+                backup.delete_requested_at is not None):
+            return BackupCommands._retry_delete(context, backup, args.status)
+        if args.status == states.DELETE_FAILED:
+            raise exception.BadRequest(
+                'Backup %s is %s: only a backup whose deletion failed '
+                '(DELETE_FAILED) can be reset to DELETE_FAILED, which '
+                'retries its deletion.' % (backup.id, backup.status))
+        status = args.status or states.FAILED
         if backup.delete_requested_at is not None:
             raise exception.BadRequest(
                 'Backup %s is being deleted (%s): the worker retries the '
                 'deletion; nothing to reset.' % (backup.id, backup.status))
-        if backup.status == args.status:
+        if backup.status == status:
             print('Backup %s is already %s.' % (backup.id, backup.status))
             return
         if backup.status not in states.RUNNING:
@@ -165,7 +176,7 @@ class BackupCommands:
         reason = ('Reset by an operator with trove-backup-manage backup '
                   'reset-status.')
         if not lifecycle.transition(
-                context, backup.id, states.RUNNING, args.status,
+                context, backup.id, states.RUNNING, status,
                 fail_reason=reason):
             now = lifecycle.get(context, backup.id)
             raise exception.BadRequest(
@@ -173,9 +184,25 @@ class BackupCommands:
                 'again if it is still stuck.' % (backup.id, (
                     'gone' if now is None else now.status +
                     (', being deleted' if now.delete_requested_at else ''))))
-        print('Backup %s: %s -> %s.' % (backup.id, backup.status,
-                                        args.status))
+        print('Backup %s: %s -> %s.' % (backup.id, backup.status, status))
         _backup_failed(context, lifecycle.get(context, backup.id), reason)
+
+    @staticmethod
+    def _retry_delete(context, backup, status):
+        if status not in (None, states.DELETE_FAILED):
+            raise exception.BadRequest(
+                'Backup %s is DELETE_FAILED: it is being deleted and cannot '
+                'become %s. Without --status (or with --status '
+                'DELETE_FAILED) reset-status retries its deletion.'
+                % (backup.id, status))
+        if not lifecycle.retry_delete_now(context, backup.id):
+            raise exception.BadRequest(
+                'Backup %s changed meanwhile (deleted, or its deletion '
+                'succeeded); nothing to retry.' % backup.id)
+        # The reaper's attempt sends dbaas.backup_delete.start, and .end
+        # or .error.
+        print('Backup %s: DELETE_FAILED; the worker retries its deletion '
+              'at its next pass ([worker] reaper_interval).' % backup.id)
 
 
 def _backup_failed(context, backup, reason):
@@ -260,9 +287,11 @@ def add_command_parsers(subparsers):
         'reset-status', help='Fail a backup stuck running.',
         description=BackupCommands.RESET_STATUS_HELP)
     reset.add_argument('backup_id')
-    reset.add_argument('--status', choices=(states.FAILED,),
-                       default=states.FAILED,
-                       help='The status to set (FAILED, the only one).')
+    reset.add_argument('--status',
+                       choices=(states.FAILED, states.DELETE_FAILED),
+                       help='FAILED (the default for a running backup) or '
+                            'DELETE_FAILED (the default for a '
+                            'DELETE_FAILED backup: retry its deletion).')
     reset.set_defaults(func=BackupCommands.reset_status)
 
     spec = subparsers.add_parser(

@@ -5,8 +5,11 @@ from, so an agent's report, the reaper and a delete can never overwrite
 each other's outcome: whoever loses the race changes nothing and is told.
 """
 
+import datetime
+
 from oslo_utils import timeutils
 import sqlalchemy as sa
+from sqlalchemy import orm
 
 from trove_backup_ext.db import api as db_api
 from trove_backup_ext.db import backups as backups_db
@@ -80,17 +83,40 @@ def stuck(context, updated_before, limit=100):
 
 
 @db_api.context_manager.reader
-def pending_deletes(context, attempted_before, limit=100):
-    """Backups marked for deletion whose last attempt (the request, or a
-    DELETE_FAILED) is older than attempted_before: a lost delete cast, or
-    a failure to retry. Leaves first."""
-    rows = list(context.session.execute(
+def pending_deletes(context, attempted_before, now=None, backoff=None,
+                    refusals_limit=0, limit=100):
+    """Backups marked for deletion and due for another attempt: a lost
+    delete cast (no attempt since attempted_before), or a DELETE_FAILED
+    whose wait is over by now. backoff: [(failures, seconds), ...], the
+    wait after that many failures in a row (the last: and more); default:
+    due at once. Never one refused refusals_limit times in a row (if not
+    0). Leaves only: a parent goes after its children, whose own retries
+    (and their back-off) lead the way."""
+    now = now or timeutils.utcnow()
+    steps = backoff or [(1, 0)]
+
+    def waited(seconds):
+        return Backup.updated <= now - datetime.timedelta(seconds=seconds)
+    waits = [Backup.delete_failures <= 0]
+    waits += [sa.and_(Backup.delete_failures == failures, waited(seconds))
+              for failures, seconds in steps[:-1]]
+    failures, seconds = steps[-1]
+    waits.append(sa.and_(Backup.delete_failures >= failures,
+                         waited(seconds)))
+    failed_due = sa.and_(Backup.status == states.DELETE_FAILED,
+                         sa.or_(*waits))
+    if refusals_limit:
+        failed_due = sa.and_(failed_due,
+                             Backup.delete_refusals < refusals_limit)
+    child = orm.aliased(Backup)
+    return list(context.session.execute(
         sa.select(Backup)
         .where(Backup.delete_requested_at.is_not(None),
-               Backup.updated < attempted_before)
+               sa.or_(sa.and_(Backup.status != states.DELETE_FAILED,
+                              Backup.updated < attempted_before),
+                      failed_due),
+               ~sa.exists().where(child.parent_id == Backup.id))
         .order_by(Backup.updated).limit(limit)).scalars())
-    parents = {row.parent_id for row in rows}
-    return [row for row in rows if row.id not in parents] or rows
 
 
 @db_api.context_manager.reader
@@ -133,11 +159,48 @@ def remove(context, backup_id):
     return True
 
 
+@db_api.retry_on_deadlock
 @db_api.context_manager.writer
-def mark_delete_failed(context, backup_id, reason):
-    """Storage refused: the row stays, visibly DELETE_FAILED, to retry."""
-    context.session.execute(
-        sa.update(Backup).where(Backup.id == backup_id)
-        .values(status=states.DELETE_FAILED, fail_reason=reason[:1024],
-                running_instance_id=None, updated=timeutils.utcnow()))
-    instance_locks.release(context.session, backup_id)
+def mark_delete_failed(context, backup_id, reason, refused=False,
+                       decide=None):
+    """Storage refused: the row stays, visibly DELETE_FAILED, to retry.
+
+    Counts the failure (and, if refused, the refusal of the backup's
+    credential) in a row; decide(failures, refusals, reason) gives (when
+    it is retried, None if no more; the reason to keep), default: at the
+    next pass. Returns that pair, or None if the row is gone."""
+    session = context.session
+    backups_db.write_first(session)
+    backup = session.execute(
+        sa.select(Backup).where(Backup.id == backup_id)
+        .with_for_update()).scalar_one_or_none()
+    if backup is None:
+        return None
+    now = timeutils.utcnow()
+    failures = (backup.delete_failures or 0) + 1
+    refusals = (backup.delete_refusals or 0) + 1 if refused else 0
+    retry_at, reason = (decide(failures, refusals, reason) if decide
+                        else (now, reason))
+    backup.status = states.DELETE_FAILED
+    backup.fail_reason = reason[:1024]
+    backup.running_instance_id = None
+    backup.delete_failures = failures
+    backup.delete_refusals = refusals
+    backup.updated = now
+    instance_locks.release(session, backup_id)
+    return retry_at, reason
+
+
+@db_api.retry_on_deadlock
+@db_api.context_manager.writer
+def retry_delete_now(context, backup_id):
+    """Re-arm the retries of a DELETE_FAILED backup (an operator's
+    reset-status): the reaper tries at its next pass, and the counts
+    start again. False if it is not DELETE_FAILED."""
+    return context.session.execute(
+        sa.update(Backup)
+        .where(Backup.id == backup_id,
+               Backup.status == states.DELETE_FAILED,
+               Backup.delete_requested_at.is_not(None))
+        .values(delete_failures=0, delete_refusals=0,
+                updated=timeutils.utcnow())).rowcount == 1

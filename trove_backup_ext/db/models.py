@@ -83,6 +83,15 @@ class Backup(Base):
     verification_checked = Column(_timestamp())
     verification_details = Column(String(2048))
     delete_requested_at = Column(_timestamp())
+    # A failed deletion (DELETE_FAILED): how many attempts failed in a
+    # row (the reaper waits longer after each), and how many of the last
+    # of those in a row its storage credential was refused (it stops
+    # after [worker] delete_refused_attempts): worker/delete_retries.py.
+    # An operator's reset-status sets both to 0.
+    delete_failures = Column(Integer, nullable=False, default=0,
+                             server_default='0')
+    delete_refusals = Column(Integer, nullable=False, default=0,
+                             server_default='0')
     created = Column(_timestamp(), nullable=False)
     updated = Column(_timestamp(), nullable=False)
 

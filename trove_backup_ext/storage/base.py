@@ -16,6 +16,14 @@ class ObjectNotFound(StorageError):
     pass
 
 
+class CredentialRefused(StorageError):
+    """The credential itself was refused: the identity service would not
+    authenticate it (401, 403, or 404: a trust or application credential
+    deleted, expired, or whose owner lost the role), or the store refused
+    its token (401, 403). Trying again with the same credential does not
+    help until someone restores it."""
+
+
 class Storage(abc.ABC):
     """One storage back end, configured from the plugin's ConfigOpts.
 

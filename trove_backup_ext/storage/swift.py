@@ -156,6 +156,8 @@ _MAX_OBJECT_BYTES = 1024
 # next one: longer than the slowest single request.
 _RENEW_BEFORE = 600
 _RENEW_PAUSE = 60
+# Keystone's answers that refuse a credential for good (not an outage).
+_REFUSED = (401, 403, 404)
 
 
 def register_opts(conf):
@@ -223,6 +225,8 @@ class SwiftStorage(base.Storage):
         self.grant = grant
         # Limited to one backup's objects, in its owner's account.
         self._restricted = grant is not None or session is not None
+        # Reached with a credential of the backup's owner.
+        self._owner_account = self._restricted or trust_id is not None
         if not self._restricted:
             self._check_options()
         secrets = (self.options.key,
@@ -374,20 +378,37 @@ class SwiftStorage(base.Storage):
                                'or been revoked)')
                 if exc.http_status is None and exc.__context__ is not None:
                     detail = '%s (%s)' % (detail, _reason(exc.__context__))
-                raise base.StorageError(self._scrub(
-                    'Swift refused to %s: %s' % (action, detail)))
+                raise self._refusal(exc.http_status in (401, 403))(
+                    self._scrub('Swift refused to %s: %s' % (action, detail)))
+            except ks_exceptions.HttpError as exc:
+                if exc.http_status not in _REFUSED:
+                    raise self._unreachable(connection, action, exc)
+                # Keystone answered: no token of this credential.
+                raise self._refusal(True)(self._scrub(
+                    'Keystone refused the credential to %s: HTTP %s (%s)'
+                    % (action, exc.http_status, type(exc).__name__)))
             except (requests.RequestException, OSError,
                     ks_exceptions.ClientException) as exc:
-                # The socket may be mid-response; the token is still good.
-                connection.close()
-                if connection.url and connection.token:
-                    where = 'Swift at %s' % connection.url
-                else:
-                    where = 'the auth service at %s' % self.options.auth_url
-                raise base.StorageError(self._scrub(
-                    'Cannot reach %s to %s (%d attempts): %s'
-                    % (where, action, max(connection.attempts, 1),
-                       _reason(exc))))
+                raise self._unreachable(connection, action, exc)
+
+    def _refusal(self, credential_refused):
+        """The error of a refusal: CredentialRefused when the credential
+        of the backup's owner was refused (the service's own credentials
+        are the operator's to fix, for every backup at once)."""
+        return (base.CredentialRefused
+                if credential_refused and self._owner_account
+                else base.StorageError)
+
+    def _unreachable(self, connection, action, exc):
+        # The socket may be mid-response; the token is still good.
+        connection.close()
+        if connection.url and connection.token:
+            where = 'Swift at %s' % connection.url
+        else:
+            where = 'the auth service at %s' % self.options.auth_url
+        return base.StorageError(self._scrub(
+            'Cannot reach %s to %s (%d attempts): %s'
+            % (where, action, max(connection.attempts, 1), _reason(exc))))
 
     def _scrub(self, message):
         for secret in self._secrets:

@@ -6,6 +6,7 @@ objects before their rows, and (see reaper.py) fails backups that stopped
 moving and retries deletions.
 """
 
+import functools
 import json
 
 from oslo_log import log as logging
@@ -19,6 +20,7 @@ from trove_backup_ext.pipeline import manifest as backup_manifest
 from trove_backup_ext import notifications
 from trove_backup_ext import states
 from trove_backup_ext import storage_access
+from trove_backup_ext.worker import delete_retries
 
 LOG = logging.getLogger(__name__)
 
@@ -251,6 +253,27 @@ class WorkerManager:
             if not self._delete_one(context, backup):
                 return
 
+    def _delete_failed(self, context, backup, exc):
+        """Keep the row DELETE_FAILED, with when it is tried again (or
+        that it no longer is: delete_retries.py), and say so."""
+        refused = storage_access.refused(exc)
+        marked = lifecycle.mark_delete_failed(
+            context, backup.id, 'Deleting the stored objects failed: %s'
+            % exc, refused=refused,
+            decide=functools.partial(delete_retries.decide, self.conf))
+        if marked is None:
+            return      # Deleted meanwhile by another delivery.
+        retry_at, reason = marked
+        if retry_at is None:
+            LOG.error('Backup %s: %s', backup.id, reason)
+        else:
+            LOG.warning('Backup %s: %s; trying again after %s.', backup.id,
+                        reason, retry_at.isoformat())
+        self.notifier.error(context, 'dbaas.backup_delete.error',
+                            notifications.backup_payload(
+                                backup, status=states.DELETE_FAILED,
+                                message=reason))
+
     def _delete_one(self, context, backup):
         try:
             delete_stored_objects(
@@ -258,13 +281,7 @@ class WorkerManager:
                                       storage_access.DELETE),
                 backup.container, backup.id)
         except Exception as exc:
-            reason = 'Deleting the stored objects failed: %s' % exc
-            LOG.warning('Backup %s: %s', backup.id, reason)
-            lifecycle.mark_delete_failed(context, backup.id, reason)
-            self.notifier.error(context, 'dbaas.backup_delete.error',
-                                notifications.backup_payload(
-                                    backup, status=states.DELETE_FAILED,
-                                    message=reason))
+            self._delete_failed(context, backup, exc)
             return False
         if not lifecycle.remove(context, backup.id):
             if lifecycle.get(context, backup.id) is None:

@@ -3,7 +3,9 @@
 Nothing in Trove does this: there a backup whose agent died stays
 BUILDING forever, and a failed delete hides its row. Here a periodic pass
 fails what has made no progress for [worker] backup_timeout seconds
-(removing what it had stored) and retries every unfinished deletion.
+(removing what it had stored) and retries unfinished deletions, backing
+off, until the backup's storage credential is refused for good
+(delete_retries.py).
 """
 
 import datetime
@@ -18,6 +20,7 @@ from trove_backup_ext.db import verifications
 from trove_backup_ext import notifications
 from trove_backup_ext import states
 from trove_backup_ext import storage_access
+from trove_backup_ext.worker import delete_retries
 from trove_backup_ext.worker import manager as worker_manager
 
 LOG = logging.getLogger(__name__)
@@ -63,9 +66,13 @@ class Reaper:
                                             cutoff):
                     failed += 1
         retried = 0
+        # Lost delete casts, and failed deletions whose (backed-off) retry
+        # time has come: see delete_retries.py.
         for backup in lifecycle.pending_deletes(
                 context, now - datetime.timedelta(
-                    seconds=self.conf.worker.delete_retry_interval)):
+                    seconds=self.conf.worker.delete_retry_interval), now,
+                backoff=delete_retries.backoff(self.conf),
+                refusals_limit=self.conf.worker.delete_refused_attempts):
             self.manager.delete_backup(context, backup.id)
             retried += 1
         # Revocations that failed before (Keystone was down, say).

@@ -156,6 +156,75 @@ class LifecycleTest(base.TestCase):
         self.assertEqual([], [f for f in ef.storage_files(self.store)
                               if backup['id'] in f])
 
+    def test_refused_credential_backs_off_then_stops_until_reset(self):
+        """A deletion whose storage credential Keystone keeps refusing
+        (its owner lost the role): retried less and less often, then no
+        more, with the reason on the backup, until an operator's
+        reset-status; then it goes."""
+        self.conf.set_override('delete_refused_attempts', 3, 'worker')
+        interval = self.conf.worker.delete_retry_interval
+        backup = self.wait_status(self.create(), states.COMPLETED)
+        local = storage.load(self.conf, 'local')
+        attempts = []
+
+        def refuse(container, name):
+            attempts.append(name)
+            raise storage_base.CredentialRefused(
+                'Keystone refused the credential to delete object %s: '
+                'HTTP 401 (Unauthorized)' % name)
+        refusing = mock.patch.object(local, 'delete_object',
+                                     side_effect=refuse)
+        refusing.start()
+        self.addCleanup(refusing.stop)
+        test_notifier.reset()
+        requests.delete('%s/%s' % (self.url, backup['id']))
+        shown = self.wait_status(backup['id'], states.DELETE_FAILED)
+        self.assertIn('HTTP 401', shown['fault']['message'])
+        self.assertEqual(1, len(attempts))
+
+        self.addCleanup(timeutils.clear_time_override)
+        start = timeutils.utcnow()
+
+        def at(seconds):
+            timeutils.set_time_override(
+                start + timeutils.datetime.timedelta(seconds=seconds))
+            return self.worker.reaper.run_once()
+        # Backs off: the interval, then twice that.
+        self.assertEqual((0, 0), at(interval - 5))
+        self.assertEqual((0, 1), at(interval + 5))
+        self.assertEqual(2, len(attempts))
+        self.assertEqual((0, 0), at(interval + 5 + 2 * interval - 10))
+        with self.assertLogs('trove_backup_ext.worker.manager',
+                             'ERROR') as logs:
+            self.assertEqual((0, 1), at(interval + 5 + 2 * interval + 10))
+        self.assertEqual(3, len(attempts))
+        # Three refusals in a row: it stops, and says why.
+        self.assertIn('Stopped retrying', logs.output[0])
+        self.assertIn(backup['id'], logs.output[0])
+        shown = self.show(backup['id']).json()['backup']
+        self.assertEqual(states.DELETE_FAILED, shown['status'])
+        self.assertTrue(shown['fault']['message'].startswith(
+            'Stopped retrying: the backup\'s storage credential was '
+            'refused 3 times in a row'), shown['fault'])
+        self.assertIn('reset-status', shown['fault']['message'])
+        self.assertEqual((0, 0), at(30 * 86400))
+        self.assertEqual(3, len(attempts))
+        errors = [m['payload']['message'] for _, m, _, _ in
+                  test_notifier.NOTIFICATIONS
+                  if m['event_type'] == 'dbaas.backup_delete.error']
+        self.assertEqual(3, len(errors))
+        self.assertTrue(errors[-1].startswith('Stopped retrying'))
+
+        # The owner's role is back; the operator retries (what
+        # trove-backup-manage backup reset-status does).
+        refusing.stop()
+        self.assertTrue(lifecycle.retry_delete_now(self.context,
+                                                   backup['id']))
+        self.assertEqual((0, 1), at(30 * 86400 + 1))
+        self.assertEqual(404, self.show(backup['id']).status_code)
+        self.assertEqual([], [f for f in ef.storage_files(self.store)
+                              if backup['id'] in f])
+
     def test_notifications_with_trove_event_types(self):
         backup_id = self.create()
         self.wait_status(backup_id, states.COMPLETED)

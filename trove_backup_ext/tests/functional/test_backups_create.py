@@ -14,7 +14,7 @@ from trove_backup_ext.tests import base
 BACKUP_FIELDS = {'id', 'name', 'description', 'locationRef', 'instance_id',
                  'created', 'updated', 'size', 'status', 'parent_id',
                  'project_id', 'storage_driver', 'datastore', 'progress',
-                 'verification'}
+                 'verification', 'fault'}
 TIMESTAMP = re.compile(r'^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$')
 
 

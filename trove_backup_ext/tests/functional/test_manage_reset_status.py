@@ -39,7 +39,7 @@ class _ManageTestCase(base.TestCase):
                     '[database]\nconnection = %s\n' % url)
         self.long_ago = timeutils.utcnow().replace(year=2020)
 
-    def add_backup(self, status, deleting=False):
+    def add_backup(self, status, deleting=False, **values):
         backup_id = uuidutils.generate_uuid()
         instance_id = uuidutils.generate_uuid()
         with self.engine.begin() as connection:
@@ -53,7 +53,7 @@ class _ManageTestCase(base.TestCase):
                 running_instance_id=(instance_id
                                      if status in states.RUNNING else None),
                 delete_requested_at=self.long_ago if deleting else None,
-                created=self.long_ago, updated=self.long_ago))
+                created=self.long_ago, updated=self.long_ago, **values))
         return backup_id
 
     def row(self, backup_id):
@@ -108,9 +108,38 @@ class ResetStatusTest(_ManageTestCase):
         self.assertEqual(states.COMPLETED, self.row(backup_id).status)
 
     def test_backup_being_deleted_is_refused(self):
-        backup_id = self.add_backup(states.DELETE_FAILED, deleting=True)
+        backup_id = self.add_backup(states.COMPLETED, deleting=True)
         self.assertRefused(self.reset(backup_id), backup_id,
-                           'is being deleted (DELETE_FAILED)')
+                           'is being deleted (COMPLETED)')
+
+    def test_delete_failed_whose_retries_stopped_is_retried(self):
+        backup_id = self.add_backup(
+            states.DELETE_FAILED, deleting=True, delete_failures=7,
+            delete_refusals=5, fail_reason='Stopped retrying: ...')
+        result = self.reset(backup_id)
+        self.assertEqual(0, result.returncode, result.stderr)
+        self.assertIn('retries its deletion at its next pass', result.stdout)
+        row = self.row(backup_id)
+        self.assertEqual(states.DELETE_FAILED, row.status)
+        self.assertEqual((0, 0), (row.delete_failures, row.delete_refusals))
+        self.assertGreater(row.updated, self.long_ago)
+        # Until the attempt, the last reason stays shown.
+        self.assertEqual('Stopped retrying: ...', row.fail_reason)
+        # Asking again changes nothing more than the retry time.
+        result = self.reset(backup_id, '--status', 'DELETE_FAILED')
+        self.assertEqual(0, result.returncode, result.stderr)
+
+    def test_delete_failed_cannot_become_failed(self):
+        backup_id = self.add_backup(states.DELETE_FAILED, deleting=True,
+                                    delete_refusals=5)
+        self.assertRefused(self.reset(backup_id, '--status', 'FAILED'),
+                           backup_id, 'cannot become FAILED')
+
+    def test_only_delete_failed_becomes_delete_failed(self):
+        backup_id = self.add_backup(states.BUILDING)
+        self.assertRefused(self.reset(backup_id, '--status',
+                                      'DELETE_FAILED'),
+                           backup_id, 'only a backup whose deletion failed')
 
     def test_unknown_backup_is_refused(self):
         result = self.reset('00000000-0000-0000-0000-000000000000')

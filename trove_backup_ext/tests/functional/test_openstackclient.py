@@ -85,7 +85,7 @@ class TestCreateAndShow(OpenStackClientTestCase):
              'created', 'updated', 'size', 'status', 'parent_id',
              'project_id', 'storage_driver', 'datastore',
              'datastore_version', 'datastore_version_id', 'progress',
-             'verification'},
+             'verification', 'fault'},
             set(created))
         # One POST, no lazy-loading GET.
         self.assertEqual([('POST', '/v1.0/%s/backups' % base.PROJECT)],

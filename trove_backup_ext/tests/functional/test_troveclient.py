@@ -18,7 +18,7 @@ from trove_backup_ext.tests import base
 BACKUP_KEYS = {'id', 'name', 'description', 'locationRef', 'instance_id',
                'created', 'updated', 'size', 'status', 'parent_id',
                'project_id', 'storage_driver', 'datastore', 'progress',
-               'verification'}
+               'verification', 'fault'}
 
 
 def wait_for_cast(worker, call, timeout=5):

@@ -22,10 +22,23 @@ class BackupViewTest(base.TestCase):
             {'id', 'name', 'description', 'locationRef', 'instance_id',
              'created', 'updated', 'size', 'status', 'parent_id',
              'project_id', 'storage_driver', 'datastore', 'progress',
-             'verification'},
+             'verification', 'fault'},
             set(view))
         self.assertEqual('2026-01-02T03:04:05', view['created'])
         self.assertEqual('2026-01-02T03:04:06', view['updated'])
         self.assertEqual({'type': 'mysql', 'version': '10.11',
                           'version_id': 'v'}, view['datastore'])
         self.assertIsNone(view['locationRef'])
+
+    def test_fault_is_the_reason_of_a_failure(self):
+        backup = models.Backup(
+            id='b', name='n', status='DELETE_FAILED', datastore='mysql',
+            datastore_version='10.11', datastore_version_id='v',
+            fail_reason='Stopped retrying: refused',
+            created=datetime.datetime(2026, 1, 2, 3, 4, 5),
+            updated=datetime.datetime(2026, 1, 2, 3, 9, 0))
+        self.assertEqual({'message': 'Stopped retrying: refused',
+                          'created': '2026-01-02T03:09:00'},
+                         views.backup_view(backup)['fault'])
+        backup.fail_reason = None
+        self.assertIsNone(views.backup_view(backup)['fault'])
