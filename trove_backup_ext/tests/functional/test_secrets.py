@@ -19,100 +19,17 @@ test_storage_credentials, test_schedule_credentials and test_swift_trusts.
 """
 
 import base64
-import json
-import logging
 import os
-import subprocess
-import sys
 
-import fixtures
-from oslo_messaging._drivers import impl_fake
-import requests
 
 from trove_backup_ext import agent_auth
 from trove_backup_ext import context as backup_context
 from trove_backup_ext.tests.functional import test_service_mariadb
 from trove_backup_ext.tests.functional import test_service_postgresql
+from trove_backup_ext.tests import secret_audit
 from trove_backup_ext.tests import service_flow
 
 SOURCE, TARGET = service_flow.SOURCE, service_flow.TARGET
-_PACKAGE = os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__))))
-_TESTS = os.path.join(_PACKAGE, 'tests')
-
-
-def _spawned_by_us():
-    """Whether the process being started is started by the package's
-    code, not by a test fixture (which starts the servers)."""
-    frame = sys._getframe(2)
-    while frame is not None:
-        path = os.path.abspath(frame.f_code.co_filename)
-        if path.startswith(_TESTS):
-            return False
-        if path.startswith(_PACKAGE):
-            return True
-        frame = frame.f_back
-    return False
-
-
-class SecretAudit(fixtures.Fixture):
-    """Records what could carry a secret out of the service."""
-
-    def _setUp(self):
-        self.logs = self.useFixture(fixtures.FakeLogger(
-            level=logging.DEBUG, format='%(name)s %(message)s'))
-        self.messages = []
-        self.answers = []
-        self.spawned = []
-        self._bus()
-        self._api()
-        self._processes()
-
-    def _bus(self):
-        send = impl_fake.FakeDriver._send
-        reply = impl_fake.FakeIncomingMessage.reply
-        messages = self.messages
-
-        def recording_send(driver, target, ctxt, message, *args, **kwargs):
-            messages.append(json.dumps([str(target), ctxt, message]))
-            answer = send(driver, target, ctxt, message, *args, **kwargs)
-            messages.append(json.dumps(answer, default=repr))
-            return answer
-
-        def recording_reply(incoming, reply_value=None, failure=None):
-            messages.append(json.dumps([reply_value, repr(failure)],
-                                       default=repr))
-            return reply(incoming, reply_value, failure)
-        self.useFixture(fixtures.MonkeyPatch(
-            'oslo_messaging._drivers.impl_fake.FakeDriver._send',
-            recording_send))
-        self.useFixture(fixtures.MonkeyPatch(
-            'oslo_messaging._drivers.impl_fake.FakeIncomingMessage.reply',
-            recording_reply))
-
-    def _api(self):
-        send = requests.Session.send
-        answers = self.answers
-
-        def recording_send(session, request, **kwargs):
-            response = send(session, request, **kwargs)
-            answers.append('%s %s\n%s\n%s' % (
-                request.method, request.url, response.headers,
-                response.text))
-            return response
-        self.useFixture(fixtures.MonkeyPatch(
-            'requests.Session.send', recording_send))
-
-    def _processes(self):
-        spawned = self.spawned
-
-        class RecordingPopen(subprocess.Popen):
-            def __init__(self, args, *more, **kwargs):
-                if _spawned_by_us():
-                    spawned.append((args, kwargs.get('env')))
-                super().__init__(args, *more, **kwargs)
-        self.useFixture(fixtures.MonkeyPatch('subprocess.Popen',
-                                             RecordingPopen))
 
 
 def _forms(secret):
@@ -136,7 +53,7 @@ class _SecretsTests:
     env_allowed = ()
 
     def setUp(self):
-        self.audit = self.useFixture(SecretAudit())
+        self.audit = self.useFixture(secret_audit.SecretAudit())
         super().setUp()
         self.temp_dirs = [options[name] for options in
                           self.agent_options.values()
@@ -178,14 +95,7 @@ class _SecretsTests:
                                      for _, env in audit.spawned])
         self.assertIn(SOURCE, audit.logs.output)
         for secret in secrets:
-            # What holds it, not all that does not.
-            self.assertEqual([], [line for line in
-                                  audit.logs.output.splitlines()
-                                  if secret in line])
-            self.assertEqual([], [message for message in audit.messages
-                                  if secret in message])
-            self.assertEqual([], [answer for answer in audit.answers
-                                  if secret in answer])
+            self.assertEqual([], audit.holding(secret))
             for args, env in audit.spawned:
                 self.assertNotIn(secret, repr(args))
                 for name, value in (env or {}).items():
@@ -193,8 +103,8 @@ class _SecretsTests:
                         self.assertIn(name, self.env_allowed, args)
         # Nor where the server keeps the backups (locationRef names the
         # store and the object).
-        self.assertEqual([], [answer for answer in audit.answers
-                              if self.store in answer])
+        self.assertEqual([], audit.holding(self.store, logs=False,
+                                           messages=False))
         self.assertIn('"locationRef": "local://', ''.join(audit.answers))
         # Nothing holding the password is left on disk.
         for directory in self.temp_dirs:

@@ -36,6 +36,7 @@ from trove_backup_ext.tests import base
 from trove_backup_ext.tests import execution_fixtures as ef
 from trove_backup_ext.tests.functional import test_swift_trusts as real
 from trove_backup_ext.tests import keystone_fixture as ks
+from trove_backup_ext.tests import secret_audit
 from trove_backup_ext.tests import service_fixtures
 from trove_backup_ext.worker import rpcapi as worker_rpcapi
 
@@ -245,6 +246,8 @@ class StorageCredentialTest(OwnerAccountFixture):
         logs = [self.useFixture(fixtures.FakeLogger(
             name=name, level=logging.DEBUG))
             for name in ('trove_backup_ext', 'oslo_messaging')]
+        # And every message on the bus and every API answer.
+        audit = self.useFixture(secret_audit.SecretAudit())
         token = self.users.add('member', ks.PROJECT_A)
         before = real.digest(self.live)
         backup_id, rows = self.create(token)
@@ -317,6 +320,19 @@ class StorageCredentialTest(OwnerAccountFixture):
                 self.assertNotIn(secret, output)
         for issued in (write, read):
             self.assertNotIn(issued['token'], output)
+        # On the bus and in answers: no credential id or secret, nor the
+        # keys and password they come from. Tokens travel to the agent
+        # only (storage_access, see threat-model.rst), never to a caller.
+        self.assertIn('storage_access', ''.join(audit.messages))
+        for row in rows.values():
+            for secret in (row.credential_id, app_credentials.secret(
+                    self.conf.swift, row.id, row.key_id)):
+                self.assertEqual([], audit.holding(secret, logs=False))
+        for secret in (SECRET_KEY, self.conf.swift.key, token.id):
+            self.assertEqual([], audit.holding(secret, logs=False))
+        for issued in (write, read):
+            self.assertEqual([], audit.holding(issued['token'], logs=False,
+                                               messages=False))
 
     def test_incremental_reads_its_parent_and_restores(self):
         token = self.users.add('member', ks.PROJECT_A)

@@ -30,6 +30,7 @@ from trove_backup_ext import trusts
 from trove_backup_ext.tests import base
 from trove_backup_ext.tests import execution_fixtures as ef
 from trove_backup_ext.tests import keystone_fixture as ks
+from trove_backup_ext.tests import secret_audit
 from trove_backup_ext.tests import service_fixtures
 
 SWIFT_SCRIPT = os.path.join(ks.REPO, 'tools', 'swift-aio.sh')
@@ -269,6 +270,7 @@ class SwiftTrustTest(base.TestCase):
             'restored']
 
     def test_backup_lands_in_owners_account_and_outlives_the_token(self):
+        audit = self.useFixture(secret_audit.SecretAudit())
         token = self.users.add('member', ks.PROJECT_A)
         before = digest(self.live)
         # No agent yet: the upload starts only after the token is revoked.
@@ -331,6 +333,13 @@ class SwiftTrustTest(base.TestCase):
         ef.wait_for(lambda: self.users.trust(row.trust_id) is None,
                     timeout=30)
         self.assertIsNone(self.users.trust(row.trust_id))
+        # Neither the trust's id nor the service user's password is in a
+        # log line, a message on the bus or an API answer; the agent got
+        # tokens of the trust, never the trust.
+        self.assertIn(backup_id, audit.logs.output)
+        self.assertIn('storage_access', ''.join(audit.messages))
+        for secret in (row.trust_id, self.swift_options['key']):
+            self.assertEqual([], audit.holding(secret))
 
     def test_refused_creates_leave_no_trust(self):
         token = self.users.add('member', ks.PROJECT_A)
