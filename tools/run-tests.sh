@@ -13,6 +13,10 @@ fi
 "$VENV/bin/pip" install -q -e . -r test-requirements.txt 2>&1 \
     | grep -v -e '^WARNING: Location' -e 'BuildBackendWarning' || true
 "$VENV/bin/python" -c 'import trove_backup_ext.api.deploy'
+# The security lint of tox -e pep8 (bandit.yaml), on whole runs.
+if [ $# -eq 0 ]; then
+    "$VENV/bin/bandit" -q -c bandit.yaml -r .
+fi
 
 tools/ensure-services.sh
 # The backup tools the datastore drivers run (Debian's mariadb-backup).
