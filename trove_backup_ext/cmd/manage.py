@@ -20,6 +20,7 @@ from trove_backup_ext.db import migration
 from trove_backup_ext import exception
 from trove_backup_ext import notifications
 from trove_backup_ext import service
+from trove_backup_ext.services import storage_audit
 from trove_backup_ext import states
 from trove_backup_ext import storage_access
 
@@ -205,6 +206,60 @@ class BackupCommands:
               'at its next pass ([worker] reaper_interval).' % backup.id)
 
 
+class StorageCommands:
+
+    AUDIT_HELP = (
+        'Walk the storage and list the stored objects no backup row points '
+        'at (orphans) and the COMPLETED backups whose objects are missing. '
+        'Every container of the service\'s own account is walked (of each '
+        'storage driver the backups use, or --driver), or --container. '
+        'Backups kept in their owners\' Swift accounts are checked through '
+        'their own delete credential (unchecked when it is refused); '
+        'orphans in owners\' accounts cannot be seen. Read-only. Exit '
+        'status 0 when nothing is found, 2 when something is, 1 on error.')
+
+    @staticmethod
+    def audit(args):
+        audit = storage_audit.StorageAudit(
+            backup_conf.CONF, backup_context.get_admin_context(),
+            drivers=args.driver, containers=args.container,
+            owner_accounts=not args.no_owner_accounts)
+        report = audit.run()
+        if args.format == 'json':
+            print(json.dumps(report, indent=2, sort_keys=True))
+        else:
+            _print_audit(report, args.no_owner_accounts)
+        return 2 if audit.found() else 0
+
+
+def _print_audit(report, no_owner_accounts):
+    for place in report['walked']:
+        print('Walked %(driver)s container %(container)s: %(objects)d '
+              'objects.' % place)
+    for place in report['not_walked']:
+        print('NOT WALKED %s%s: %s' % (
+            place['driver'], ' container %s' % place['container']
+            if place['container'] else '', place['reason']))
+    for orphan in report['orphans']:
+        print('ORPHAN %(driver)s %(container)s %(prefix)s (%(objects)d '
+              'objects): %(reason)s' % orphan)
+    for backup in report['missing']:
+        print('MISSING %s (%s account, %s %s): %d objects, e.g. %s' % (
+            backup['backup_id'], backup['account'], backup['driver'],
+            backup['container'], backup['missing_count'],
+            ', '.join(backup['missing'][:3])))
+    for backup in report['unchecked']:
+        print('UNCHECKED %(backup_id)s (owner account): %(reason)s' % backup)
+    if report['owner_account_backups']:
+        print('%d backups are kept in their owners\' accounts%s.' % (
+            report['owner_account_backups'], ': not checked'
+            if no_owner_accounts else ''))
+    counts = [(len(report[key]), key) for key in
+              ('orphans', 'missing', 'unchecked')]
+    print('Found: %s.' % ', '.join('%d %s' % pair for pair in counts)
+          if any(n for n, _ in counts) else 'Nothing found.')
+
+
 def _backup_failed(context, backup, reason):
     """What the worker does when a backup fails (worker/manager.py),
     for one an operator failed: revoke the credentials it no longer
@@ -294,6 +349,24 @@ def add_command_parsers(subparsers):
                             'DELETE_FAILED backup: retry its deletion).')
     reset.set_defaults(func=BackupCommands.reset_status)
 
+    storage_parser = subparsers.add_parser('storage',
+                                           help='The stored objects.')
+    storage_sub = storage_parser.add_subparsers(dest='action',
+                                                required=True)
+    audit = storage_sub.add_parser(
+        'audit', help='List orphaned objects and backups missing objects.',
+        description=StorageCommands.AUDIT_HELP)
+    audit.add_argument('--driver', action='append', metavar='NAME',
+                       help='Walk this storage driver only (repeatable).')
+    audit.add_argument('--container', action='append', metavar='NAME',
+                       help='Walk this container only (repeatable).')
+    audit.add_argument('--no-owner-accounts', action='store_true',
+                       help='Do not check the backups kept in their '
+                            'owners\' Swift accounts (no Keystone calls).')
+    audit.add_argument('--format', choices=('table', 'json'),
+                       default='table')
+    audit.set_defaults(func=StorageCommands.audit)
+
     spec = subparsers.add_parser(
         'openapi', help='Print the API\'s OpenAPI 3.1 document (JSON).')
     spec.add_argument('--output', metavar='FILE',
@@ -312,11 +385,11 @@ def main(argv=None):
     conf = service.setup(service.parse_args(
         sys.argv[1:] if argv is None else argv))
     try:
-        conf.category.func(conf.category)
+        # A command may return an exit status of its own (storage audit).
+        return conf.category.func(conf.category) or 0
     except exception.BackupExtError as exc:
         print('ERROR: %s' % exc, file=sys.stderr)
         return 1
-    return 0
 
 
 if __name__ == '__main__':

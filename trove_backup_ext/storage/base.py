@@ -71,6 +71,12 @@ class Storage(abc.ABC):
     def list_objects(self, container, prefix=''):
         """Sorted names of the container's objects starting with prefix."""
 
+    def list_containers(self):
+        """Sorted names of the containers of the service's own store
+        (trove-backup-manage storage audit); NotImplementedError if the
+        driver cannot list them."""
+        raise NotImplementedError()
+
     @abc.abstractmethod
     def object_url(self, container, name):
         """Where the object is, as shown to users (locationRef)."""

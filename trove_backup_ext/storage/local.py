@@ -152,6 +152,16 @@ class LocalStorage(base.Storage):
                          if not name.startswith(_PARTIAL))
         return sorted(names)
 
+    def list_containers(self):
+        try:
+            return sorted(name for name in os.listdir(self.root)
+                          if os.path.isdir(os.path.join(self.root, name)))
+        except FileNotFoundError:
+            return []
+        except OSError as exc:
+            raise base.StorageError('Cannot list the containers of %s: %s'
+                                    % (self.root, exc))
+
     def delete_prefix(self, container, prefix):
         # Only the prefix's own files and directories: other backups of
         # the container may be writing, and a directory one of them has

@@ -496,6 +496,14 @@ class SwiftStorage(base.Storage):
             return []
         return sorted(entry['name'] for entry in listing)
 
+    def list_containers(self):
+        if self._restricted:
+            # A backup's credential reaches its own objects only.
+            raise NotImplementedError()
+        _, listing = self._call('list', 'the containers of the account',
+                                'get_account', full_listing=True)
+        return sorted(entry['name'] for entry in listing)
+
     def delete_prefix(self, container, prefix):
         # A backup has hundreds of chunks: delete them a few at a time.
         names = self.list_objects(container, prefix)

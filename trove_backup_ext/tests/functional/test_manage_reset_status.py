@@ -42,18 +42,20 @@ class _ManageTestCase(base.TestCase):
     def add_backup(self, status, deleting=False, **values):
         backup_id = uuidutils.generate_uuid()
         instance_id = uuidutils.generate_uuid()
+        row = dict(
+            id=backup_id, name='b', project_id=base.PROJECT,
+            instance_id=instance_id, status=status,
+            backup_type=states.FULL, datastore='mysql',
+            datastore_version='10.11',
+            datastore_version_id=uuidutils.generate_uuid(),
+            storage_driver='local', container='database_backups',
+            running_instance_id=(instance_id
+                                 if status in states.RUNNING else None),
+            delete_requested_at=self.long_ago if deleting else None,
+            created=self.long_ago, updated=self.long_ago)
+        row.update(values)
         with self.engine.begin() as connection:
-            connection.execute(sa.insert(Backup).values(
-                id=backup_id, name='b', project_id=base.PROJECT,
-                instance_id=instance_id, status=status,
-                backup_type=states.FULL, datastore='mysql',
-                datastore_version='10.11',
-                datastore_version_id=uuidutils.generate_uuid(),
-                storage_driver='local', container='database_backups',
-                running_instance_id=(instance_id
-                                     if status in states.RUNNING else None),
-                delete_requested_at=self.long_ago if deleting else None,
-                created=self.long_ago, updated=self.long_ago, **values))
+            connection.execute(sa.insert(Backup).values(**row))
         return backup_id
 
     def row(self, backup_id):
