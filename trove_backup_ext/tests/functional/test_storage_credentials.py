@@ -16,6 +16,7 @@ import uuid
 import logging
 
 import fixtures
+from oslo_utils import timeutils
 import requests
 from swiftclient import exceptions as swift_exceptions
 
@@ -28,6 +29,7 @@ from trove_backup_ext.db import lifecycle
 from trove_backup_ext.db import storage_credentials as credentials_db
 from trove_backup_ext import exception
 from trove_backup_ext import rpc
+from trove_backup_ext.services import storage_audit
 from trove_backup_ext import states
 from trove_backup_ext import storage
 from trove_backup_ext import storage_access
@@ -333,6 +335,60 @@ class StorageCredentialTest(OwnerAccountFixture):
         for issued in (write, read):
             self.assertEqual([], audit.holding(issued['token'], logs=False,
                                                messages=False))
+
+    def test_owner_losing_the_role_stops_the_deletion_retries(self):
+        """Keystone refuses the backup's credentials once their owner has
+        no role on the project: the storage audit says it cannot check
+        the backup, and its deletion stops being retried after
+        delete_refused_attempts refusals, with the reason shown."""
+        self.conf.set_override('delete_refused_attempts', 2, 'worker')
+        token = self.users.add('member', ks.PROJECT_A)
+        backup_id, rows = self.create(token)
+        self.useFixture(ef.Agent(self.agent_conf, self.instance.id))
+        backup = self.wait_backup(token, backup_id, states.COMPLETED,
+                                  states.FAILED)
+        self.assertEqual(states.COMPLETED, backup['status'])
+        audit = storage_audit.StorageAudit(self.conf, self.context,
+                                           drivers=['swift'],
+                                           containers=[self.container])
+        self.assertEqual([], audit.run()['unchecked'])
+
+        role_id = self.admin.get(self.keystone + '/roles', params={
+            'name': 'member'}).json()['roles'][0]['id']
+        self.admin.delete(self.keystone + '/projects/%s/users/%s/roles/%s'
+                          % (self.project, token.user_id, role_id))
+        audit = storage_audit.StorageAudit(self.conf, self.context,
+                                           drivers=['swift'],
+                                           containers=[self.container])
+        report = audit.run()
+        self.assertEqual([backup_id],
+                         [u['backup_id'] for u in report['unchecked']])
+        self.assertIn('Keystone refused the credential',
+                      report['unchecked'][0]['reason'])
+
+        admin_token = ks.login(ks.PROJECT_A + '-admin', ks.PROJECT_A)
+        self.assertEqual(202, self.api_call('DELETE', admin_token.id,
+                                            '/backups/' + backup_id
+                                            ).status_code)
+        self.wait_backup(admin_token, backup_id, states.DELETE_FAILED)
+        row = lifecycle.get(self.context, backup_id)
+        self.assertEqual((1, 1), (row.delete_failures, row.delete_refusals))
+        # The reaper's next attempt, once the first wait is over: the
+        # second refusal in a row stops the retries.
+        self.addCleanup(timeutils.clear_time_override)
+        timeutils.set_time_override(timeutils.utcnow() + datetime.timedelta(
+            seconds=self.conf.worker.delete_retry_interval + 1))
+        self.assertEqual((0, 1), self.worker.reaper.run_once())
+        shown = self.api_call('GET', admin_token.id, '/backups/' + backup_id
+                              ).json()['backup']
+        self.assertEqual(states.DELETE_FAILED, shown['status'])
+        self.assertTrue(shown['fault']['message'].startswith(
+            'Stopped retrying'), shown['fault'])
+        self.assertIn('Keystone refused the credential',
+                      shown['fault']['message'])
+        timeutils.set_time_override(timeutils.utcnow() + datetime.timedelta(
+            days=30))
+        self.assertEqual((0, 0), self.worker.reaper.run_once())
 
     def test_incremental_reads_its_parent_and_restores(self):
         token = self.users.add('member', ks.PROJECT_A)
