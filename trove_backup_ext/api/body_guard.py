@@ -93,6 +93,12 @@ class BodyGuard:
                      % (body[exc.start], exc.start))
         if _form_overrides_method(request.content_type, text):
             return faults.fault_response(400, _OVERRIDE_MESSAGE)
+        if request.content_type == 'application/json':
+            # JSON is UTF-8 and application/json has no charset (RFC 8259
+            # 8.1, 11); pecan would decode with the one given ("charset=
+            # utf-16" logged a traceback and answered a 400 naming
+            # nothing).
+            request.environ['CONTENT_TYPE'] = 'application/json'
         request.environ['wsgi.input'] = io.BytesIO(body)
         request.environ['CONTENT_LENGTH'] = str(len(body))
         request.environ.pop('HTTP_TRANSFER_ENCODING', None)

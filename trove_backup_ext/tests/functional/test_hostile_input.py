@@ -1,0 +1,157 @@
+"""Generated hostile requests on a real database, and one test for each
+bug they found.
+
+The bounded run here sends about 1,500 requests per database (a few
+seconds to a minute each); tools/fuzz-api.py sends 10,000 or more and
+prints the figures doc/source/admin/reliability.rst reports.
+"""
+
+import json
+import os
+
+from trove_backup_ext.api import app as backup_app
+from trove_backup_ext.api import deploy
+from trove_backup_ext.tests import api_fuzz
+from trove_backup_ext.tests import base
+
+# TBE_FUZZ_EXAMPLES raises it for a long run on a quiet machine.
+EXAMPLES = int(os.environ.get('TBE_FUZZ_EXAMPLES', 1500))
+SEED = int(os.environ.get('TBE_FUZZ_SEED', 12))
+JSON = {'Content-Type': 'application/json'}
+
+
+class _HostileInput:
+
+    def setUp(self):
+        super().setUp()
+        # The app in process, on the FunctionalTestCase's database and
+        # bus.
+        app = deploy.deploy(self.conf, backup_app.setup_app(self.conf))
+        self.runner = api_fuzz.Runner(app, self.database.engine)
+        self.addCleanup(self.runner.close)
+        self.runner.seed()
+        self.backup_id = self.runner.send(
+            'GET', '/v1.0/%s/backups' % api_fuzz.PROJECT).json[
+                'backups'][0]['id']
+
+    def send(self, method, path, query='', body=None, headers=None):
+        """A request under the fuzz project, checked as the fuzzer checks
+        it; the answer."""
+        response = self.runner.exchange(
+            method, '/v1.0/%s%s' % (api_fuzz.PROJECT, path), query=query,
+            body=body, headers=headers)
+        self.assertEqual([], self.runner.findings)
+        return response
+
+    def assertFault400(self, response, fragment):
+        self.assertEqual(400, response.status_code, response.body)
+        self.assertIn(fragment, response.json['badRequest']['message'])
+
+    def test_generated_requests(self):
+        summary = api_fuzz.run(self.runner, EXAMPLES, seed=SEED)
+        self.assertEqual([], summary['findings'], json.dumps(summary))
+        self.assertGreaterEqual(summary['requests'], EXAMPLES)
+
+    # Each once a bug the generated requests found.
+
+    def test_array_body_with_a_control_character(self):
+        # Once a 500: the message's path of body[0] added an int to a str.
+        for path in ('/backups', '/backups/%s/verify' % self.backup_id,
+                     '/restores', '/backup_schedules'):
+            response = self.send('POST', path, body=b'["a\\u0000"]',
+                                 headers=JSON)
+            self.assertFault400(response, 'body[0]')
+
+    def test_method_override_is_refused(self):
+        # Once "POST /backups/{id}?_method=delete" deleted the backup: a
+        # route no document lists, past any filter on DELETE.
+        path = '/backups/%s' % self.backup_id
+        response = self.send('POST', path, query='_method=delete')
+        self.assertFault400(response, '_method')
+        response = self.send(
+            'POST', path, body=b'_method=delete',
+            headers={'Content-Type': 'application/x-www-form-urlencoded'})
+        self.assertFault400(response, '_method')
+        self.assertEqual(200, self.send('GET', path).status_code)
+
+    def test_methods_are_case_sensitive(self):
+        # Once "delete" was served as DELETE.
+        path = '/backups/%s' % self.backup_id
+        self.assertFault400(self.send('delete', path), 'case-sensitive')
+        self.assertEqual(200, self.send('GET', path).status_code)
+
+    def test_version_documents_are_read_only(self):
+        # Once PUT /, DELETE /v1.0 and CONNECT // answered 200.
+        for method in ('PUT', 'DELETE', 'POST', 'CONNECT'):
+            for path in ('/', '/v1.0', '/v1.0/'):
+                response = self.runner.exchange(method, path)
+                self.assertEqual(405, response.status_code)
+                self.assertEqual('GET', response.headers['Allow'])
+        self.assertEqual([], self.runner.findings)
+
+    def test_accept_is_not_negotiated(self):
+        # Once a 406 whose message named nothing: JSON is the one
+        # representation, as in Trove.
+        for accept in ('text/html', 'application/xml',
+                       'application/json;q=0'):
+            response = self.send('GET', '/backups',
+                                 headers={'Accept': accept})
+            self.assertEqual(200, response.status_code)
+
+    def test_body_that_is_not_utf8(self):
+        # Once a 400 naming nothing, and a traceback in the log.
+        response = self.send('POST', '/backups', body=b'{"backup": "\xff"}',
+                             headers=JSON)
+        self.assertFault400(response, 'not valid UTF-8 (byte 0xff')
+
+    def test_json_is_read_as_utf8_whatever_the_charset(self):
+        # Once "charset=utf-16" made pecan decode the body as UTF-16: a
+        # traceback in the log and a 400 naming nothing.
+        instance = [i for i in self.runner.ids['instanceId']
+                    if i.endswith('3')][0]
+        body = json.dumps({'backup': {'name': 'caf\u00e9',
+                                      'instance': instance}})
+        response = self.send('POST', '/backups',
+                             body=body.encode('utf-16'), headers={
+                                 'Content-Type':
+                                     'application/json; charset=utf-16'})
+        self.assertFault400(response, 'not valid UTF-8')
+        response = self.send('POST', '/backups', body=body.encode(),
+                             headers={'Content-Type':
+                                      'application/json; charset=latin-1'})
+        self.assertEqual(202, response.status_code, response.body)
+        self.assertEqual('caf\u00e9', response.json['backup']['name'])
+
+    def test_url_that_is_not_utf8(self):
+        # Once, in the query string, a 400 naming nothing and a traceback.
+        response = self.send('GET', '/backups', query='datastore=%FF')
+        self.assertFault400(response, 'query string is not valid UTF-8')
+        response = self.send('DELETE', '/backups/%ED%A0%80')
+        self.assertFault400(response, 'URL path is not valid UTF-8')
+
+    def test_repeated_key(self):
+        # Once the last of two values won, where a repeated query
+        # parameter is refused: a proxy may read the first.
+        body = ('{"backup": {"name": "a", "name": "b", "instance": "%s"}}'
+                % self.runner.ids['instanceId'][0]).encode()
+        response = self.send('POST', '/backups', body=body, headers=JSON)
+        self.assertFault400(response, "key 'name' is given more than once")
+
+    def test_nan_and_infinity_are_not_json(self):
+        for token in (b'NaN', b'Infinity', b'-Infinity'):
+            body = b'{"backup_schedule": {"retention": {"keep_last": %s}}}'
+            response = self.send('POST', '/backup_schedules',
+                                 body=body % token, headers=JSON)
+            self.assertFault400(response, 'is not a JSON value')
+
+    def test_nested_100000_levels(self):
+        for body in (b'[' * 100000 + b']' * 100000,
+                     b'{"a": ' * 100000 + b'1' + b'}' * 100000):
+            response = self.send('POST', '/backups', body=body,
+                                 headers=JSON)
+            self.assertIn(response.status_code, (400, 413))
+
+
+(TestHostileInput_sqlite, TestHostileInput_mysql,
+ TestHostileInput_postgresql) = base.for_each_backend(
+    _HostileInput, __name__)
