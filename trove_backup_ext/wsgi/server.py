@@ -82,6 +82,16 @@ def listen(conf, host=None, port=None):
     return sock
 
 
+def _logging(environ, start_response):
+    """start_response, logging the request line and status (debug)."""
+    def logged(status, headers, exc_info=None):
+        LOG.debug('%s "%s %s" %s', environ.get('REMOTE_ADDR'),
+                  environ.get('REQUEST_METHOD'), environ.get('PATH_INFO'),
+                  status)
+        return start_response(status, headers, exc_info)
+    return logged
+
+
 class Server(cheroot_wsgi.Server):
     """cheroot's threaded WSGI server on a socket bound beforehand (maybe
     shared with other processes), logging through oslo.log."""
@@ -115,6 +125,8 @@ class Server(cheroot_wsgi.Server):
         with self._lock:
             self.in_flight += 1
         try:
+            if LOG.isEnabledFor(std_logging.DEBUG):
+                start_response = _logging(environ, start_response)
             return self.application(environ, start_response)
         finally:
             with self._lock:

@@ -5,6 +5,7 @@ import http.client
 import json
 import os
 import re
+import socket
 import subprocess
 import threading
 
@@ -15,6 +16,7 @@ from trove_backup_ext.tests import base
 from trove_backup_ext.tests import execution_fixtures as ef
 from trove_backup_ext.tests import process_fixtures as pf
 from trove_backup_ext.tests import service_fixtures
+from trove_backup_ext.wsgi import server as wsgi_server
 
 BACKUPS = '/v1.0/%s/backups' % base.PROJECT
 REFUSED = "Refusing to listen on '0.0.0.0' with [api] auth_strategy = noauth"
@@ -57,6 +59,66 @@ class APIServerTestCase(base.TestCase):
         connection.request('GET', path)
         response = connection.getresponse()
         return response, response.read()
+
+
+class TestServerInProcess(base.TestCase):
+    """The server as the aio and the test fixtures run it: threads of
+    this process."""
+
+    def setUp(self):
+        super().setUp()
+        self.conf = self.useFixture(service_fixtures.Conf()).conf
+        self.release = threading.Event()
+        self.server = wsgi_server.Server(
+            self.conf, self.application,
+            wsgi_server.listen(self.conf, port=0))
+        self.server.start_thread()
+        self.addCleanup(self.server.stop)
+        self.addCleanup(self.release.set)
+
+    def application(self, environ, start_response):
+        if environ['PATH_INFO'] == '/slow':
+            self.release.wait(60)
+        start_response('200 OK', [('Content-Type', 'text/plain')])
+        return [environ['PATH_INFO'].encode()]
+
+    def connection(self):
+        connection = http.client.HTTPConnection(*self.server.address,
+                                                timeout=60)
+        self.addCleanup(connection.close)
+        return connection
+
+    def test_keep_alive(self):
+        connection = self.connection()
+        for path in ('/a', '/b', '/c'):
+            connection.request('GET', path)
+            response = connection.getresponse()
+            self.assertEqual((200, path.encode(), False), (
+                response.status, response.read(), response.will_close))
+            sock = connection.sock
+        self.assertIs(sock, connection.sock)
+
+    def test_stop_waits_for_the_request_in_flight(self):
+        connection = self.connection()
+        connection.request('GET', '/slow')
+        ef.wait_for(lambda: self.server.in_flight == 1, timeout=30,
+                    interval=0.05)
+        stopping = threading.Thread(target=self.server.stop)
+        stopping.start()
+        ef.wait_for(lambda: not self.server.ready, timeout=30,
+                    interval=0.05)
+        self.assertTrue(stopping.is_alive())
+        self.release.set()
+        response = connection.getresponse()
+        self.assertEqual((200, b'/slow'), (response.status, response.read()))
+        stopping.join(30)
+        self.assertFalse(stopping.is_alive())
+        self.assertRaises(OSError, socket_connect, self.server.address)
+
+
+def socket_connect(address):
+    with socket.create_connection(address, timeout=5):
+        pass
 
 
 class TestWorkers(APIServerTestCase):
