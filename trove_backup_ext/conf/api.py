@@ -76,5 +76,12 @@ def register_opts(conf):
         conf.register_opts(opts, group=group)
 
 
+def _shutdown_opts():
+    # oslo.service's own option objects, without its eventlet backdoor's.
+    from oslo_service import service
+    return [opt for _, opts in service.list_opts() for opt in opts
+            if opt.name == 'graceful_shutdown_timeout']
+
+
 def list_opts():
-    return {api_group: api_opts}
+    return {api_group: api_opts, 'DEFAULT': _shutdown_opts()}
