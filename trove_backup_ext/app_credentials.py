@@ -42,7 +42,13 @@ PHASES = (WRITE, READ, DELETE)
 # Keystone's limit on an access rule's path.
 _MAX_RULE_PATH = 225
 # Characters an access rule reads as wildcards.
-_WILDCARDS = set('*{}')
+# Characters of a container's name an access rule path cannot hold as
+# themselves: Keystone's wildcards, and what auth_token then reads as
+# regular-expression syntax among the characters webob leaves unquoted
+# ("+" repeats, "$" anchors, "(" and ")" group; an unbalanced one makes
+# auth_token fail). "." matches any character there; our Swift filter
+# matches it as itself, so it stays allowed.
+_WILDCARDS = set('*{}$()+')
 # What webob leaves unquoted in request.path, which auth_token matches.
 _PATH_SAFE = "/~!$&'()*+,;=:@"
 
@@ -111,8 +117,8 @@ def access_rules(account_path, phase, backup, chain):
         rules = [(method, path) for path in read
                  for method in ('GET', 'HEAD')]
     else:
-        # Deleting lists the container (names only) for the backup's
-        # prefix, then deletes its objects.
+        # Deleting lists the container (names, sizes, hashes; no data)
+        # for the backup's prefix, then deletes its objects.
         rules = [('GET', root), ('DELETE', own), ('HEAD', own)]
     check_rule_paths([path for _, path in rules])
     return [{'service': 'object-store', 'method': method, 'path': path}
@@ -120,11 +126,12 @@ def access_rules(account_path, phase, backup, chain):
 
 
 def check_container(container):
-    """Refuse a container an access rule would read as a wildcard."""
+    """Refuse a container an access rule would not read as itself."""
     if _WILDCARDS & set(container):
         raise exception.BadRequest(
-            reason='swift_container may not contain "*", "{" or "}" '
-                   'when backups are kept in your own Swift account.')
+            reason='swift_container may not contain any of %s when '
+                   'backups are kept in your own Swift account.'
+                   % ' '.join('"%s"' % c for c in sorted(_WILDCARDS)))
 
 
 def _endpoint(options, session):

@@ -13,7 +13,7 @@ pecan also answers a path, query string or body that is not UTF-8 with a
 Accept header does not name JSON with a 406 that names nothing. It serves
 "get" as GET and routes "POST ...?_method=delete" (or a form field
 _method) as a DELETE: routes no document lists, that get past anything
-filtering by method.
+filtering by method; and it serves "GET_ALL /backups" as a list.
 """
 
 import io
@@ -25,6 +25,10 @@ from trove_backup_ext.api import faults
 
 # pecan's method override, read from the query string or a form body.
 _METHOD_OVERRIDE = '_method'
+# RFC 9110's methods: pecan answers each as it should (a 405 where a
+# resource has none).
+_HTTP_METHODS = ('GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE',
+                 'OPTIONS', 'TRACE', 'CONNECT')
 _OVERRIDE_MESSAGE = ('Validation error: the %s parameter is not supported; '
                      'send the HTTP method itself.' % _METHOD_OVERRIDE)
 
@@ -134,6 +138,11 @@ def _method_problem(method):
     if method != method.upper():
         return ('Method %r is not %r: HTTP methods are case-sensitive.'
                 % (method[:16], method[:16].upper()))
+    # pecan routes a method it has no handler for to the controller
+    # method of that name: "GET_ALL /backups" listed them.
+    if method not in _HTTP_METHODS:
+        return ('Method %r is not one this API knows (%s).'
+                % (method[:16], ', '.join(_HTTP_METHODS)))
     return None
 
 

@@ -22,6 +22,8 @@ LOG = logging.getLogger(__name__)
 MEMBER = 'backup.xbstream'
 OK_LINE = 'completed OK!'
 CHECKPOINTS = 'xtrabackup_checkpoints'
+# InnoDB's link file: where a DATA DIRECTORY table's tablespace lives.
+LINK_FILE_SUFFIX = '.isl'
 TAIL_LINES = 15
 STOP_GRACE = 10       # seconds a tool gets to stop on SIGTERM
 FINISH_TIMEOUT = 300  # seconds a tool gets to exit once its stream ended
@@ -124,6 +126,30 @@ class _StderrTail(threading.Thread):
         for secret in self.secrets:
             text = text.replace(secret, '***')
         return text
+
+
+def _refuse_link_files(directory, backup_id):
+    """Refuse a restore whose files include an InnoDB link file (.isl).
+
+    A table made with DATA DIRECTORY keeps its tablespace where its .isl
+    says, and --move-back moves the .ibd to that absolute path, creating
+    directories on the way: a backup, which its database host writes,
+    could so put a file of its choosing anywhere on the restoring host
+    (another instance's host, or a worker's for a verification), and a
+    genuine one would write over the source's live tablespace when
+    restored beside it."""
+    for root, _, names in os.walk(directory):
+        for name in names:
+            if name.endswith(LINK_FILE_SUFFIX):
+                raise base.DatastoreError(
+                    reason='backup %s holds %s: a table created with DATA '
+                           'DIRECTORY, whose tablespace a restore would '
+                           'write where that link file points, outside the '
+                           'restored data directory. Such tables are not '
+                           'restored: keep every table in the data '
+                           'directory of the instance.'
+                           % (backup_id, os.path.relpath(
+                               os.path.join(root, name), directory)))
 
 
 def _spawn(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
@@ -359,6 +385,8 @@ class MariaDBDatastore(base.Datastore):
                 self._extract(piece, incremental)
                 self._prepare(full, incremental, last=number == len(chain))
                 shutil.rmtree(incremental)
+            # What --prepare wrote (from an incremental) is checked too.
+            _refuse_link_files(full, chain[-1].backup_id)
             # No option files: the host's my.cnf must not send files
             # elsewhere than target (its log or undo directories).
             self._run('move-back', '--target-dir=' + full,
@@ -404,7 +432,11 @@ class MariaDBDatastore(base.Datastore):
         if ('extract_in_process' in self.opts
                 and self.opts.extract_in_process):
             self._extract_here(piece, directory)
-            return
+        else:
+            self._extract_with_tool(piece, directory)
+        _refuse_link_files(directory, piece.backup_id)
+
+    def _extract_with_tool(self, piece, directory):
         process, tail = _spawn([self.stream_tool(), '-x', '-C', directory,
                                 '--parallel=%d' % self.opts.parallel],
                                stdin=subprocess.PIPE)

@@ -29,6 +29,9 @@ _PAYLOAD_FIELDS = struct.Struct('<QQI')
 # mariabackup's paths are below FN_REFLEN (512); a bound keeps a damaged
 # header from making us buffer whatever length it claims.
 MAX_PATH = 4096
+# mariabackup streams --parallel files at once (and its log copier's); a
+# stream that leaves more unfinished would take the agent's descriptors.
+MAX_OPEN_FILES = 256
 
 
 class XbstreamError(ValueError):
@@ -171,6 +174,9 @@ class Extractor(object):
             if path in self._done:
                 raise XbstreamError('the stream has more of %s after its '
                                     'end' % path)
+            if len(self._files) >= MAX_OPEN_FILES:
+                raise XbstreamError('the stream has %d unfinished files '
+                                    'at once' % (len(self._files) + 1))
             entry = self._files[path] = _File(
                 os.path.join(self.directory, path))
         return entry

@@ -435,7 +435,8 @@ _EXTRA_TEMPLATES = (
     '/v2.0/', '/v1.0', '//', '/healthcheck', '/healthcheck/x',
 )
 _METHODS = ('GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS',
-            'TRACE', 'CONNECT', 'PROPFIND', 'get', 'X' * 300, '')
+            'TRACE', 'CONNECT', 'PROPFIND', 'get', 'X' * 300, '', 'GET_ALL',
+            'GET_ONE', 'POST_PUT', 'INDEX', '_LOOKUP')
 _HOSTILE_IDS = (
     '', '%00', '%FF', '%ED%A0%80', '..', '.', '%2F', '%2E%2E', 'a' * 10000,
     'health', '%C2%9B', '%20', ';', '%25', '%C3%A9', 'x%0A', '{backupId}',

@@ -6,6 +6,8 @@ import hashlib
 import logging
 import os
 import stat
+import struct
+import zlib
 
 import fixtures
 from oslo_config import cfg
@@ -24,6 +26,15 @@ CONTAINER = 'backups'
 ROWS = 50000
 # Characters an option file would take for syntax, unless quoted.
 PASSWORD_SUFFIX = ' #"\\;\''
+
+
+def _xbstream_file(path, data):
+    """The xbstream chunks of one whole file."""
+    raw = path.encode()
+    header = struct.pack('<8sBBI', b'XBSTCK01', 0, ord('P'), len(raw))
+    end = struct.pack('<8sBBI', b'XBSTCK01', 0, ord('E'), len(raw))
+    return (header + raw + struct.pack('<QQI', len(data), 0,
+                                       zlib.crc32(data)) + data + end + raw)
 
 
 def _tree_digest(directory):
@@ -178,6 +189,63 @@ class MariaDBDatastoreTest(base.TestCase):
             trees[in_process] = _tree_digest(directory)
         self.assertIn('tbe/r.ibd', trees[True])
         self.assertEqual(trees[False], trees[True])
+
+    def _hostile_restore(self, in_process):
+        # mariabackup --move-back moves a table's .ibd to the absolute
+        # path its link file (.isl) names: a compromised database host
+        # adds both to its own backup, and the restoring host writes the
+        # file wherever it says.
+        self.conf.set_override('extract_in_process', in_process,
+                               group='mariadb')
+        self.run_sql('CREATE DATABASE tbe',
+                     'CREATE TABLE tbe.r (id INT PRIMARY KEY)',
+                     'INSERT INTO tbe.r VALUES (1), (2)')
+        with self.driver.backup() as session:
+            stream = next(session.members()).stream.read()
+            metadata = session.finish()
+        outside = os.path.join(os.path.dirname(self.restore_dir),
+                               'outside-%s' % in_process, 'cron-job')
+        stream += _xbstream_file('tbe/evil.isl', outside.encode())
+        stream += _xbstream_file('tbe/evil.ibd', b'* * * * * root id\n')
+        piece = datastore_base.RestorePiece(
+            'hostile', metadata,
+            lambda: iter([(mariadb.MEMBER, iter([stream]))]))
+        target = os.path.join(self.restore_dir, 'target-%s' % in_process)
+        exc = self.assertRaises(datastore_base.DatastoreError,
+                                self.driver.restore, [piece], target)
+        self.assertIn('tbe/evil.isl', str(exc))
+        self.assertIn('DATA DIRECTORY', str(exc))
+        self.assertFalse(os.path.exists(os.path.dirname(outside)))
+        self.assertFalse(os.path.exists(target))
+
+    def test_link_file_cannot_send_a_file_outside_in_process(self):
+        self._hostile_restore(True)
+
+    def test_link_file_cannot_send_a_file_outside_with_mbstream(self):
+        self._hostile_restore(False)
+
+    def test_data_directory_table_is_refused_with_its_reason(self):
+        # A genuine .isl names the source's live directory: restored beside
+        # it (a verification, another instance on the host) it would be
+        # moved onto the live tablespace.
+        remote = os.path.join(os.path.dirname(self.restore_dir), 'remote')
+        os.makedirs(remote)
+        os.chmod(remote, 0o777)
+        self.run_sql('CREATE DATABASE tbe',
+                     "CREATE TABLE tbe.d (id INT PRIMARY KEY) "
+                     "DATA DIRECTORY='%s'" % remote,
+                     'INSERT INTO tbe.d VALUES (1), (2)')
+        self.backup('d')
+        # The live server may still flush its pages there: names only.
+        live = sorted(os.listdir(os.path.join(remote, 'tbe')))
+        exc = self.assertRaises(
+            datastore_base.DatastoreError, self.driver.restore,
+            self.pieces('d'), os.path.join(self.restore_dir, 'scratch'))
+        self.assertIn('DATA DIRECTORY', str(exc))
+        self.assertIn('tbe/d.isl', str(exc))
+        self.assertEqual(live, sorted(os.listdir(os.path.join(remote,
+                                                              'tbe'))))
+        self.assertEqual([], os.listdir(self.restore_dir))
 
     def test_wrong_password_fails_without_manifest(self):
         self.conf.set_override('password', 'not-' + self.password,

@@ -80,6 +80,17 @@ class _HostileInput:
         self.assertFault400(self.send('delete', path), 'case-sensitive')
         self.assertEqual(200, self.send('GET', path).status_code)
 
+    def test_only_http_methods(self):
+        # Once "GET_ALL /backups" listed them and "GET_ONE" showed one:
+        # pecan routed an unknown method to the controller method of its
+        # name.
+        for method, path in (('GET_ALL', '/backups'),
+                             ('GET_ONE', '/backups/%s' % self.backup_id),
+                             ('GET_ALL', '/restores'),
+                             ('POST_PATCH', '/backup_schedules')):
+            self.assertFault400(self.send(method, path),
+                                'is not one this API knows')
+
     def test_version_documents_are_read_only(self):
         # Once PUT /, DELETE /v1.0 and CONNECT // answered 200.
         for method in ('PUT', 'DELETE', 'POST', 'CONNECT'):

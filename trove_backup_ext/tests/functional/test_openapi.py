@@ -259,8 +259,10 @@ class TestLiveApp(base.TestCase):
             for values in (ids, {name: any_id for name in ids}):
                 path = self._path(template, values)
                 paths |= {path, path + '/x', path + '/' + any_id}
+        # (Methods outside HTTP's are a 400 before routing:
+        # test_hostile_input.)
         methods = ('GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS',
-                   'TRACE', 'CONNECT', 'PROPFIND')
+                   'TRACE', 'CONNECT')
         for path in sorted(paths):
             for method in methods:
                 runner.settle()

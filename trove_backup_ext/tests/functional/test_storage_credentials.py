@@ -516,11 +516,15 @@ class StorageCredentialTest(OwnerAccountFixture):
 
     def test_wildcard_container_is_refused(self):
         token = self.users.add('member', ks.PROJECT_A)
-        response = self.api_call('POST', token.id, '/backups', json={
-            'backup': {'name': 'b', 'instance': self.instance.id,
-                       'swift_container': 'all*'}})
-        self.assertEqual(400, response.status_code, response.text)
-        self.assertIn('badRequest', response.json())
+        # Keystone's wildcards, and what auth_token reads as a regular
+        # expression ("+" gave credentials auth_token refused on their own
+        # objects; an unbalanced "(" makes it fail).
+        for container in ('all*', 'db+backups', 'backups(', 'a$b'):
+            response = self.api_call('POST', token.id, '/backups', json={
+                'backup': {'name': 'b', 'instance': self.instance.id,
+                           'swift_container': container}})
+            self.assertEqual(400, response.status_code, response.text)
+            self.assertIn('badRequest', response.json())
         self.assertEqual([], self.api_call('GET', token.id, '/backups'
                                            ).json()['backups'])
 

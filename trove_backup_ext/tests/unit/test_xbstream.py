@@ -131,3 +131,8 @@ class ExtractorTest(testtools.TestCase):
                           payload('ibdata1', b'new', 0))
         self.assertEqual(FILES['ibdata1'],
                          self.tree(directory)['ibdata1'])
+
+    def test_too_many_unfinished_files_at_once(self):
+        stream = b''.join(payload('f%d' % n, b'x', 0)
+                          for n in range(xbstream.MAX_OPEN_FILES + 1))
+        self.assertRefused(stream, 'unfinished files')
