@@ -41,9 +41,9 @@ def is_loopback(host):
 def check_bind(conf, host):
     """Refuse noauth on an address other hosts can reach, unless forced:
     with noauth every caller chooses its project and its roles."""
-    if (conf.api.auth_strategy == 'noauth' and
-            not conf.api.allow_noauth_on_non_loopback and
-            not is_loopback(host)):
+    if conf.api.auth_strategy != 'noauth' or is_loopback(host):
+        return
+    if not conf.api.allow_noauth_on_non_loopback:
         raise InsecureBind(
             'Refusing to listen on %r with [api] auth_strategy = noauth: '
             'anyone who can reach that address could act as any project, '
@@ -51,6 +51,9 @@ def check_bind(conf, host):
             '127.0.0.1), use auth_strategy = keystone, or, for a closed '
             'test network only, set [api] allow_noauth_on_non_loopback = '
             'true.' % host)
+    LOG.warning('Serving [api] auth_strategy = noauth on %r, as [api] '
+                'allow_noauth_on_non_loopback = true allows: anyone who can '
+                'reach it can act as any project, and as admin.', host)
 
 
 def workers(conf):

@@ -232,6 +232,8 @@ class TestNoauthAddress(APIServerTestCase):
         self.addCleanup(connection.close)
         response, body = self.get(connection)
         self.assertEqual(200, response.status, body)
+        self.assertIn("Serving [api] auth_strategy = noauth on '0.0.0.0'",
+                      api.log_text())
         api.process.terminate()
         self.assertEqual(0, api.process.wait(pf.STOP_TIMEOUT))
 

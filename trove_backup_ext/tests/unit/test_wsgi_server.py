@@ -80,10 +80,13 @@ class CheckBindTest(base.TestCase):
         for host in ('127.0.0.1', '::1', 'localhost'):
             wsgi_server.check_bind(conf, host)
 
-    def test_noauth_forced(self):
+    def test_noauth_forced_with_a_warning(self):
         conf = _conf(auth_strategy='noauth',
                      allow_noauth_on_non_loopback=True)
-        wsgi_server.check_bind(conf, '0.0.0.0')
+        with mock.patch.object(wsgi_server.LOG, 'warning') as warning:
+            wsgi_server.check_bind(conf, '0.0.0.0')
+        self.assertIn('allow_noauth_on_non_loopback = true',
+                      warning.call_args[0][0])
 
     def test_keystone_anywhere(self):
         conf = _conf(auth_strategy='keystone')
