@@ -91,6 +91,34 @@ class _HostileInput:
             self.assertFault400(self.send(method, path),
                                 'is not one this API knows')
 
+    def test_allow_names_what_the_path_serves(self):
+        # Once pecan's Allow of OPTIONS, PATCH or TRACE named every method
+        # a controller defines ("DELETE, GET, POST, PUT" on /backups, where
+        # DELETE and PUT are refused); and a POST below an id was a 405
+        # naming the id's methods instead of a 404.
+        backup = '/backups/%s' % self.backup_id
+        schedule = '/backup_schedules/%s' % self.runner.ids['scheduleId'][0]
+        restore = '/restores/%s' % self.runner.ids['restoreId'][0]
+        for method, path, allow in (
+                ('OPTIONS', '/backups', 'GET, POST'),
+                ('PATCH', backup, 'GET, DELETE'),
+                ('TRACE', backup + '/verify', 'POST'),
+                ('DELETE', backup + '/restore', 'POST'),
+                ('OPTIONS', '/restores', 'GET, POST'),
+                ('PATCH', restore, 'GET'),
+                ('OPTIONS', schedule, 'GET, PATCH, DELETE'),
+                ('PATCH', schedule + '/retention_preview', 'GET'),
+                ('POST', '/backup_schedules/health', 'GET')):
+            response = self.send(method, path)
+            self.assertEqual(405, response.status_code, (method, path))
+            self.assertEqual(allow, response.headers['Allow'],
+                             (method, path))
+        for method, path in (('POST', backup + '/x'),
+                             ('POST', restore + '/x'),
+                             ('POST', schedule + '/x')):
+            self.assertEqual(404, self.send(method, path).status_code,
+                             (method, path))
+
     def test_version_documents_are_read_only(self):
         # Once PUT /, DELETE /v1.0 and CONNECT // answered 200.
         for method in ('PUT', 'DELETE', 'POST', 'CONNECT'):

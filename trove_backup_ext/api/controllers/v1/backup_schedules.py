@@ -2,9 +2,9 @@
 which of their backups are kept. The worker's scheduler does the rest."""
 
 import pecan
-from pecan import rest
 import webob.exc
 
+from trove_backup_ext.api.controllers.v1 import resource
 from trove_backup_ext.api import pagination
 from trove_backup_ext.api import schedule_views as views
 from trove_backup_ext.api.schemas import backup_schedules as schemas
@@ -43,20 +43,28 @@ def _authorized_schedule(schedule_id, action):
     return schedule
 
 
+def _refuse(path, collection_allows):
+    """405 with the Allow of the path (or 404: no such path)."""
+    if not path:
+        _not_allowed(collection_allows)     # The collection itself.
+    if path == (HEALTH,) or (len(path) == 2 and
+                             path[1] == 'retention_preview'):
+        _not_allowed('GET')                 # Read only.
+    if len(path) > 1:
+        pecan.abort(404)
+    _not_allowed('GET, PATCH, DELETE')
+
+
 def _schedule_id(path, allow):
     """The id of a path that names one schedule. The id comes from the
     path only: pecan would fill a named argument from the query string
     or a JSON body (?schedule_id=X)."""
-    if not path:
-        _not_allowed(allow)             # The collection itself.
-    if len(path) > 1:
-        pecan.abort(404)
-    if path[0] == HEALTH:
-        _not_allowed('GET')             # The summary is read only.
+    if len(path) != 1 or path[0] == HEALTH:
+        _refuse(path, allow)
     return path[0]
 
 
-class BackupSchedulesController(rest.RestController):
+class BackupSchedulesController(resource.ResourceController):
 
     def __init__(self, project_id):
         self.project_id = project_id
@@ -120,10 +128,8 @@ class BackupSchedulesController(rest.RestController):
 
     @pecan.expose('json')
     def post(self, *path, **ignored):
-        if path == (HEALTH,):
-            _not_allowed('GET')
         if path:
-            _not_allowed('GET, PATCH, DELETE')
+            _refuse(path, 'GET, POST')
         context = pecan.request.context
         policy.authorize(context, schedule_policies.CREATE,
                          policy.project_target(self.project_id))
@@ -144,9 +150,7 @@ class BackupSchedulesController(rest.RestController):
     @pecan.expose('json')
     def put(self, *path, **ignored):
         # A change is a PATCH of the fields that change.
-        if path == (HEALTH,):
-            _not_allowed('GET')
-        _not_allowed('GET, PATCH, DELETE' if path else 'GET, POST')
+        _refuse(path, 'GET, POST')
 
     # Clients send "Accept: application/json" with DELETE too; the answer
     # is an empty body. 204: the schedule is gone when this returns

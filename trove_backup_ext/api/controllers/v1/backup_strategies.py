@@ -7,9 +7,9 @@ URL: create (or change), list and delete all act on it, as in Trove.
 """
 
 import pecan
-from pecan import rest
 import webob.exc
 
+from trove_backup_ext.api.controllers.v1 import resource
 from trove_backup_ext.api.schemas import backup_strategies as schemas
 from trove_backup_ext.api import strategy_views
 from trove_backup_ext.api import validation
@@ -22,7 +22,7 @@ from trove_backup_ext.services import instance_access
 _MAX_CONTAINER_BYTES = 256    # Swift's limit, in bytes not characters.
 
 
-class BackupStrategiesController(rest.RestController):
+class BackupStrategiesController(resource.ResourceController):
 
     def __init__(self, project_id):
         # As in the backups controller: a URL project holding a character

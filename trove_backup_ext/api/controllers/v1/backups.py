@@ -2,8 +2,8 @@
 
 import pecan
 import webob.exc
-from pecan import rest
 
+from trove_backup_ext.api.controllers.v1 import resource
 from trove_backup_ext.api.controllers.v1 import restores as restore_api
 from trove_backup_ext.api import pagination
 from trove_backup_ext.api.schemas import restores as restore_schemas
@@ -23,7 +23,7 @@ def _not_allowed(allow):
     raise webob.exc.HTTPMethodNotAllowed(headers=[('Allow', allow)])
 
 
-class BackupsController(rest.RestController):
+class BackupsController(resource.ResourceController):
 
     def __init__(self, project_id):
         self.project_id = project_id
@@ -72,6 +72,8 @@ class BackupsController(rest.RestController):
                 restore_schemas.backup_restore_request_body)
             return restore_api.create(self.project_id, path[0],
                                       spec['instance_id'])
+        if len(path) > 1:
+            pecan.abort(404)
         if path:
             _not_allowed('GET, DELETE')
         context = pecan.request.context
@@ -113,7 +115,7 @@ class BackupsController(rest.RestController):
         if not path:
             _not_allowed('GET, POST')     # The collection itself.
         if len(path) > 1:
-            pecan.abort(404)
+            self.put(*path)               # 405 or 404, as for PUT.
         backup_id = path[0]
         context = pecan.request.context
         backup = _service().get(context, backup_id)
@@ -125,6 +127,10 @@ class BackupsController(rest.RestController):
         return ''
 
     @pecan.expose('json')
-    def put(self, *backup_id, **ignored):
+    def put(self, *path, **ignored):
         # Backups are immutable, as in Trove.
-        _not_allowed('GET, DELETE' if backup_id else 'GET, POST')
+        if len(path) == 2 and path[1] in ('verify', 'restore'):
+            _not_allowed('POST')
+        if len(path) > 1:
+            pecan.abort(404)
+        _not_allowed('GET, DELETE' if path else 'GET, POST')

@@ -9,9 +9,9 @@ Trove's pipeline Trove answers every /instances route but {id}/backups
 """
 
 import pecan
-from pecan import rest
 import webob.exc
 
+from trove_backup_ext.api.controllers.v1 import resource
 from trove_backup_ext.api import instance_views
 from trove_backup_ext.api import pagination
 from trove_backup_ext.api.schemas import instances as schemas
@@ -23,7 +23,7 @@ from trove_backup_ext import policy
 from trove_backup_ext.services import instance_access
 
 
-class InstanceBackupsController(rest.RestController):
+class InstanceBackupsController(resource.ResourceController):
     """GET /v1.0/{project_id}/instances/{id}/backups: Trove's
     `instance:backups`, the backups list of one instance."""
 

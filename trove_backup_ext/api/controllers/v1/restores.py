@@ -2,9 +2,9 @@
 and follow restores."""
 
 import pecan
-from pecan import rest
 import webob.exc
 
+from trove_backup_ext.api.controllers.v1 import resource
 from trove_backup_ext.api import pagination
 from trove_backup_ext.api.schemas import restores as schemas
 from trove_backup_ext.api import validation
@@ -19,6 +19,13 @@ def _service():
 
 def _not_allowed(allow):
     raise webob.exc.HTTPMethodNotAllowed(headers=[('Allow', allow)])
+
+
+def _refuse(path):
+    """405 with the Allow of the path (or 404: no such path)."""
+    if len(path) > 1:
+        pecan.abort(404)
+    _not_allowed('GET' if path else 'GET, POST')
 
 
 def create(project_id, backup_id, instance_id):
@@ -39,7 +46,7 @@ def read_body(schema):
     return body['restore']
 
 
-class RestoresController(rest.RestController):
+class RestoresController(resource.ResourceController):
 
     def __init__(self, project_id):
         self.project_id = project_id
@@ -81,7 +88,7 @@ class RestoresController(rest.RestController):
     @pecan.expose('json')
     def post(self, *restore_id, **ignored):
         if restore_id:
-            _not_allowed('GET')
+            _refuse(restore_id)
         spec = read_body(schemas.create_request_body)
         return create(self.project_id, spec['backup_id'],
                       spec['instance_id'])
@@ -89,9 +96,9 @@ class RestoresController(rest.RestController):
     @pecan.expose('json')
     def put(self, *restore_id, **ignored):
         # A restore is a record of what happened: it cannot be changed.
-        _not_allowed('GET' if restore_id else 'GET, POST')
+        _refuse(restore_id)
 
     @pecan.expose('json')
     def delete(self, *restore_id, **ignored):
         # ... nor deleted: it is the audit trail of the instance's data.
-        _not_allowed('GET' if restore_id else 'GET, POST')
+        _refuse(restore_id)
