@@ -17,6 +17,14 @@ def _timestamp():
     return DateTime().with_variant(mysql.DATETIME(fsp=6), 'mysql', 'mariadb')
 
 
+def _project_id(length=255):
+    # Project ids compare as they are spelled: MySQL's default collations
+    # would take "ABC" for "abc" and show one project's rows to the other.
+    return String(length).with_variant(
+        mysql.VARCHAR(length, charset='utf8mb4', collation='utf8mb4_bin'),
+        'mysql', 'mariadb')
+
+
 class Base(orm.DeclarativeBase):
     pass
 
@@ -42,7 +50,7 @@ class Backup(Base):
     id = Column(String(36), primary_key=True)
     name = Column(String(255), nullable=False)
     description = Column(String(512))
-    project_id = Column(String(255), nullable=False)
+    project_id = Column(_project_id(), nullable=False)
     user_id = Column(String(255))
     instance_id = Column(String(36), nullable=False)
     # Children point at their parent; the parent cannot go while they stay.
@@ -101,7 +109,7 @@ class ProjectUsage(Base):
     with one conditional UPDATE, so parallel creates cannot overshoot."""
     __tablename__ = 'project_usages'
 
-    project_id = Column(String(255), primary_key=True)
+    project_id = Column(_project_id(), primary_key=True)
     backups = Column(Integer, nullable=False, default=0)
 
 
@@ -114,7 +122,7 @@ class RegistryInstance(Base):
 
     id = Column(String(36), primary_key=True)
     name = Column(String(255), nullable=False)
-    project_id = Column(String(255), nullable=False)
+    project_id = Column(_project_id(), nullable=False)
     datastore = Column(String(64), nullable=False)
     datastore_version = Column(String(255), nullable=False)
     status = Column(String(32), nullable=False)
@@ -132,7 +140,7 @@ class BackupStrategy(Base):
     )
 
     id = Column(String(36), primary_key=True)
-    project_id = Column(String(255), nullable=False)
+    project_id = Column(_project_id(), nullable=False)
     instance_id = Column(String(36), nullable=False)
     backend = Column(String(255), nullable=False)
     swift_container = Column(String(256), nullable=False)
@@ -171,7 +179,7 @@ class Restore(Base):
     )
 
     id = Column(String(36), primary_key=True)
-    project_id = Column(String(255), nullable=False)
+    project_id = Column(_project_id(), nullable=False)
     user_id = Column(String(255))
     # Not a foreign key: a restore stays on record after its backup is
     # deleted (an audit trail), like Cinder's.
@@ -213,7 +221,7 @@ class StorageCredential(Base):
     phase = Column(String(16), nullable=False)
     credential_id = Column(String(64), nullable=False)
     user_id = Column(String(64), nullable=False)
-    project_id = Column(String(64), nullable=False)
+    project_id = Column(_project_id(64), nullable=False)
     key_id = Column(String(16), nullable=False)
     expires_at = Column(_timestamp())
     created = Column(_timestamp(), nullable=False)
@@ -260,7 +268,7 @@ class BackupSchedule(Base):
     id = Column(String(36), primary_key=True)
     name = Column(String(255), nullable=False)
     description = Column(String(512))
-    project_id = Column(String(255), nullable=False)
+    project_id = Column(_project_id(), nullable=False)
     user_id = Column(String(255))
     instance_id = Column(String(36), nullable=False)
     full_cron = Column(String(255), nullable=False)

@@ -328,7 +328,7 @@ class _NoAuthCaller:
             headers={'X-Roles': self.roles}, **kwargs)
 
 
-class NoAuthIsolationTest(_IsolationTests, base.FunctionalTestCase):
+class _NoAuthIsolationTests(_IsolationTests):
 
     def make_callers(self):
         self.member_b = _NoAuthCaller(self, 'member')
@@ -336,6 +336,27 @@ class NoAuthIsolationTest(_IsolationTests, base.FunctionalTestCase):
 
     def create_backup_in(self, project, instance_id):
         return self.create_backup(instance_id, project=project)
+
+    def test_a_project_named_as_a_in_other_case_sees_nothing(self):
+        # Project ids compare as they are spelled, on every database
+        # (MySQL's default collations would call these equal).
+        other = A.upper()
+        caller = _NoAuthCaller(self, 'member')
+        for kind in ('backups', 'restores', 'backup_schedules',
+                     'instances'):
+            listed = caller.call('GET', '/v1.0/%s/%s' % (other, kind))
+            self.assertEqual(200, listed.status_code, listed.text)
+            self.assertShowsNothingOfA(listed, kind)
+        for path in ('backups/{a_backup}', 'restores/{a_restore}',
+                     'backup_schedules/{a_schedule}',
+                     'instances/{a_instance}'):
+            self.assertFault(caller.call('GET', '/v1.0/%s/%s' % (
+                other, path.format(**self.ids))), 404, 'itemNotFound')
+
+
+(NoAuthIsolationTest_sqlite, NoAuthIsolationTest_mysql,
+ NoAuthIsolationTest_postgresql) = base.for_each_backend(
+    _NoAuthIsolationTests, __name__)
 
 
 class _TokenCaller:
