@@ -75,7 +75,10 @@ class BodyGuard:
         # One representation, JSON, whatever Accept says (RFC 9110
         # 12.5.1 lets a server disregard it), as Trove answers.
         request.environ.pop('HTTP_ACCEPT', None)
-        if request.method in ('GET', 'HEAD') or not (
+        # pecan reads no body of a GET (only its query string); it does
+        # read one of a HEAD (as JSON: a body that is not UTF-8 logged a
+        # traceback).
+        if request.method == 'GET' or not (
                 request.content_length or request.is_body_readable):
             return request.get_response(self.application)
         if (request.content_length is not None and

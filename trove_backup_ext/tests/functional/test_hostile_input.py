@@ -161,6 +161,17 @@ class _HostileInput:
         self.assertEqual(202, response.status_code, response.body)
         self.assertEqual('caf\u00e9', response.json['backup']['name'])
 
+    def test_head_with_a_body(self):
+        # Once pecan read a HEAD's body as JSON: not UTF-8, a traceback.
+        for path in ('/backups', '/backups/%s' % self.backup_id):
+            response = self.send('HEAD', path, body=b'{"a": "\xff"}',
+                                 headers=JSON)
+            self.assertEqual(400, response.status_code)
+        response = self.runner.exchange('HEAD', '/v1.0', body=b'{"\xa6"}',
+                                        headers=JSON)
+        self.assertEqual(400, response.status_code)
+        self.assertEqual([], self.runner.findings)
+
     def test_url_that_is_not_utf8(self):
         # Once, in the query string, a 400 naming nothing and a traceback.
         response = self.send('GET', '/backups', query='datastore=%FF')
