@@ -6,6 +6,7 @@ from trove_backup_ext import app_credentials
 from trove_backup_ext.api import body_guard
 from trove_backup_ext.api.controllers import root
 from trove_backup_ext.api import hooks
+from trove_backup_ext.api import pecan_argspec
 from trove_backup_ext import instance_sources
 from trove_backup_ext import rpc
 from trove_backup_ext import schedule_credentials
@@ -18,6 +19,7 @@ from trove_backup_ext.worker import rpcapi as worker_rpcapi
 
 def setup_app(conf, instance_source=None, worker_api=None):
     """The bare pecan app; deploy.py wraps it in the middleware stack."""
+    pecan_argspec.install()
     trust_maker = credential_maker = schedule_maker = None
     if schedule_credentials.needed(conf):
         schedule_maker = schedule_credentials.ScheduleCredentialMaker(conf)
