@@ -18,6 +18,7 @@ from trove_backup_ext.api.schemas import backups
 from trove_backup_ext.api.schemas import instances
 from trove_backup_ext.api.schemas import restores
 from trove_backup_ext.tests import api_fuzz
+from trove_backup_ext.tests import fuzz_requests
 from trove_backup_ext.tests import base
 from trove_backup_ext.tests import service_fixtures
 
@@ -216,7 +217,7 @@ class TestLiveApp(base.TestCase):
             runner.settle()
             ids['backupId'] = self._our_backup()
             ids['scheduleId'] = runner.ids['scheduleId'][0]
-            body = api_fuzz._valid_body(runner, operation.path, _First())
+            body = fuzz_requests.valid_body(runner, operation.path, _First())
             if operation.path.endswith('/restores'):
                 body['restore'].update(backup_id=ids['backupId'],
                                        instance_id=ours[1])
