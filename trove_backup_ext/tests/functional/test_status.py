@@ -114,8 +114,8 @@ class SchemaAndSourceTest(StatusTestCase):
         code, checks = self.status()
         self.assertEqual(SUCCESS, code, self.output)
         self.assertEqual(['Database schema', 'Policy file', 'Storage',
-                          'Instance source', 'Backup schedules',
-                          'Agent keys'],
+                          'Swift access rules filter', 'Instance source',
+                          'Backup schedules', 'Agent keys'],
                          list(checks))
         self.assertCheck(checks, 'Database schema', 'Success',
                          migration.head())
@@ -129,8 +129,9 @@ class SchemaAndSourceTest(StatusTestCase):
         self.assertEqual(FAILURE, code)
         checks = {c['check']: c for c in json.loads(self.output)['checks']}
         self.assertEqual({'Database schema': 0, 'Policy file': 0,
-                          'Storage': 0, 'Instance source': 2,
-                          'Backup schedules': 0, 'Agent keys': 0},
+                          'Storage': 0, 'Swift access rules filter': 0,
+                          'Instance source': 2, 'Backup schedules': 0,
+                          'Agent keys': 0},
                          {name: c['result'] for name, c in checks.items()})
         self.assertIn('nonexistent', checks['Instance source']['details'])
 
