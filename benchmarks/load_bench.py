@@ -330,7 +330,8 @@ class State:
         """A known backup in statuses, not being deleted; with poll,
         half the time a running one or one being verified (a client
         following what it started); with verify, not of an instance
-        whose agent verifies another (one at a time per agent)."""
+        whose agent verifies another (one at a time per agent), and
+        marked as being verified at once."""
         with self.lock:
             if poll:
                 running = [b for b, v in self.backups.items()
@@ -344,7 +345,12 @@ class State:
             found = [b for b, v in self.backups.items()
                      if v['status'] in statuses and b not in self.deleting
                      and not (verify and v['instance'] in verifying)]
-            return rng.choice(found) if found else None
+            if not found:
+                return None
+            backup_id = rng.choice(found)
+            if verify:
+                self.verifying[backup_id] = 'RUNNING'
+            return backup_id
 
     def pick_for_delete(self, rng):
         """A COMPLETED or FAILED backup, never an instance's last
@@ -382,9 +388,9 @@ class State:
         with self.lock:
             self.deleting.discard(backup_id)
 
-    def verify_started(self, backup_id):
+    def verify_refused(self, backup_id):
         with self.lock:
-            self.verifying[backup_id] = 'RUNNING'
+            self.verifying.pop(backup_id, None)
 
     def instance_of(self, backup_id):
         with self.lock:
@@ -571,13 +577,14 @@ class Client(threading.Thread):
         if backup_id is None:
             self.outcome.skipped[operation] += 1
             return self.op_show_backup('show backup')
-        body = self.judge(operation, self.send(
-            operation, 'POST', '/backups/%s/verify' % backup_id, {}), 202,
-            [(409, 'being verified', lambda r: True),
-             (404, 'deleted', self.gone(backup_id)),
-             (422, 'deleted', self.gone(backup_id))])
-        if body:
-            self.state.verify_started(backup_id)
+        response = self.send(operation, 'POST',
+                             '/backups/%s/verify' % backup_id, {})
+        if self.judge(operation, response, 202, [
+                (409, 'being verified', lambda r: True),
+                (404, 'deleted', self.gone(backup_id)),
+                (422, 'deleted', self.gone(backup_id))]) is None and (
+                    response is None or response.status_code != 409):
+            self.state.verify_refused(backup_id)
 
 
 class Budget:
