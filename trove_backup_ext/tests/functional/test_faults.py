@@ -1,5 +1,6 @@
 """Faults of issue 3, on processes over RabbitMQ: killed agents and
-workers, storage down or refusing deletes, a restarted broker."""
+workers, storage down or refusing deletes. A broker restarted in the
+middle of a backup and a restore: test_fault_recovery.py."""
 
 import os
 import sqlite3
@@ -212,26 +213,3 @@ class WorkerKilledDuringDeleteTest(_FaultTest):
                                              'reaper_interval': 1}})
         self.deploy.wait_deleted(self.ids)
         self.assertEqual([], ef.storage_files(self.deploy.storage_dir))
-
-
-class BrokerRestartTest(_FaultTest):
-
-    def test_backups_carry_on_after_rabbitmq_restarts(self):
-        node = self.useFixture(rf.RabbitNode())
-        self.deploy_sqlite(transport_url=node.transport_url)
-        first = self.finished()
-
-        node.stop()
-        node.start()
-        # Non-durable queues died with the broker; the services declare
-        # them again once they have reconnected.
-        topics = ('trove-backup-worker',
-                  'trove-backup-agent.%s' % self.instance_id)
-        ef.wait_for(lambda: all(node.consumers().get(topic, 0) >= 1
-                                for topic in topics),
-                    timeout=60, interval=0.5)
-
-        second = self.finished(incremental=1)
-        self.assertEqual(first['id'], second['parent_id'])
-        self.client.delete(first['id'])
-        self.deploy.wait_deleted([first['id'], second['id']])
