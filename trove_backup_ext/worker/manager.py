@@ -179,6 +179,11 @@ class WorkerManager:
             fields['fail_reason'] = fail_reason[:1024]
         if progress is not None and status == states.BUILDING:
             fields['progress'] = json.dumps(progress)[:255]
+        ending = status in (states.COMPLETED, states.FAILED)
+        # Read before the move: once it has ended, a delete (served by
+        # another worker) may remove the row before the notification is
+        # made, and the end must still be told.
+        before = lifecycle.get(context, backup_id) if ending else None
         moved = lifecycle.transition(
             context, backup_id, AGENT_TRANSITIONS[status], status,
             instance_id=instance_id, attempt_id=attempt_id, **fields)
@@ -203,16 +208,22 @@ class WorkerManager:
                      'instance, or the backup is being deleted.',
                      status, backup_id, attempt_id, instance_id)
             return False
-        if status in (states.COMPLETED, states.FAILED):
+        if ending:
             storage_access.ended(self.conf, context, backup_id, status)
             backup = lifecycle.get(context, backup_id)
+            if backup is None:
+                LOG.info('Backup %s ended %s and was deleted at once.',
+                         backup_id, status)
             event = ('dbaas.backup_create.end' if status == states.COMPLETED
                      else 'dbaas.backup_create.error')
             send = (self.notifier.info if status == states.COMPLETED
                     else self.notifier.error)
             send(context, event, notifications.backup_payload(
-                backup, message=fail_reason))
-            if (status == states.COMPLETED and self.verifier is not None and
+                backup or before, status=status, message=fail_reason,
+                **({} if backup else {'size': fields.get('size'),
+                                      'location': location})))
+            if (backup is not None and status == states.COMPLETED and
+                    self.verifier is not None and
                     self.conf.backup.verify_after_create):
                 self.verifier.start(context, backup)
             self.backup_ended(context, backup_id, status)

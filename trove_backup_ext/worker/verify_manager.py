@@ -59,6 +59,11 @@ class VerifyManager:
                      'of it waits (a repeated message).', backup_id)
             return
         backup = lifecycle.get(context, backup_id)
+        if backup is None:
+            # Deleted between the claim and this read (another worker).
+            LOG.info('Backup %s was deleted before its verification '
+                     'started.', backup_id)
+            return
         info = {'backup_id': backup.id, 'attempt_id': attempt_id,
                 'instance_id': backup.instance_id,
                 'backup': {'container': backup.container,

@@ -12,6 +12,7 @@ import requests
 
 from trove_backup_ext import context as backup_context
 from trove_backup_ext.agent import restore
+from trove_backup_ext.db import backups as backups_db
 from trove_backup_ext.db import instances as instances_db
 from trove_backup_ext.db import lifecycle
 from trove_backup_ext import states
@@ -224,6 +225,38 @@ class LifecycleTest(base.TestCase):
         self.assertEqual(404, self.show(backup['id']).status_code)
         self.assertEqual([], [f for f in ef.storage_files(self.store)
                               if backup['id'] in f])
+
+    def test_a_backup_deleted_as_it_ends_still_has_its_end_told(self):
+        # Under load, another worker finished deleting the backup between
+        # its move to COMPLETED and the end notification: the report
+        # failed (AttributeError) and the agent removed the objects.
+        self.agent.stop()
+        backup_id = self.create()
+        attempt = ef.wait_for(lambda: lifecycle.get(
+            self.context, backup_id).attempt_id)
+        self.assertTrue(self.report(backup_id, states.BUILDING,
+                                    attempt_id=attempt))
+        moving = lifecycle.transition
+
+        def moved_then_deleted(context, *args, **kwargs):
+            moved = moving(context, *args, **kwargs)
+            if moved:
+                backups_db.request_delete(self.context, backup_id, PROJECT,
+                                          timeutils.utcnow())
+                self.assertTrue(lifecycle.remove(self.context, backup_id))
+            return moved
+        self.useFixture(fixtures.MockPatchObject(
+            lifecycle, 'transition', moved_then_deleted))
+        self.assertTrue(self.report(
+            backup_id, states.COMPLETED, attempt_id=attempt,
+            checksum='c' * 64, stored_size=1024,
+            location='local://database_backups/%s/manifest' % backup_id))
+        ends = [m['payload'] for _, m, _, _ in test_notifier.NOTIFICATIONS
+                if m['event_type'] == 'dbaas.backup_create.end'
+                and m['payload']['backup_id'] == backup_id]
+        self.assertEqual(1, len(ends))
+        self.assertEqual((states.COMPLETED, PROJECT),
+                         (ends[0]['status'], ends[0]['project_id']))
 
     def test_notifications_with_trove_event_types(self):
         backup_id = self.create()
