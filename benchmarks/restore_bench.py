@@ -12,6 +12,7 @@
 import argparse
 import json
 import os
+import random
 import shlex
 import shutil
 import signal
@@ -27,6 +28,8 @@ import pipeline_bench    # benchmarks/ is sys.path[0] when run as a script
 MIB = pipeline_bench.MIB
 CONTAINER = 'bench'
 MARIADB_PARALLEL = 1     # [mariadb] parallel's default; the plain path too
+# The order of each pair of timed runs: random, the same every time.
+ORDER_RNG = random.Random(2026)
 
 
 # -- configuration and the agent's own paths ---------------------------------
@@ -432,15 +435,22 @@ def measure(args, state_path):
             runs = {'pipeline': [], 'plain': []}
             commands = plain_commands(state, plain_key, target) \
                 if plain_key in state['plain'] else {}
+            sides = {'pipeline': lambda: _pipeline_run(
+                state_path, key, target, mode == 'data')}
+            if mode in commands and not key.endswith('-encrypted'):
+                sides['plain'] = lambda: pipeline_bench.measured(
+                    commands[mode], shell=True)
             for _ in range(args.runs):
-                # A B A B: a burst of load hits both alike.
-                shutil.rmtree(target, ignore_errors=True)
-                runs['pipeline'].append(_pipeline_run(
-                    state_path, key, target, mode == 'data'))
-                if mode in commands and not key.endswith('-encrypted'):
+                # Pairs, in a random order: a burst of load hits both
+                # alike, and what one run leaves the next (a restore's
+                # gigabyte of freed or written-back pages) falls on either
+                # side. Each starts with nothing left to write back.
+                order = sorted(sides)
+                ORDER_RNG.shuffle(order)
+                for side in order:
                     shutil.rmtree(target, ignore_errors=True)
-                    run = pipeline_bench.measured(commands[mode], shell=True)
-                    runs['plain'].append(run)
+                    os.sync()
+                    runs[side].append(sides[side]())
             shutil.rmtree(target, ignore_errors=True)
             size = runs['pipeline'][0]['size']
             row = {'backup': key, 'mode': mode, 'size': size,
