@@ -14,7 +14,8 @@ CONF = config.CONF
 
 FIELDS = {'id', 'name', 'description', 'locationRef', 'instance_id',
           'created', 'updated', 'size', 'status', 'parent_id', 'project_id',
-          'storage_driver', 'datastore', 'progress', 'verification'}
+          'storage_driver', 'datastore', 'progress', 'verification',
+          'fault'}
 TIME = re.compile(r'^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d$')
 
 
@@ -49,6 +50,7 @@ class BackupsTest(base.BaseBackupsTest):
         self.assertEqual(self.instance_id, created['instance_id'])
         self.assertEqual(self.project_id, created['project_id'])
         self.assertIsNone(created['parent_id'])
+        self.assertIsNone(created['fault'])
         self.assertEqual(CONF.database_backup.datastore,
                          created['datastore']['type'])
 
