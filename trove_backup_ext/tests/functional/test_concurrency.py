@@ -17,6 +17,9 @@ Backup = models.Backup
 class _ParallelRequests:
     """Helpers that fire many HTTP requests at the same moment."""
 
+    # How long a request thread may take before the test gives up on it.
+    REQUEST_THREAD_TIMEOUT = 300
+
     def run_together(self, calls):
         """Run each call(session) in its own thread, all released by one
         barrier; returns [(status, body or None)] in the order of calls."""
@@ -40,7 +43,7 @@ class _ParallelRequests:
         for thread in threads:
             thread.start()
         for thread in threads:
-            thread.join(300)
+            thread.join(self.REQUEST_THREAD_TIMEOUT)
         self.assertEqual([], errors)
         self.assertNotIn(None, results, 'a request thread did not finish')
         return results

@@ -36,6 +36,7 @@ from trove_backup_ext.db import models
 from trove_backup_ext import states
 from trove_backup_ext.tests import base
 from trove_backup_ext.tests import execution_fixtures as ef
+from trove_backup_ext.tests.functional import test_concurrency
 from trove_backup_ext.tests import outcomes
 from trove_backup_ext.tests import process_fixtures as pf
 from trove_backup_ext.tests import rabbitmq_fixtures as rf
@@ -81,33 +82,9 @@ class _Races:
 
     # Helpers.
 
-    def run_together(self, calls):
-        """Each call(session) in a thread of its own, all released by one
-        barrier; [(status, body)] in the order of calls."""
-        barrier = threading.Barrier(len(calls))
-        results = [None] * len(calls)
-        errors = []
-
-        def run(index, call):
-            with requests.Session() as session:
-                try:
-                    barrier.wait(timeout=60)
-                    response = call(session)
-                    results[index] = (response.status_code,
-                                      response.json() if response.content
-                                      else None)
-                except Exception as exc:    # Reported below.
-                    errors.append(repr(exc))
-
-        threads = [threading.Thread(target=run, args=(index, call))
-                   for index, call in enumerate(calls)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(120)
-        self.assertEqual([], errors)
-        self.assertNotIn(None, results, 'a request thread did not finish')
-        return results
+    # The same barrier-released threads as the in-process races.
+    run_together = test_concurrency._ParallelRequests.run_together
+    REQUEST_THREAD_TIMEOUT = 120
 
     def url(self, path, project=base.PROJECT):
         return '%s/v1.0/%s%s' % (self.endpoint, project, path)
