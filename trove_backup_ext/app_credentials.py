@@ -34,6 +34,7 @@ from trove_backup_ext.db import storage_credentials as credentials_db
 from trove_backup_ext import exception
 from trove_backup_ext.pipeline import manifest as backup_manifest
 from trove_backup_ext import trusts
+from trove_backup_ext_swift import access_rules as swift_access_rules
 
 LOG = logging.getLogger(__name__)
 
@@ -50,7 +51,7 @@ _MAX_RULE_PATH = 225
 # matches it as itself, so it stays allowed.
 _WILDCARDS = set('*{}$()+')
 # What webob leaves unquoted in request.path, which auth_token matches.
-_PATH_SAFE = "/~!$&'()*+,;=:@"
+_PATH_SAFE = swift_access_rules.PATH_SAFE
 
 
 def key_id(key):

@@ -37,8 +37,9 @@ SERVICE_TYPE = 'object-store'
 # The name under which the filter lists itself in the proxy's /info.
 INFO_NAME = 'trove_backup_access_rules'
 # The characters webob leaves unquoted in Request.path, the form of the
-# path auth_token matches access rules against.
-_PATH_SAFE = "/~!$&'()*+,;=:@"
+# path auth_token matches access rules against (and app_credentials
+# writes their paths in).
+PATH_SAFE = "/~!$&'()*+,;=:@"
 # An access rule path's parts, as Keystone defines them: {tag} and * match
 # one path segment, ** any number of them, anything else itself.
 _PART = re.compile(r'(?P<tag>{[^}]*})|(?P<one>\*(?=$|[^*]))|'
@@ -64,7 +65,7 @@ def request_path(environ):
     """The request's path as auth_token sees it (webob's Request.path)."""
     raw = environ.get('SCRIPT_NAME', '') + environ.get('PATH_INFO', '')
     # WSGI carries the path's bytes as latin-1 text.
-    return parse.quote(raw.encode('latin-1'), safe=_PATH_SAFE)
+    return parse.quote(raw.encode('latin-1'), safe=PATH_SAFE)
 
 
 def access_rules(environ):
