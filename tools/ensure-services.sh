@@ -2,6 +2,8 @@
 # Checks that the real services the tests use answer, and starts any that
 # does not, with the commands these machines start them with. Idempotent.
 set -uo pipefail
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
 
 wait_for() {    # name, check command; up to 60 s
     local name=$1; shift
@@ -13,10 +15,9 @@ wait_for() {    # name, check command; up to 60 s
     return 1
 }
 
-port_open() { python3 -c "import socket,sys; socket.create_connection(('127.0.0.1', int(sys.argv[1])), 2).close()" "$1"; }
 mariadb_up() { mysqladmin -h 127.0.0.1 -uroot ping; }
 postgresql_up() { pg_isready -h 127.0.0.1 -p 5432 -q; }
-rabbitmq_up() { port_open 5672; }
+rabbitmq_up() { port_open 5672 2; }
 
 if ! mariadb_up >/dev/null 2>&1; then
     echo "MariaDB: starting"

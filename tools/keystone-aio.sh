@@ -34,10 +34,12 @@
 #     http://127.0.0.1:KEYSTONE_AIO_API_PORT/v1.0/$(project_id)s
 #     (default port 16310, where tools/tempest-run.sh starts our API).
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
 
 KEYSTONE_VERSION=30.0.0
 GUNICORN_VERSION=27.0.1
-cd "$(dirname "$0")/.."
+cd_repo_root
 ROOT=$(realpath -m "${KEYSTONE_AIO_DIR:-.keystone-aio}")
 VENV=$ROOT/venv
 ETC=$ROOT/etc
@@ -47,9 +49,6 @@ PORT=${KEYSTONE_AIO_PORT:-16300}
 API_PORT=${KEYSTONE_AIO_API_PORT:-16310}
 URL=http://127.0.0.1:$PORT
 PIDFILE=$STATE/keystone.pid
-
-say() { echo "keystone-aio: $*" >&2; }
-die() { say "$*"; exit 1; }
 
 secret() {     # a password made once, kept in ETC (root only)
     local file=$ETC/$1.password
@@ -72,23 +71,8 @@ print_env() {
     echo "export TBE_KEYSTONE_API_PORT=$API_PORT"
 }
 
-# The pid in the pid file, if that process is alive and still our
-# gunicorn: a recycled pid must never be taken for (or killed as) ours.
-running_pid() {
-    local pid
-    [ -f "$PIDFILE" ] || return 1
-    pid=$(cat "$PIDFILE")
-    [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] || return 1
-    tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q -F -- "--chdir $ETC" || return 1
-    echo "$pid"
-}
-
-port_busy() {
-    python3 -c 'import socket,sys
-try:
-    socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1).close()
-except OSError:
-    sys.exit(1)' "$1"
+running_pid() {     # of our gunicorn
+    pid_of "$PIDFILE" "--chdir $ETC"
 }
 
 answers() {     # -m: a hung worker must not hang the script
@@ -100,9 +84,8 @@ install() {
     [ -f "$stamp" ] && return 0
     say "installing keystone==$KEYSTONE_VERSION into $VENV"
     python3 -m venv "$VENV"
-    "$VENV/bin/pip" install -q "keystone==$KEYSTONE_VERSION" \
-        "gunicorn==$GUNICORN_VERSION" 2>&1 \
-        | grep -v -e '^WARNING: Location' >&2 || true
+    pip_install "$VENV" "keystone==$KEYSTONE_VERSION" \
+        "gunicorn==$GUNICORN_VERSION" >&2
     "$VENV/bin/python" -W ignore -c 'import keystone.server.wsgi, gunicorn' \
         || die "keystone did not install"
     touch "$stamp"
@@ -301,7 +284,7 @@ start() {
     setup_database
     if ! running_pid >/dev/null; then
         echo "$sum" >"$STATE/running.sum"
-        port_busy "$PORT" && die "port $PORT is taken by another process; set KEYSTONE_AIO_PORT"
+        port_open "$PORT" && die "port $PORT is taken by another process; set KEYSTONE_AIO_PORT"
         # One worker process with one thread: SQLite takes one writer at
         # a time, and concurrent requests in threads of one process made
         # it answer "database is locked" (a 500 to a test's login); the
@@ -325,23 +308,13 @@ start() {
     print_env
 }
 
-alive() {     # a zombie waiting for its reaper is gone for us
-    [ -r "/proc/$1/stat" ] && [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" != Z ]
-}
-
 stop() {
     local pid
     if pid=$(running_pid); then
         say "stopping (pid $pid)"
-        kill "$pid" 2>/dev/null || true
-        for _ in $(seq 1 100); do
-            alive "$pid" || break
-            sleep 0.1
-        done
-        alive "$pid" && kill -9 "$pid" 2>/dev/null
+        stop_pids "$pid"
     fi
     rm -f "$PIDFILE"
-    return 0
 }
 
 status() {
@@ -355,9 +328,7 @@ status() {
 }
 
 lock() {     # test processes starting it at once: one does, the rest wait
-    mkdir -p "$ROOT"
-    exec 9>"$ROOT/lock"
-    flock -w 300 9 || die "another keystone-aio.sh holds $ROOT/lock"
+    hold_lock "$ROOT/lock" 300 keystone-aio.sh
 }
 
 case ${1:-start} in

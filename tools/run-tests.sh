@@ -3,15 +3,16 @@
 # real services answer, and runs the whole suite (or the stestr filters
 # given as arguments).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
+cd_repo_root
 
 VENV=${VENV:-.venv}
 if [ ! -x "$VENV/bin/python" ]; then
     python3 -m venv "$VENV"
 fi
-"$VENV/bin/pip" install -q -U pip 2>&1 | grep -v '^WARNING: Location' || true
-"$VENV/bin/pip" install -q -e . -r test-requirements.txt 2>&1 \
-    | grep -v -e '^WARNING: Location' -e 'BuildBackendWarning' || true
+pip_install "$VENV" -U pip
+pip_install_checkout "$VENV" -e . -r test-requirements.txt
 "$VENV/bin/python" -c 'import trove_backup_ext.api.deploy'
 # The security lint of tox -e pep8 (bandit.yaml), on whole runs.
 if [ $# -eq 0 ]; then

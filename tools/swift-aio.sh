@@ -34,10 +34,12 @@
 # The catalog has one such entry: the last start-keystone-proxy's (another
 # SWIFT_AIO_DIR/PORT re-points it). stop stops it too.
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
 
 SWIFT_VERSION=2.38.3
 KSM_VERSION=13.0.1
-cd "$(dirname "$0")/.."
+cd_repo_root
 ROOT=$(realpath -m "${SWIFT_AIO_DIR:-.swift-aio}")
 VENV=$ROOT/venv
 ETC=$ROOT/etc
@@ -54,9 +56,6 @@ ST_AUTH=http://127.0.0.1:$PROXY_PORT/auth/v1.0
 ST_USER=test:tester
 ST_KEY=testing
 SERVERS="object container account proxy"
-
-say() { echo "swift-aio: $*" >&2; }
-die() { say "$*"; exit 1; }
 
 print_env() {
     echo "export ST_AUTH=$ST_AUTH"
@@ -81,24 +80,8 @@ marker_of() {
     esac
 }
 
-# The pid in the service's pid file, if that process is alive and still
-# ours: a recycled pid must never be taken for (or killed as) our server.
-running_pid() {
-    local pidfile=$RUN/$1.pid pid
-    [ -f "$pidfile" ] || return 1
-    pid=$(cat "$pidfile")
-    [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] || return 1
-    tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q -F -- "$(marker_of "$1")" \
-        || return 1
-    echo "$pid"
-}
-
-port_busy() {
-    python3 -c 'import socket,sys
-try:
-    socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1).close()
-except OSError:
-    sys.exit(1)' "$1"
+running_pid() {     # of our process of that name
+    pid_of "$RUN/$1.pid" "$(marker_of "$1")"
 }
 
 proxy_answers() {     # auth, then a HEAD of the account: the whole chain
@@ -120,8 +103,7 @@ install() {
     if [ ! -f "$VENV/.swift-$SWIFT_VERSION" ]; then
         say "installing swift==$SWIFT_VERSION into $VENV"
         python3 -m venv "$VENV"
-        "$VENV/bin/pip" install -q "swift==$SWIFT_VERSION" 2>&1 \
-            | grep -v -e '^WARNING: Location' >&2 || true
+        pip_install "$VENV" "swift==$SWIFT_VERSION" >&2
         "$VENV/bin/python" -c 'import swift.proxy.server' \
             || die "swift did not install"
         touch "$VENV/.swift-$SWIFT_VERSION"
@@ -265,7 +247,7 @@ start_one() {    # name, then the command; detached, logged, pid recorded
     shift
     running_pid "$name" >/dev/null && return 0
     port=$(port_of "$name")
-    if port_busy "$port"; then
+    if port_open "$port"; then
         die "port $port ($name) is taken by another process; set SWIFT_AIO_PORT"
     fi
     # 9>&-: the servers must not inherit (and hold) the start lock.
@@ -316,8 +298,7 @@ start() {
 install_keystonemiddleware() {
     [ -f "$VENV/.keystonemiddleware-$KSM_VERSION" ] && return 0
     say "installing keystonemiddleware==$KSM_VERSION into $VENV"
-    "$VENV/bin/pip" install -q "keystonemiddleware==$KSM_VERSION" 2>&1 \
-        | grep -v -e '^WARNING: Location' >&2 || true
+    pip_install "$VENV" "keystonemiddleware==$KSM_VERSION" >&2
     "$VENV/bin/python" -c 'import keystonemiddleware.auth_token' \
         || die "keystonemiddleware did not install"
     touch "$VENV/.keystonemiddleware-$KSM_VERSION"
@@ -454,29 +435,16 @@ start_keystone_proxy() {
     die "the Keystone proxy did not answer within 30 s; see $LOG/"
 }
 
-alive() {     # a zombie waiting for its reaper is gone for us
-    [ -r "/proc/$1/stat" ] && [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" != Z ]
-}
-
 stop_servers() {     # the servers named
-    local name pid pids=""
-    # All signalled first, then waited for: each takes a moment to exit.
+    local name pid pids=()
     for name in "$@"; do
         if pid=$(running_pid "$name"); then
-            kill "$pid" 2>/dev/null || true
-            pids="$pids $pid"
+            pids+=("$pid")
             say "$name stopping"
         fi
         rm -f "$RUN/$name.pid"
     done
-    for pid in $pids; do
-        for _ in $(seq 1 100); do
-            alive "$pid" || break
-            sleep 0.1
-        done
-        alive "$pid" && kill -9 "$pid" 2>/dev/null
-    done
-    return 0
+    stop_pids "${pids[@]}"
 }
 
 stop() {
@@ -501,9 +469,7 @@ status() {
 }
 
 lock() {     # test processes starting it at once: one does, the rest wait
-    mkdir -p "$ROOT"
-    exec 9>"$ROOT/lock"
-    flock -w 120 9 || die "another swift-aio.sh holds $ROOT/lock"
+    hold_lock "$ROOT/lock" 120 swift-aio.sh
 }
 
 case ${1:-start} in

@@ -34,10 +34,12 @@
 #    Tests run one at a time: they share one instance, and a backup
 #    running on it makes a second one a 422.
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
 
 TEMPEST_VERSION=47.0.0
 RUN_TIMEOUT=${TEMPEST_RUN_TIMEOUT:-900}
-cd "$(dirname "$0")/.."
+cd_repo_root
 REPO=$PWD
 ROOT=$(realpath -m "${TEMPEST_AIO_DIR:-.tempest-aio}")
 TVENV=$ROOT/venv
@@ -48,13 +50,13 @@ VHOST=tbe-tempest
 RABBIT=${TBE_TEST_RABBIT_HOST:-127.0.0.1:5672}
 PIDS=()
 
-say() { echo "tempest-run: $*" >&2; }
-die() { say "$*"; exit 2; }
+die() {     # lib.sh's, but 2: 1 is tempest's "a test failed"
+    say "$*"
+    exit 2
+}
 
 lock() {     # one run at a time: the ports and the vhost are fixed
-    mkdir -p "$ROOT"
-    exec 9>"$ROOT/lock"
-    flock -w 600 9 || die "another tempest-run.sh holds $ROOT/lock"
+    hold_lock "$ROOT/lock" 600 tempest-run.sh
 }
 
 has_plugin() {     # the entry point tempest finds the plugin by
@@ -68,8 +70,7 @@ install_tempest() {
         say "installing tempest==$TEMPEST_VERSION into $TVENV"
         rm -f "$TVENV"/.tempest-*
         [ -x "$TVENV/bin/python" ] || python3 -m venv "$TVENV"
-        "$TVENV/bin/pip" install -q "tempest==$TEMPEST_VERSION" 2>&1 \
-            | grep -v -e '^WARNING: Location' >&2 || true
+        pip_install "$TVENV" "tempest==$TEMPEST_VERSION" >&2
         "$TVENV/bin/python" -c 'import tempest.cmd.main' \
             || die "tempest did not install"
         touch "$TVENV/.tempest-$TEMPEST_VERSION"
@@ -78,8 +79,7 @@ install_tempest() {
     # (re)make its entry point.
     if ! has_plugin; then
         say "installing the plugin (this checkout) into $TVENV"
-        "$TVENV/bin/pip" install -q --no-deps -e "$REPO" 2>&1 \
-            | grep -v -e '^WARNING: Location' -e 'BuildBackendWarning' >&2 || true
+        pip_install_checkout "$TVENV" --no-deps -e "$REPO" >&2
         has_plugin || die "no tempest.test_plugins entry point trove_backup_ext (setup.cfg)"
     fi
 }
@@ -88,8 +88,7 @@ install_service() {
     if [ ! -x "$VENV/bin/trove-backup-api" ]; then
         say "installing trove-backup-ext into $VENV"
         [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
-        "$VENV/bin/pip" install -q -e "$REPO" 2>&1 \
-            | grep -v -e '^WARNING: Location' -e 'BuildBackendWarning' >&2 || true
+        pip_install_checkout "$VENV" -e "$REPO" >&2
     fi
 }
 
@@ -98,10 +97,7 @@ install_service() {
 stop_leftovers() {
     local pidfile pid
     for pidfile in "$DEP"/run/*.pid; do
-        [ -f "$pidfile" ] || continue
-        pid=$(cat "$pidfile")
-        if [ -r "/proc/$pid/cmdline" ] && tr '\0' ' ' <"/proc/$pid/cmdline" \
-                | grep -q -F -- "$DEP/"; then
+        if pid=$(pid_of "$pidfile" "$DEP/"); then
             kill -9 -- "-$pid" 2>/dev/null || true
         fi
     done

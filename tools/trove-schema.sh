@@ -18,14 +18,13 @@
 # changes nothing. Trove 26.0.0's migrations fail on PostgreSQL (they
 # declare TEXT(4294967295)): use SQLite or MySQL/MariaDB.
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
 
 TROVE_VERSION=26.0.0
-cd "$(dirname "$0")/.."
+cd_repo_root
 CONSTRAINTS=$PWD/tools/trove-constraints.txt
 VENV=$(realpath -m "${TROVE_VENV:-.trove-venv}")
-
-say() { echo "trove-schema: $*" >&2; }
-die() { say "$*"; exit 1; }
 
 stamp() {     # changes when the version or a pin changes
     echo "$VENV/.trove-$TROVE_VERSION-$(md5sum <"$CONSTRAINTS" | cut -c1-12)"
@@ -33,16 +32,13 @@ stamp() {     # changes when the version or a pin changes
 
 install() {
     [ -f "$(stamp)" ] && return 0
-    mkdir -p "$VENV"
     # Test processes installing at once: one does, the others wait for it.
-    exec 9>"$VENV/.lock"
-    flock -w 600 9 || die "another install holds $VENV/.lock"
+    hold_lock "$VENV/.lock" 600 install
     if [ ! -f "$(stamp)" ]; then
         say "installing trove==$TROVE_VERSION into $VENV"
         rm -f "$VENV"/.trove-*
         python3 -m venv "$VENV"
-        "$VENV/bin/pip" install -q -c "$CONSTRAINTS" "trove==$TROVE_VERSION" 2>&1 \
-            | grep -v -e '^WARNING: Location' >&2 || true
+        pip_install "$VENV" -c "$CONSTRAINTS" "trove==$TROVE_VERSION" >&2
         "$VENV/bin/python" -c 'import trove.cmd.manage' 2>/dev/null \
             || die "trove did not install"
         touch "$(stamp)"
