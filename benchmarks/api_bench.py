@@ -1,15 +1,19 @@
 #!/usr/bin/env python3
-"""Latency benchmark of the backups API served by trove-backup-api over HTTP.
+"""Latency and throughput of the backups API served by trove-backup-api.
 
 For each table size: a scratch database is created and migrated, N backups
 are bulk-inserted, trove-backup-api is started on it as a subprocess (as a
 deployer runs it stand-alone) and each operation is timed from this process
-with a requests.Session. See benchmarks/README.md.
+with a requests.Session; then 1, 2, 4 and 8 client processes send reads as
+fast as they are answered, for the requests per second. See
+benchmarks/README.md.
 """
 
 import argparse
 import datetime
+import http.client
 import json
+import multiprocessing
 import os
 import platform
 import random
@@ -31,6 +35,7 @@ from trove_backup_ext.db import models
 from trove_backup_ext.instance_sources import registry
 
 MYSQL_SERVER = 'mysql+pymysql://root@127.0.0.1:3306'
+POSTGRESQL_SERVER = 'postgresql+psycopg2://postgres@127.0.0.1:5432'
 PROJECT = 'bench'
 # (project, instances, share of the rows): the measured project holds most.
 PROJECTS = (('bench', 8, 0.7), ('tenant-a', 4, 0.1), ('tenant-b', 4, 0.1),
@@ -49,30 +54,38 @@ def uuid_from(rng):
 # -- scratch database ---------------------------------------------------------
 
 class ScratchDatabase:
-    """A new database (SQLite file or MariaDB schema) dropped on close."""
+    """A new database (SQLite file, MariaDB or PostgreSQL database) dropped
+    on close."""
 
     def __init__(self, backend):
         self.backend = backend
         self.tmpdir = tempfile.mkdtemp(prefix='tbe-bench-')
+        self.name = None
         if backend == 'sqlite':
             self.url = 'sqlite:///%s/bench.sqlite' % self.tmpdir
-            self.name = None
         else:
             self.name = 'bench_%s' % uuid.uuid4().hex[:12]
-            self.admin = sa.create_engine(MYSQL_SERVER + '/',
-                                          isolation_level='AUTOCOMMIT')
+            server, create, suffix = {
+                'mysql': (MYSQL_SERVER, 'CREATE DATABASE %s CHARACTER SET '
+                          'utf8mb4', '?charset=utf8mb4'),
+                'postgresql': (POSTGRESQL_SERVER, 'CREATE DATABASE %s', ''),
+            }[backend]
+            self.admin = sa.create_engine(
+                server + ('/postgres' if backend == 'postgresql' else '/'),
+                isolation_level='AUTOCOMMIT')
             with self.admin.connect() as connection:
-                connection.execute(sa.text(
-                    'CREATE DATABASE %s CHARACTER SET utf8mb4' % self.name))
-            self.url = '%s/%s?charset=utf8mb4' % (MYSQL_SERVER, self.name)
+                connection.execute(sa.text(create % self.name))
+            self.url = '%s/%s%s' % (server, self.name, suffix)
         self.engine = sa.create_engine(self.url)
 
     def close(self):
         self.engine.dispose()
         if self.name:
+            drop = 'DROP DATABASE IF EXISTS %s' % self.name
+            if self.backend == 'postgresql':
+                drop += ' WITH (FORCE)'
             with self.admin.connect() as connection:
-                connection.execute(sa.text('DROP DATABASE IF EXISTS %s'
-                                           % self.name))
+                connection.execute(sa.text(drop))
             self.admin.dispose()
         shutil.rmtree(self.tmpdir, ignore_errors=True)
 
@@ -141,15 +154,17 @@ def backup_rows(rng, rows, instances, now):
         }
 
 
-def seed(engine, rows, rng, create_instances):
+def seed(engine, rows, rng, create_instances, delete_backups=0):
     """Migrate and fill the database; returns what the timed requests
-    need (instance ids, a sample of backup ids, the oldest ids)."""
+    need (instance ids, a sample of backup ids, the oldest ids, and
+    delete_backups COMPLETED backups of PROJECT that no other backup
+    names as its parent, so that each delete marks one row)."""
     migration.upgrade(engine=engine)
     now = datetime.datetime.now(datetime.timezone.utc).replace(
         tzinfo=None, microsecond=0)
     seeded, spare = make_instances(rng, create_instances)
     backups = models.Backup.__table__
-    counts, bench_ids = {}, []
+    counts, bench_ids, parents, completed = {}, [], set(), []
     with engine.begin() as connection:
         connection.execute(sa.insert(models.RegistryInstance.__table__), [
             {'id': inst['id'], 'name': 'inst-%d' % n,
@@ -163,6 +178,10 @@ def seed(engine, rows, rng, create_instances):
             counts[row['project_id']] = counts.get(row['project_id'], 0) + 1
             if row['project_id'] == PROJECT:
                 bench_ids.append(row['id'])
+                if row['status'] == 'COMPLETED':
+                    completed.append(row['id'])
+            if row['parent_id']:
+                parents.add(row['parent_id'])
             batch.append(row)
             if len(batch) == BATCH:
                 connection.execute(sa.insert(backups), batch)
@@ -171,11 +190,18 @@ def seed(engine, rows, rng, create_instances):
             connection.execute(sa.insert(backups), batch)
         connection.execute(sa.insert(models.ProjectUsage.__table__), [
             {'project_id': p, 'backups': c} for p, c in counts.items()])
+    # Fresh statistics, as a table that grew over months would have.
     if engine.dialect.name == 'mysql':
-        # Fresh statistics, as a table that grew over months would have.
         with engine.begin() as connection:
             connection.execute(sa.text('ANALYZE TABLE backups'))
-    return {'instance': seeded[0]['id'], 'spare': [i['id'] for i in spare],
+    elif engine.dialect.name == 'postgresql':
+        with engine.connect().execution_options(
+                isolation_level='AUTOCOMMIT') as connection:
+            connection.execute(sa.text('VACUUM ANALYZE backups'))
+    leaves = [b for b in completed if b not in parents]
+    return {'delete_ids': rng.sample(leaves, min(len(leaves),
+                                                 delete_backups)),
+            'instance': seeded[0]['id'], 'spare': [i['id'] for i in spare],
             'show_ids': rng.sample(bench_ids, min(len(bench_ids), 500)),
             'old_marker': bench_ids[39] if len(bench_ids) > 40 else None,
             'project_rows': counts.get(PROJECT, 0)}
@@ -192,7 +218,7 @@ def free_port():
 class APIServer:
     """trove-backup-api on the scratch database, in a subprocess."""
 
-    def __init__(self, url, workdir):
+    def __init__(self, url, workdir, workers=None, threads=None):
         self.port = free_port()
         self.endpoint = 'http://127.0.0.1:%d' % self.port
         self.config = os.path.join(workdir, 'trove-backup-ext.conf')
@@ -202,8 +228,10 @@ class APIServer:
                     'max_backups_per_tenant = -1\n'
                     'log_file = %s\n\n'
                     '[api]\nauth_strategy = noauth\nhost = 127.0.0.1\n'
-                    'port = %d\n\n[database]\nconnection = %s\n'
-                    % (self.logfile, self.port, url))
+                    'port = %d\n%s%s\n[database]\nconnection = %s\n'
+                    % (self.logfile, self.port,
+                       'workers = %d\n' % workers if workers else '',
+                       'threads = %d\n' % threads if threads else '', url))
         command = os.path.join(os.path.dirname(sys.executable),
                                'trove-backup-api')
         self.process = subprocess.Popen(
@@ -268,7 +296,7 @@ def timed(requests_to_send, reps, expect):
                 response.request.method, response.request.url,
                 response.status_code, body[:300]))
         sizes.append(len(body))
-        data = response.json()
+        data = response.json() if body else {}
         rows.append(len(data['backups']) if 'backups' in data else
                     1 if 'backup' in data else 0)
     times.sort()
@@ -303,12 +331,26 @@ def measure(endpoint, info, reps):
                            'description': 'benchmark create'}}
         return session.post(base, json=body)
 
+    delete_ids = iter(info['delete_ids'])
+
+    def delete(i):
+        return session.delete('%s/%s' % (base, next(delete_ids)))
+
+    # The same show without requests: what the client library costs.
+    raw = http.client.HTTPConnection(endpoint.split('//', 1)[1])
+
+    def raw_show(i):
+        raw.request('GET', '%s/%s' % (base.split(endpoint, 1)[1],
+                                      show_ids[i % len(show_ids)]))
+        return RawResponse(raw.getresponse())
+
     operations = [
         # No SQL at all (not a UUID: 404 before any query): what HTTP, the
         # middleware, pecan and this client cost on their own.
         ('GET /backups/not-a-uuid (404, no SQL)', get(base + '/not-a-uuid'),
          404),
         ('GET /backups (default page)', get(base), 200),
+        ('GET /backups?limit=100', get(base + '?limit=100'), 200),
         ('GET /backups?limit=1000', get(base + '?limit=1000'), 200),
         ('GET /backups?instance_id=X',
          get(base, params={'instance_id': info['instance']}), 200),
@@ -322,7 +364,9 @@ def measure(endpoint, info, reps):
          get(base, params={'all_projects': 'true'}, headers=admin), 200),
         ('GET /backups/{id}', lambda i: session.get(
             '%s/%s' % (base, show_ids[i % len(show_ids)])), 200),
+        ('GET /backups/{id} (http.client, no requests)', raw_show, 200),
         ('POST /backups', create, 202),
+        ('DELETE /backups/{id}', delete, 202),
     ]
     results = []
     for name, send, expect in operations:
@@ -334,6 +378,83 @@ def measure(endpoint, info, reps):
         print('  %-44s p50 %8.2f ms  p95 %8.2f ms' % (
             name, result['p50_ms'], result['p95_ms']), flush=True)
     session.close()
+    raw.close()
+    return results
+
+
+class RawResponse:
+    """Enough of a requests.Response for timed(), from http.client."""
+
+    def __init__(self, response):
+        self.status_code = response.status
+        self.content = response.read()
+        self.request = type('Request', (), {'method': 'GET',
+                                            'url': '(http.client)'})
+
+    def json(self):
+        return json.loads(self.content)
+
+
+def client_loop(urls, start_at, stop_at, results):
+    """One client process: a keep-alive session sending GETs of urls in
+    turn, from start_at to stop_at (wall clock), as fast as they are
+    answered. Puts (requests answered 200, other answers, latencies)."""
+    session = requests.Session()
+    session.get(urls[0]).content                     # Connect first.
+    times, errors, i = [], 0, 0
+    time.sleep(max(0, start_at - time.time()))
+    while time.time() < stop_at:
+        start = time.perf_counter()
+        response = session.get(urls[i % len(urls)])
+        response.content
+        times.append((time.perf_counter() - start) * 1000)
+        errors += response.status_code != 200
+        i += 1
+    session.close()
+    results.put((len(times) - errors, errors, times))
+
+
+def throughput(endpoint, info, clients, duration):
+    """Requests per second of show and of the default list page with
+    each number of concurrent client processes."""
+    base = '%s/v1.0/%s/backups' % (endpoint, PROJECT)
+    workloads = [('GET /backups/{id}', ['%s/%s' % (base, backup_id)
+                                        for backup_id in info['show_ids']]),
+                 ('GET /backups (default page)', [base])]
+    context = multiprocessing.get_context('fork')
+    results = []
+    for name, urls in workloads:
+        for count in clients:
+            queue = context.Queue()
+            start_at = time.time() + 1.0     # Every client connected first.
+            processes = [context.Process(
+                target=client_loop,
+                args=(urls[n * 37 % len(urls):] + urls[:n * 37 % len(urls)],
+                      start_at, start_at + duration, queue))
+                for n in range(count)]
+            for process in processes:
+                process.start()
+            answers = [queue.get(timeout=duration + 60) for _ in processes]
+            for process in processes:
+                process.join()
+            ok = sum(a[0] for a in answers)
+            errors = sum(a[1] for a in answers)
+            times = sorted(t for a in answers for t in a[2])
+            result = {'operation': name, 'clients': count,
+                      'duration_s': duration, 'requests': ok,
+                      'errors': errors,
+                      'requests_per_s': round(ok / duration, 1),
+                      'p50_ms': round(statistics.median(times), 2),
+                      'p95_ms': round(percentile(times, 0.95), 2)}
+            results.append(result)
+            print('  %-30s %d clients: %7.1f req/s  p50 %6.2f ms  '
+                  'p95 %6.2f ms  errors %d' % (
+                      name, count, result['requests_per_s'],
+                      result['p50_ms'], result['p95_ms'], errors),
+                  flush=True)
+            if errors:
+                raise RuntimeError('%d requests of %s failed' % (errors,
+                                                                 name))
     return results
 
 
@@ -346,7 +467,8 @@ def wait_quiet(max_load, timeout=900):
     return os.getloadavg()[0]
 
 
-def run_size(backend, rows, reps, rng, max_load=None):
+def run_size(backend, rows, reps, rng, max_load=None, clients=(),
+             duration=10, workers=None, threads=None):
     load_before = wait_quiet(max_load) if max_load else os.getloadavg()[0]
     database = ScratchDatabase(backend)
     server = None
@@ -356,16 +478,22 @@ def run_size(backend, rows, reps, rng, max_load=None):
                 'SELECT sqlite_version()' if backend == 'sqlite'
                 else 'SELECT VERSION()').scalar()
         start = time.perf_counter()
-        info = seed(database.engine, rows, rng, reps + WARMUP)
+        info = seed(database.engine, rows, rng, reps + WARMUP,
+                    delete_backups=reps + WARMUP)
         seed_seconds = time.perf_counter() - start
         database.engine.dispose()
         print('%s, %d backups (%d in project %s): seeded in %.1f s' % (
             backend, rows, info['project_rows'], PROJECT, seed_seconds),
             flush=True)
-        server = APIServer(database.url, database.tmpdir)
+        server = APIServer(database.url, database.tmpdir, workers, threads)
         server.wait_ready()
+        # Throughput first: the latency run's creates and deletes change
+        # the table.
+        rates = throughput(server.endpoint, info, clients, duration)
         results = measure(server.endpoint, info, reps)
         return {'backend': backend, 'server_version': server_version,
+                'api_workers': workers, 'api_threads': threads,
+                'throughput': rates,
                 'rows': rows,
                 'project_rows': info['project_rows'],
                 'loadavg_1min': [round(load_before, 2),
@@ -406,12 +534,20 @@ def markdown(runs):
                          % (run['backend'], run['rows'], r['operation'],
                             r['reps'], r['p50_ms'], r['p95_ms'],
                             r['mean_ms'], r['rows'], r['resp_bytes']))
+    lines += ['', '| backend | N | operation | clients | req/s | p50 ms '
+              '| p95 ms |', '|---|---|---|---|---|---|---|']
+    for run in runs:
+        for r in run['throughput']:
+            lines.append('| %s | %d | %s | %d | %.1f | %.2f | %.2f |' % (
+                run['backend'], run['rows'], r['operation'], r['clients'],
+                r['requests_per_s'], r['p50_ms'], r['p95_ms']))
     return '\n'.join(lines)
 
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument('--backend', choices=('sqlite', 'mysql'),
+    parser.add_argument('--backend', choices=('sqlite', 'mysql',
+                                              'postgresql'),
                         default='sqlite')
     parser.add_argument('--rows', default='1000,10000,100000',
                         help='comma-separated table sizes')
@@ -424,6 +560,17 @@ def parse_args(argv):
     parser.add_argument('--max-load', type=float,
                         help='before each size, wait (up to 15 min) until '
                              'the 1-minute load average is below this')
+    parser.add_argument('--clients', default='1,2,4,8',
+                        help='comma-separated numbers of concurrent client '
+                             'processes for the throughput figures ("" for '
+                             'none)')
+    parser.add_argument('--duration', type=float, default=10,
+                        help='seconds of each throughput measurement')
+    parser.add_argument('--api-workers', type=int,
+                        help='[api] workers of the server (default: its '
+                             'own, one per CPU)')
+    parser.add_argument('--api-threads', type=int,
+                        help='[api] threads of the server')
     return parser.parse_args(argv)
 
 
@@ -431,7 +578,10 @@ def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
     rng = random.Random(args.seed)
     info = machine()
-    runs = [run_size(args.backend, int(rows), args.reps, rng, args.max_load)
+    clients = [int(c) for c in args.clients.split(',') if c]
+    runs = [run_size(args.backend, int(rows), args.reps, rng, args.max_load,
+                     clients, args.duration, args.api_workers,
+                     args.api_threads)
             for rows in args.rows.split(',')]
     info['loadavg_after'] = os.getloadavg()
     print()

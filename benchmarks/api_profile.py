@@ -67,6 +67,7 @@ def operations(info):
     base = '/v1.0/%s/backups' % PROJECT
     show_ids = info['show_ids']
     spare = iter(info['spare'] * 1000)
+    deletes = iter(info['delete_ids'])
     return [
         ('404, no SQL', lambda i: ('GET', base + '/not-a-uuid'), 404),
         ('list, default page', lambda i: ('GET', base), 200),
@@ -75,6 +76,8 @@ def operations(info):
             base, show_ids[i % len(show_ids)])), 200),
         ('create', lambda i: ('POST', base, {'backup': {
             'name': 'p', 'instance': next(spare)}}), 202),
+        ('delete', lambda i: ('DELETE', '%s/%s' % (base, next(deletes))),
+         202),
     ]
 
 
@@ -113,7 +116,8 @@ def main():
     database = api_bench.ScratchDatabase('sqlite')
     try:
         info = api_bench.seed(database.engine, args.rows, rng,
-                              create_instances=args.reps * 2 + 20)
+                              create_instances=args.reps * 2 + 20,
+                              delete_backups=args.reps * 2 + 20)
         with tempfile.TemporaryDirectory() as workdir:
             app = make_app(database.url, workdir)
             results = [profile(app, name, request, expect, args.reps,
