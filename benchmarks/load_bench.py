@@ -288,6 +288,7 @@ class State:
         self.restores = {}       # id -> {'instance', 'status'}
         self.deleting = set()    # backup ids a DELETE was sent for
         self.verifying = {}      # backup id -> verification last seen
+        self.verify_failed = {}  # backup id -> details of a FAILED one seen
         self.seeded = set()
         self.busy = {}           # instance -> operation id (as we know)
 
@@ -298,8 +299,12 @@ class State:
                 return
             known['status'] = backup['status']
             if backup['id'] in self.verifying and backup.get('verification'):
-                self.verifying[backup['id']] = backup['verification'][
-                    'status']
+                verification = backup['verification']
+                self.verifying[backup['id']] = verification['status']
+                if verification['status'] == 'FAILED':
+                    # Kept: the backup may be deleted before the end.
+                    self.verify_failed[backup['id']] = str(
+                        verification.get('details'))[:300]
             if (backup['status'] not in RUNNING_BACKUP and
                     self.busy.get(known['instance']) == backup['id']):
                 del self.busy[known['instance']]
@@ -704,10 +709,10 @@ def what_became_of(engine, state):
             'gone, last seen %s' % seen for b, seen in
             state.verifying.items())),
         'backups deleted': len(state.deleting - set(rows)),
-        'failed verifications': {
+        'failed verifications': dict(state.verify_failed, **{
             b: (rows[b].verification_details or '')[:300]
             for b in state.verifying
-            if b in rows and rows[b].verification_status == 'FAILED'}}
+            if b in rows and rows[b].verification_status == 'FAILED'})}
 
 
 def storage_audit(deploy):
