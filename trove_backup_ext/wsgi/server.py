@@ -7,14 +7,19 @@ requests in flight finish. doc/source/admin/serving.rst says why.
 """
 
 import ipaddress
+import json
 import logging as std_logging
 import os
 import socket
 import threading
 
+from cheroot import errors as cheroot_errors
+from cheroot import server as cheroot_server
 from cheroot import wsgi as cheroot_wsgi
 from oslo_log import log as logging
 from oslo_service import service as oslo_service
+
+from trove_backup_ext.api import faults
 
 LOG = logging.getLogger(__name__)
 
@@ -95,9 +100,48 @@ def _logging(environ, start_response):
     return logged
 
 
+class FaultRequest(cheroot_server.HTTPRequest):
+    """cheroot's request, refusing what cheroot refuses itself, before the
+    application sees it (a malformed request line or header, an unknown
+    HTTP version or transfer coding, too long a line or body), with
+    Trove's fault body instead of plain text: clients read every error's
+    message from that body."""
+
+    def simple_response(self, status, msg=''):
+        status = str(status)
+        code = int(status[:3])
+        if code < 400:
+            return super().simple_response(status, msg)
+        message = msg if isinstance(msg, str) else msg.decode('latin-1')
+        body = json.dumps({faults.fault_name(code): {
+            'code': code,
+            'message': message or status[4:] or 'Error'}}).encode()
+        headers = [b'Content-Length: %d\r\n' % len(body),
+                   b'Content-Type: application/json\r\n']
+        if code in (413, 414):
+            # As cheroot does: the rest of the request is not read, so
+            # the connection cannot carry another one.
+            self.close_connection = True
+            if self.response_protocol == 'HTTP/1.1':
+                headers.append(b'Connection: close\r\n')
+        line = '%s %s\r\n' % (self.server.protocol, status)
+        try:
+            self.conn.wfile.write(line.encode('latin-1') + b''.join(headers)
+                                  + b'\r\n' + body)
+        except OSError as exc:
+            if exc.args[0] not in cheroot_errors.socket_errors_to_ignore:
+                raise
+
+
+class FaultConnection(cheroot_server.HTTPConnection):
+    RequestHandlerClass = FaultRequest
+
+
 class Server(cheroot_wsgi.Server):
     """cheroot's threaded WSGI server on a socket bound beforehand (maybe
     shared with other processes), logging through oslo.log."""
+
+    ConnectionClass = FaultConnection
 
     def __init__(self, conf, application, sock):
         self.address = sock.getsockname()[:2]

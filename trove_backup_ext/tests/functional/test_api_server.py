@@ -115,6 +115,39 @@ class TestServerInProcess(base.TestCase):
         self.assertFalse(stopping.is_alive())
         self.assertRaises(OSError, socket_connect, self.server.address)
 
+    def raw(self, request):
+        """The status, content type and body of the answer to request,
+        bytes sent as they are."""
+        with socket.create_connection(self.server.address,
+                                      timeout=30) as sock:
+            sock.sendall(request)
+            response = http.client.HTTPResponse(sock)
+            response.begin()
+            return (response.status, response.getheader('Content-Type'),
+                    response.read())
+
+    def test_what_cheroot_refuses_gets_a_fault_body(self):
+        # Refused by the server before the application (and its fault
+        # middleware) sees the request.
+        for request, code, name in [
+                (b'GARBAGE\r\n\r\n', 400, 'badRequest'),
+                (b'GET /a HTTP/1.1\r\nNo colon here\r\n\r\n', 400,
+                 'badRequest'),
+                (b'GET /a HTTP/2.0\r\n\r\n', 505, 'versionNotSupported'),
+                (b'POST /a HTTP/1.1\r\nHost: x\r\n'
+                 b'Transfer-Encoding: gzip\r\n\r\n', 501,
+                 'notImplemented')]:
+            status, content_type, body = self.raw(request)
+            fault = json.loads(body)
+            self.assertEqual((code, 'application/json', [name], code),
+                             (status, content_type, list(fault),
+                              fault[name]['code']), request)
+            self.assertTrue(fault[name]['message'], request)
+        # What the server answers itself is untouched.
+        self.assertEqual((200, 'text/plain', b'/a'),
+                         self.raw(b'GET /a HTTP/1.1\r\nHost: x\r\n'
+                                  b'Connection: close\r\n\r\n'))
+
 
 def socket_connect(address):
     with socket.create_connection(address, timeout=5):
