@@ -13,6 +13,7 @@ from oslo_log import log as logging
 
 from trove_backup_ext.datastores import base
 from trove_backup_ext.datastores import mariadb_control
+from trove_backup_ext.datastores import mariadb_link_files
 from trove_backup_ext.datastores import mariadb_verify
 from trove_backup_ext.datastores import xbstream
 from trove_backup_ext import opt_groups
@@ -22,8 +23,6 @@ LOG = logging.getLogger(__name__)
 MEMBER = 'backup.xbstream'
 OK_LINE = 'completed OK!'
 CHECKPOINTS = 'xtrabackup_checkpoints'
-# InnoDB's link file: where a DATA DIRECTORY table's tablespace lives.
-LINK_FILE_SUFFIX = '.isl'
 TAIL_LINES = 15
 STOP_GRACE = 10       # seconds a tool gets to stop on SIGTERM
 FINISH_TIMEOUT = 300  # seconds a tool gets to exit once its stream ended
@@ -128,30 +127,6 @@ class _StderrTail(threading.Thread):
         return text
 
 
-def _refuse_link_files(directory, backup_id):
-    """Refuse a restore whose files include an InnoDB link file (.isl).
-
-    A table made with DATA DIRECTORY keeps its tablespace where its .isl
-    says, and --move-back moves the .ibd to that absolute path, creating
-    directories on the way: a backup, which its database host writes,
-    could so put a file of its choosing anywhere on the restoring host
-    (another instance's host, or a worker's for a verification), and a
-    genuine one would write over the source's live tablespace when
-    restored beside it."""
-    for root, _, names in os.walk(directory):
-        for name in names:
-            if name.endswith(LINK_FILE_SUFFIX):
-                raise base.DatastoreError(
-                    reason='backup %s holds %s: a table created with DATA '
-                           'DIRECTORY, whose tablespace a restore would '
-                           'write where that link file points, outside the '
-                           'restored data directory. Such tables are not '
-                           'restored: keep every table in the data '
-                           'directory of the instance.'
-                           % (backup_id, os.path.relpath(
-                               os.path.join(root, name), directory)))
-
-
 def _spawn(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
            cwd=None, secrets=()):
     """Start a tool in its own session (so that stopping it stops what it
@@ -201,6 +176,10 @@ class _Session(base.BackupSession):
         self.store = store
         self.opts = store.opts
         self.process = None
+        # Before anything runs: a backup no restore would take is refused
+        # at once, naming its tables; the stream is checked too.
+        mariadb_link_files.check_server(store.server,
+                                        store.link_files_query)
         # Before the copy: what the server wrote until the counts is
         # measured from here.
         self.counter = mariadb_verify.RowCounter(store)
@@ -216,6 +195,9 @@ class _Session(base.BackupSession):
                 command, stdout=subprocess.PIPE, cwd=self.workdir,
                 secrets=[self.opts.password])
             base.widen_pipe(self.process.stdout)
+            self.stream = mariadb_link_files.CheckedStream(
+                self.process.stdout, store.tool_name, store.server,
+                store.link_files_query, sparse=store.sparse_chunks)
         except BaseException:
             self.close()
             raise
@@ -240,12 +222,13 @@ class _Session(base.BackupSession):
         return command
 
     def members(self):
-        yield base.Member(MEMBER, self.process.stdout)
+        yield base.Member(MEMBER, self.stream)
 
     def finish(self):
         tool = self.store.tool_name
         _check(self.process, self.tail, tool + ' --backup',
                timeout=FINISH_TIMEOUT)
+        self.stream.finish()
         try:
             with open(os.path.join(self.lsndir, CHECKPOINTS)) as source:
                 values = dict((key.strip(), value.strip()) for key, _, value
@@ -300,6 +283,11 @@ class MariaDBDatastore(base.Datastore):
     checkpoint = True
     # Since MariaDB 10.2 a prepared full backup takes incrementals as is.
     apply_log_only = False
+    # Tables with a link file, asked before a backup; their link files
+    # are refused in its stream in any case.
+    link_files_query = mariadb_link_files.MARIADB_QUERY
+    # Chunk types of the tool's stream besides payload and end of file.
+    sparse_chunks = False
 
     def __init__(self, conf):
         super().__init__(conf)
@@ -386,7 +374,7 @@ class MariaDBDatastore(base.Datastore):
                 self._prepare(full, incremental, last=number == len(chain))
                 shutil.rmtree(incremental)
             # What --prepare wrote (from an incremental) is checked too.
-            _refuse_link_files(full, chain[-1].backup_id)
+            mariadb_link_files.refuse_in_restore(full, chain[-1].backup_id)
             # No option files: the host's my.cnf must not send files
             # elsewhere than target (its log or undo directories).
             self._run('move-back', '--target-dir=' + full,
@@ -434,7 +422,7 @@ class MariaDBDatastore(base.Datastore):
             self._extract_here(piece, directory)
         else:
             self._extract_with_tool(piece, directory)
-        _refuse_link_files(directory, piece.backup_id)
+        mariadb_link_files.refuse_in_restore(directory, piece.backup_id)
 
     def _extract_with_tool(self, piece, directory):
         process, tail = _spawn([self.stream_tool(), '-x', '-C', directory,
@@ -534,3 +522,7 @@ class MySQLDatastore(MariaDBDatastore):
     # xtrabackup rolls back uncommitted transactions at prepare, which
     # makes later incrementals unusable: all but the last step skip it.
     apply_log_only = True
+    # No query of MySQL 8's dictionary is tested here: its stream alone is
+    # checked for link files.
+    link_files_query = None
+    sparse_chunks = True

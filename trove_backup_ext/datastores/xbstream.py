@@ -12,7 +12,8 @@ in order. Feeding the restored bytes to ``mbstream`` costs a pipe and a
 process that share two cores with the agent's decoding; written here, the
 bytes go from the decoded chunk to the file (doc: admin/restore-benchmarks).
 Percona's xbstream has more chunk types (sparse files): the ``mysql``
-datastore keeps its tool.
+datastore keeps its tool. A Scanner follows the chunks of a stream as it
+passes (a backup's), reading their headers only.
 """
 
 import os
@@ -22,10 +23,18 @@ import zlib
 MAGIC = b'XBSTCK01'
 PAYLOAD = ord('P')
 END_OF_FILE = ord('E')
+# Percona's: a payload and a map of the holes to leave between its parts.
+SPARSE = ord('S')
 # magic, flags, type, path length
 _FIXED = struct.Struct('<8sBBI')
 # payload length, offset, CRC-32
 _PAYLOAD_FIELDS = struct.Struct('<QQI')
+# entries in the sparse map (8 bytes each), then as a payload's
+_SPARSE_FIELDS = struct.Struct('<IQQI')
+_SPARSE_ENTRY = 8
+# What follows the path in the header of each chunk type.
+_FIELDS_SIZE = {PAYLOAD: _PAYLOAD_FIELDS.size, END_OF_FILE: 0,
+                SPARSE: _SPARSE_FIELDS.size}
 # mariabackup's paths are below FN_REFLEN (512); a bound keeps a damaged
 # header from making us buffer whatever length it claims.
 MAX_PATH = 4096
@@ -48,6 +57,23 @@ def _safe_path(raw):
         raise XbstreamError('the stream names the path %r, which is not a '
                             'plain relative path' % path)
     return path
+
+
+def _fixed_fields(head, number):
+    """The type of chunk number and the length of its path, from the
+    fixed fields at the start of head."""
+    magic, _flags, kind, path_length = _FIXED.unpack_from(head)
+    if magic != MAGIC:
+        raise XbstreamError('chunk %d does not start with %r'
+                            % (number, MAGIC))
+    if path_length > MAX_PATH:
+        raise XbstreamError('chunk %d names a path of %d bytes'
+                            % (number, path_length))
+    return kind, path_length
+
+
+def _header_size(kind, path_length):
+    return _FIXED.size + path_length + _FIELDS_SIZE[kind]
 
 
 class _File(object):
@@ -122,10 +148,7 @@ class Extractor(object):
         self._files.clear()
 
     def _header(self):
-        magic, _flags, kind, path_length = _FIXED.unpack_from(self._head)
-        if magic != MAGIC:
-            raise XbstreamError('chunk %d does not start with %r'
-                                % (self.chunks + 1, MAGIC))
+        kind, path_length = _fixed_fields(self._head, self.chunks + 1)
         if kind not in (PAYLOAD, END_OF_FILE):
             # Percona's sparse chunks, or a newer format: never skipped,
             # since a file would then be restored without some of its data.
@@ -133,12 +156,7 @@ class Extractor(object):
                 'chunk %d has type %r, which this extractor does not know; '
                 'set [mariadb] extract_in_process = false to use mbstream'
                 % (self.chunks + 1, chr(kind)))
-        if path_length > MAX_PATH:
-            raise XbstreamError('chunk %d names a path of %d bytes'
-                                % (self.chunks + 1, path_length))
-        need = _FIXED.size + path_length
-        if kind == PAYLOAD:
-            need += _PAYLOAD_FIELDS.size
+        need = _header_size(kind, path_length)
         if len(self._head) < need:
             self._need = need
             return
@@ -185,3 +203,69 @@ class Extractor(object):
         if self._crc != self._crc_expected:
             raise XbstreamError('chunk %d of %s fails its CRC-32 check'
                                 % (self.chunks, self._path))
+
+
+class Scanner(object):
+    """Follows the chunks of an xbstream fed to it in pieces of any size,
+    without keeping or checking their payloads: on_chunk(path) is called
+    as each chunk's header is read, before the bytes after it are looked
+    at. feed(data) as the bytes pass, then finish().
+
+    It costs a few operations per chunk (mariabackup's carry up to a
+    read buffer of data each), so a backup's stream can be checked on
+    its way to storage. It refuses what the extractor refuses (a path
+    leaving the directory, a chunk type it does not know, a bad header)
+    but the payloads' CRC-32, which the restore checks. sparse: Percona's
+    sparse chunks are known too (xtrabackup's stream, untested here).
+    """
+
+    def __init__(self, on_chunk, sparse=False):
+        self.on_chunk = on_chunk
+        self.kinds = ((PAYLOAD, END_OF_FILE, SPARSE) if sparse
+                      else (PAYLOAD, END_OF_FILE))
+        self._head = bytearray()
+        self._need = _FIXED.size
+        self._skip = 0      # bytes of payload (and sparse map) left
+        self.chunks = 0
+
+    def feed(self, data):
+        view = memoryview(data).cast('B')
+        while view:
+            if self._skip:
+                skipped = min(self._skip, len(view))
+                self._skip -= skipped
+                view = view[skipped:]
+                continue
+            take = self._need - len(self._head)
+            self._head += view[:take]
+            view = view[take:]
+            if len(self._head) == self._need:
+                self._header()
+
+    def finish(self):
+        """Check that the stream ended between two chunks."""
+        if self._skip or self._head:
+            raise XbstreamError('the stream ends inside chunk %d'
+                                % (self.chunks + (1 if self._head else 0)))
+
+    def _header(self):
+        kind, path_length = _fixed_fields(self._head, self.chunks + 1)
+        if kind not in self.kinds:
+            raise XbstreamError('chunk %d has type %r, which is not known'
+                                % (self.chunks + 1, chr(kind)))
+        need = _header_size(kind, path_length)
+        if len(self._head) < need:
+            self._need = need
+            return
+        self.chunks += 1
+        fields = _FIXED.size + path_length
+        path = _safe_path(bytes(self._head[_FIXED.size:fields]))
+        if kind == PAYLOAD:
+            self._skip = _PAYLOAD_FIELDS.unpack_from(self._head, fields)[0]
+        elif kind == SPARSE:
+            entries, length, _, _ = _SPARSE_FIELDS.unpack_from(self._head,
+                                                               fields)
+            self._skip = entries * _SPARSE_ENTRY + length
+        self._head.clear()
+        self._need = _FIXED.size
+        self.on_chunk(path)

@@ -7,6 +7,7 @@ import logging
 import os
 import stat
 import struct
+from unittest import mock
 import zlib
 
 import fixtures
@@ -15,6 +16,7 @@ import testtools
 
 from trove_backup_ext.datastores import base as datastore_base
 from trove_backup_ext.datastores import mariadb
+from trove_backup_ext.datastores import mariadb_link_files
 from trove_backup_ext.pipeline import codec as chunk_codec
 from trove_backup_ext.pipeline import reader as backup_reader
 from trove_backup_ext.pipeline import writer as backup_writer
@@ -47,6 +49,20 @@ def _tree_digest(directory):
                 found[os.path.relpath(path, directory)] = hashlib.sha256(
                     f.read()).hexdigest()
     return found
+
+
+class _Rest(object):
+    """A session whose one member was read from already."""
+
+    def __init__(self, session, member):
+        self.session = session
+        self.member = member
+
+    def members(self):
+        yield self.member
+
+    def finish(self):
+        return self.session.finish()
 
 
 class MariaDBDatastoreTest(base.TestCase):
@@ -224,18 +240,28 @@ class MariaDBDatastoreTest(base.TestCase):
     def test_link_file_cannot_send_a_file_outside_with_mbstream(self):
         self._hostile_restore(False)
 
+    def remote_dir(self):
+        """A directory outside the datadir the server (root here) writes
+        DATA DIRECTORY tables into."""
+        remote = os.path.join(os.path.dirname(self.restore_dir), 'remote')
+        os.makedirs(remote)
+        os.chmod(remote, 0o777)
+        return remote
+
     def test_data_directory_table_is_refused_with_its_reason(self):
         # A genuine .isl names the source's live directory: restored beside
         # it (a verification, another instance on the host) it would be
         # moved onto the live tablespace.
-        remote = os.path.join(os.path.dirname(self.restore_dir), 'remote')
-        os.makedirs(remote)
-        os.chmod(remote, 0o777)
+        remote = self.remote_dir()
         self.run_sql('CREATE DATABASE tbe',
                      "CREATE TABLE tbe.d (id INT PRIMARY KEY) "
                      "DATA DIRECTORY='%s'" % remote,
                      'INSERT INTO tbe.d VALUES (1), (2)')
-        self.backup('d')
+        # As a release before backups refused such tables took it.
+        with mock.patch.object(self.driver, 'link_files_query', None), \
+                mock.patch.object(mariadb_link_files.CheckedStream, '_chunk',
+                                  lambda self, path: None):
+            self.backup('d')
         # The live server may still flush its pages there: names only.
         live = sorted(os.listdir(os.path.join(remote, 'tbe')))
         exc = self.assertRaises(
@@ -246,6 +272,73 @@ class MariaDBDatastoreTest(base.TestCase):
         self.assertEqual(live, sorted(os.listdir(os.path.join(remote,
                                                               'tbe'))))
         self.assertEqual([], os.listdir(self.restore_dir))
+
+    def assertRefusedNaming(self, exc, *tables):
+        message = str(exc)
+        self.assertTrue(message.startswith(
+            'Tables created with DATA DIRECTORY cannot be restored by this '
+            'service: %s. Recreate each in the data directory'
+            % ', '.join(tables)), message)
+
+    def test_data_directory_tables_fail_the_backup_before_the_copy(self):
+        remote = self.remote_dir()
+        self.run_sql(
+            'CREATE DATABASE tbe', 'CREATE DATABASE `my-db`',
+            "CREATE TABLE tbe.r (id INT PRIMARY KEY, v VARCHAR(100), n INT) "
+            "DATA DIRECTORY='%s'" % remote,
+            'INSERT INTO tbe.r SELECT seq, md5(seq), seq '
+            'FROM tbe.seq_1_to_1000',
+            "CREATE TABLE `my-db`.`t \u00fc` (i INT) DATA DIRECTORY='%s'"
+            % remote,
+            "CREATE TABLE tbe.p (i INT) PARTITION BY HASH (i) (PARTITION p0, "
+            "PARTITION p1 DATA DIRECTORY='%s')" % remote,
+            'CREATE TABLE tbe.local (i INT)')
+        exc = self.assertRaises(datastore_base.DatastoreError, self.backup,
+                                'far')
+        self.assertRefusedNaming(exc, '`my-db`.`t \u00fc`', 'tbe.p '
+                                 '(partition p1)', 'tbe.r')
+        # Refused before the tool ran: nothing stored, nothing left.
+        self.assertNotIn('--backup', self.log.output)
+        self.assertEqual([], self.storage.list_objects(CONTAINER))
+        self.assertEqual([], os.listdir(self.tmp_dir))
+        # What the refusal advises moves the table into the data directory.
+        self.run_sql('CREATE TABLE tbe.r_new LIKE tbe.r',
+                     'INSERT INTO tbe.r_new SELECT * FROM tbe.r',
+                     'RENAME TABLE tbe.r TO tbe.r_far, tbe.r_new TO tbe.r',
+                     'DROP TABLE tbe.r_far', 'DROP TABLE `my-db`.`t \u00fc`',
+                     'DROP TABLE tbe.p')
+        self.backup('moved')
+        self.assertEqual(self.table_digest(), self.restored_digest('moved'))
+
+    def test_data_directory_table_made_during_the_copy_fails_it(self):
+        # After the check before the copy: the stream check finds its link
+        # file, in a full backup and in an incremental.
+        remote = self.remote_dir()
+        self.run_sql('CREATE DATABASE tbe',
+                     'CREATE TABLE tbe.r (id INT PRIMARY KEY, v TEXT)',
+                     'INSERT INTO tbe.r SELECT seq, repeat(md5(seq), 20) '
+                     'FROM tbe.seq_1_to_%d' % ROWS)
+        parent = self.backup('full').manifest
+        for name, parent_metadata in (('full-far', None),
+                                      ('incremental-far', parent)):
+            writer = backup_writer.BackupWriter(
+                self.storage, CONTAINER, name, self.codec,
+                chunk_size=64 * 1024, parallel=2, parent=parent_metadata)
+            with self.driver.backup(parent_metadata and
+                                    parent_metadata['metadata']) as session:
+                member = next(session.members())
+                # The tool streams already.
+                self.assertTrue(member.stream.read(1024))
+                self.run_sql("CREATE TABLE tbe.late (i INT) DATA DIRECTORY="
+                             "'%s'" % remote)
+                exc = self.assertRaises(
+                    datastore_base.DatastoreError, writer.write,
+                    _Rest(session, member), {'instance_id': 'i'})
+            self.assertRefusedNaming(exc, 'tbe.late')
+            self.assertEqual([], self.storage.list_objects(
+                CONTAINER, prefix='%s/manifest' % name))
+            self.run_sql('DROP TABLE tbe.late')
+        self.backup('incremental', parent)
 
     def test_wrong_password_fails_without_manifest(self):
         self.conf.set_override('password', 'not-' + self.password,

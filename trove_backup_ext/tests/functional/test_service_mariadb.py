@@ -9,7 +9,12 @@ import hashlib
 import os
 import shutil
 import tempfile
+from unittest import mock
 
+from trove_backup_ext.datastores import mariadb
+from trove_backup_ext import states
+from trove_backup_ext.storage import local
+from trove_backup_ext.tests import execution_fixtures as ef
 from trove_backup_ext.tests import mariadb_server
 from trove_backup_ext.tests import service_flow
 
@@ -159,3 +164,59 @@ class MariaDBServiceTest(service_flow.ServiceFlow):
         self.assertEqual('FAILED', verification['status'], verification)
         self.assertIn(damaged, verification['details']['error'])
         self.assertEqual(live, self.state(SOURCE))
+
+    def backup_ending(self, **fields):
+        """POST a backup of the source; the backup once it ended."""
+        backup_id = self.post('/backups', {'backup': dict(
+            name='b', instance=SOURCE, **fields)})['backup']['id']
+        return self.wait('backup', backup_id, lambda b: b['status'] in (
+            states.COMPLETED, states.FAILED))
+
+    def test_backups_of_a_data_directory_table_fail_naming_it(self):
+        # No restore takes such a table (its link file would send its
+        # tablespace outside the restored data directory): a backup of it
+        # would only look good. The filler's rows do not compress to
+        # nothing: its data files stream before the link file, into
+        # objects.
+        self.servers[SOURCE].execute(
+            'CREATE TABLE app.filler SELECT seq, sha2(seq, 512) AS v '
+            'FROM app.seq_1_to_5000')
+        full = self.backup()
+        remote = tempfile.mkdtemp(prefix='tbe-mdb-far-', dir='/tmp')
+        self.addCleanup(shutil.rmtree, remote, ignore_errors=True)
+        shutil.chown(remote, SERVER_USER, SERVER_USER)
+        self.servers[SOURCE].execute(
+            "CREATE TABLE app.far (id INT PRIMARY KEY) DATA DIRECTORY='%s'"
+            % remote)
+        stored = ef.storage_files(self.store)
+        for fields in ({}, {'parent_id': full['id']}):
+            backup = self.backup_ending(**fields)
+            self.assertEqual(states.FAILED, backup['status'], backup)
+            self.assertEqual(fields.get('parent_id'), backup['parent_id'])
+            self.assertTrue(backup['fault']['message'].startswith(
+                'Tables created with DATA DIRECTORY cannot be restored by '
+                'this service: app.far. Recreate each in the data '
+                'directory'), backup['fault'])
+            self.assertEqual(stored, ef.storage_files(self.store))
+        # Without the query before the copy (as when the server cannot
+        # answer it), the link file fails the backup as it streams by,
+        # after the data files: what was stored of it is removed.
+        self.confs[SOURCE].set_override('object_size', 64 * 1024, 'agent')
+        with mock.patch.object(mariadb.MariaDBDatastore, 'link_files_query',
+                               None), \
+                mock.patch.object(local.LocalStorage, 'put_object',
+                                  autospec=True,
+                                  side_effect=local.LocalStorage.put_object
+                                  ) as put:
+            backup = self.backup_ending()
+            puts = [call.args[2] for call in put.call_args_list]
+        self.assertTrue([name for name in puts
+                         if name.startswith(backup['id'] + '/')], puts)
+        self.assertEqual(states.FAILED, backup['status'], backup)
+        self.assertIn('this service: app.far, link file app/far.isl. '
+                      'Recreate', backup['fault']['message'])
+        self.assertEqual(stored, ef.storage_files(self.store))
+        self.servers[SOURCE].execute('DROP TABLE app.far')
+        backup = self.backup_ending(parent_id=full['id'])
+        self.assertEqual(states.COMPLETED, backup['status'], backup)
+        self.assertIsNone(backup['fault'])

@@ -136,3 +136,90 @@ class ExtractorTest(testtools.TestCase):
         stream = b''.join(payload('f%d' % n, b'x', 0)
                           for n in range(xbstream.MAX_OPEN_FILES + 1))
         self.assertRefused(stream, 'unfinished files')
+
+
+def sparse(path, entries, data, offset=0):
+    """A Percona sparse chunk: its map of (skip, length), then data."""
+    raw = path.encode()
+    mapping = b''.join(struct.pack('<II', *entry) for entry in entries)
+    return (struct.pack('<8sBBI', xbstream.MAGIC, 0, ord('S'), len(raw))
+            + raw + struct.pack('<IQQI', len(entries), len(data), offset,
+                                zlib.crc32(mapping + data))
+            + mapping + data)
+
+
+# The chunks' paths, in order.
+PATHS = ['ibdata1', 'db/t.ibd', 'ibdata1', 'ibdata1', 'db/t.ibd',
+         'db/t.ibd', 'xtrabackup_info_empty']
+
+
+class ScannerTest(testtools.TestCase):
+    """The headers of a stream as it passes, its payloads skipped."""
+
+    def scan(self, pieces, sparse=False):
+        paths = []
+        scanner = xbstream.Scanner(paths.append, sparse=sparse)
+        for piece in pieces:
+            scanner.feed(piece)
+        scanner.finish()
+        return paths
+
+    def test_every_chunk_in_order_however_the_stream_is_cut(self):
+        self.assertEqual(PATHS, self.scan([STREAM]))
+        for cut in range(1, len(STREAM)):
+            self.assertEqual(PATHS, self.scan([STREAM[:cut], STREAM[cut:]]),
+                             cut)
+        self.assertEqual(PATHS, self.scan(
+            [STREAM[i:i + 1] for i in range(len(STREAM))]))
+
+    def test_payload_that_looks_like_a_header_is_skipped(self):
+        inner = payload('inner.isl', b'x', 0)
+        self.assertEqual(['f', 'f'], self.scan([payload('f', inner, 0)
+                                                + end('f')]))
+
+    def test_called_as_the_header_passes_before_the_bytes_after_it(self):
+        seen = []
+
+        def on_chunk(path):
+            seen.append(path)
+            if path.endswith('.isl'):
+                raise ValueError(path)
+
+        scanner = xbstream.Scanner(on_chunk)
+        stream = payload('a', b'a' * 100, 0) + payload('db/t.isl', b'/x', 0)
+        # The link file's header ends mid-piece: the piece is refused.
+        cut = len(payload('a', b'a' * 100, 0)) + 20
+        scanner.feed(stream[:cut - 10])
+        self.assertEqual(['a'], seen)
+        self.assertRaises(ValueError, scanner.feed, stream[cut - 10:])
+        self.assertEqual(['a', 'db/t.isl'], seen)
+
+    def test_percona_sparse_chunks_when_asked(self):
+        stream = (sparse('db/s.ibd', [(0, 3), (100, 2)], b'abcde')
+                  + payload('db/s.ibd', b'more', 105) + end('db/s.ibd'))
+        for cut in range(1, len(stream)):
+            self.assertEqual(['db/s.ibd'] * 3, self.scan(
+                [stream[:cut], stream[cut:]], sparse=True), cut)
+        error = self.assertRaises(xbstream.XbstreamError, self.scan,
+                                  [stream])
+        self.assertIn("type 'S', which is not known", str(error))
+
+    def test_what_the_extractor_refuses(self):
+        for stream, fragment in (
+                (end('f', kind='X'), "type 'X'"),
+                (payload('f', b'x', 0, magic=b'XBSTCK02'),
+                 'does not start with'),
+                (payload('../f', b'x', 0), 'plain relative'),
+                (payload('/etc/f', b'x', 0), 'plain relative'),
+                (struct.pack('<8sBBI', xbstream.MAGIC, 0, ord('P'),
+                             2 ** 31), 'path of %d bytes' % 2 ** 31)):
+            error = self.assertRaises(xbstream.XbstreamError, self.scan,
+                                      [stream])
+            self.assertIn(fragment, str(error))
+
+    def test_stream_cut_inside_a_chunk(self):
+        whole = payload('f', b'abcdef', 0)
+        for cut in (5, 20, len(whole) - 2):
+            error = self.assertRaises(xbstream.XbstreamError, self.scan,
+                                      [whole[:cut]])
+            self.assertIn('the stream ends inside chunk 1', str(error))
