@@ -36,6 +36,7 @@ from oslo_utils import timeutils
 import requests
 import swiftclient
 from swiftclient import exceptions as swift_exceptions
+from urllib3 import exceptions as urllib3_exceptions
 
 from trove_backup_ext import exception
 from trove_backup_ext.storage import base
@@ -204,6 +205,16 @@ def _etag(data):
 def _reason(exc):
     """The useful end of a requests/urllib3 error, without object reprs."""
     inner = exc.args[0] if exc.args else None
+    if isinstance(inner, urllib3_exceptions.ProtocolError):
+        exc = inner     # In requests' ConnectionError.
+        inner = exc.args[0] if exc.args else None
+    if (isinstance(exc, urllib3_exceptions.ProtocolError) and
+            isinstance(inner, str) and len(exc.args) == 2):
+        # ('Connection aborted.', RemoteDisconnected('...')), or
+        # ('Connection broken: IncompleteRead(...)', IncompleteRead(...)).
+        cause = str(exc.args[1])
+        return inner if cause in inner else '%s (%s)' % (inner.rstrip('.'),
+                                                         cause)
     text = str(getattr(inner, 'reason', None) or exc)
     return text.rsplit('>: ', 1)[-1].strip("')")
 
@@ -388,7 +399,10 @@ class SwiftStorage(base.Storage):
                     'Keystone refused the credential to %s: HTTP %s (%s)'
                     % (action, exc.http_status, type(exc).__name__)))
             except (requests.RequestException, OSError,
+                    urllib3_exceptions.HTTPError,
                     ks_exceptions.ClientException) as exc:
+                # urllib3's own errors: a response body cut off or timed
+                # out, read by swiftclient from the raw response.
                 raise self._unreachable(connection, action, exc)
 
     def _refusal(self, credential_refused):

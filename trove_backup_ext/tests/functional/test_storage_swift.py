@@ -16,6 +16,7 @@ from trove_backup_ext.storage import base as storage_base
 from trove_backup_ext.storage import swift
 from trove_backup_ext.tests import base
 from trove_backup_ext.tests.functional import test_storage_local
+from trove_backup_ext.tests import swift_fault_proxy
 from trove_backup_ext.tests import swift_fixture
 from trove_backup_ext.tests.unit import test_pipeline
 
@@ -221,3 +222,31 @@ class SwiftFailureTest(base.TestCase):
         self.assertIn('Cannot reach the auth service at '
                       'http://127.0.0.1:%d/v3' % port, str(exc))
         self.assertNotIn(SECRET, str(exc))
+
+    def test_connection_dropped_halfway_through_a_body(self):
+        # A read cut off mid-body is raised by urllib3 from swiftclient's
+        # read of the raw response, past requests' own wrapping.
+        auth = swift_fixture.swift_auth()
+        proxy = self.useFixture(
+            swift_fault_proxy.SwiftFaultProxy(auth['ST_AUTH']))
+        storage = self.storage(auth_url=proxy.auth_url, key=auth['ST_KEY'])
+        container = self.useFixture(swift_fixture.Container()).name
+        storage.ensure_container(container)
+        storage.put_object(container, 'o', os.urandom(64 * 1024))
+        where = 'Cannot reach Swift at http://%s/' % proxy.netloc
+        proxy.fail('GET', mode=swift_fault_proxy.DROP)
+        for read in (lambda: storage.get_object(container, 'o'),
+                     lambda: storage.get_object_range(container, 'o', 0,
+                                                      32 * 1024)):
+            exc = self.assertRaises(storage_base.StorageError, read)
+            self.assertIn(where, str(exc))
+            self.assertIn('to read object %s/o' % container, str(exc))
+            self.assertIn('Connection broken', str(exc))
+        proxy.fail('PUT', mode=swift_fault_proxy.DROP)
+        exc = self.assertRaises(storage_base.StorageError, storage.put_object,
+                                container, 'p', os.urandom(64 * 1024))
+        self.assertIn(where, str(exc))
+        self.assertIn('to store object %s/p (2 attempts): Connection '
+                      'aborted (' % container, str(exc))
+        proxy.clear()
+        self.assertEqual(['o'], storage.list_objects(container))
