@@ -92,11 +92,16 @@ class _Journal:
     def write(self, step, **values):
         self.state.update(values, step=step)
         partial = self.paths.journal + '.partial'
-        with open(partial, 'w') as out:
-            json.dump(self.state, out)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(partial, self.paths.journal)
+        try:
+            with open(partial, 'w') as out:
+                json.dump(self.state, out)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(partial, self.paths.journal)
+        except BaseException:
+            # A full disk, say: the journal as it was, and nothing more.
+            _remove(partial)
+            raise
         _sync_directory(self.paths.parent)
 
     @property

@@ -28,9 +28,12 @@ _KEEPS_DATA = ' The instance keeps its data.'
 
 def _failed(reason):
     """reason, cut to leave room for the verdict, and the verdict."""
-    room = _REASON_KEPT - len(_KEEPS_DATA)
+    room = _REASON_KEPT - len(_KEEPS_DATA) - 1
     if len(reason) > room:
         reason = reason[:room - 3] + '...'
+    # A sentence of its own ("No space left on device. The ...").
+    if not reason.endswith('.'):
+        reason += '.'
     return reason + _KEEPS_DATA
 
 

@@ -1,7 +1,9 @@
 """Restoring into a live instance: the swap, its failures, and kills."""
 
+import errno
 import os
 import sqlite3
+from unittest import mock
 
 import fixtures
 from oslo_config import cfg
@@ -145,6 +147,17 @@ class InPlaceTest(base.TestCase):
             raise datastore_base.DatastoreError(reason='storage went away')
         self.assertRaises(datastore_base.DatastoreError,
                           in_place.restore_in_place, datastore, 'r1', broken)
+        self.assertEqual([], datastore.calls)
+        self.assertEqual('old', value_of(self.live))
+        self.assertEqual([], self.leftovers())
+
+    def test_journal_that_cannot_be_written_leaves_nothing(self):
+        # A full disk beside the data: the journal's first write fails.
+        datastore = _Datastore(self.conf)
+        full = OSError(errno.ENOSPC, 'No space left on device')
+        with mock.patch.object(in_place.os, 'fsync', side_effect=full):
+            self.assertRaises(OSError, in_place.restore_in_place, datastore,
+                              'r1', self.writer('new'))
         self.assertEqual([], datastore.calls)
         self.assertEqual('old', value_of(self.live))
         self.assertEqual([], self.leftovers())
