@@ -104,16 +104,21 @@ class VerifyRunner:
             self.conf.agent.progress_interval, status=states.VERIFY_RUNNING,
             progress=agent_progress.Progress(),
             max_runtime=self.conf.agent.max_runtime)
-        scratch_dir = self.conf.agent.scratch_dir or None
-        if scratch_dir:
-            os.makedirs(scratch_dir, exist_ok=True)
-        scratch = tempfile.mkdtemp(
-            prefix='%s%s-' % (_scratch_prefix(self.instance_id), backup_id),
-            dir=scratch_dir)
-        # Traversable, not listable: the throw-away server may run as the
-        # database's own user (PostgreSQL refuses root), in the directory
-        # the driver gives it inside.
-        os.chmod(scratch, 0o711)  # nosec B103
+        try:
+            scratch = self._scratch(backup_id)
+        except OSError as exc:
+            # A scratch_dir full (no inode left) or not writable: the
+            # verification fails, as any other, rather than stay RUNNING
+            # until the reaper.
+            error = ('Cannot make a scratch directory in %s ([agent] '
+                     'scratch_dir): %s' % (self.conf.agent.scratch_dir or
+                                           tempfile.gettempdir(), exc))
+            LOG.warning('Verification of backup %s failed: %s', backup_id,
+                        error)
+            runner.report_until_answered(lambda: self._report(
+                context, info, states.VERIFY_FAILED,
+                details=details_json(error=error)))
+            return
         try:
             with heartbeat:
                 status, details = self._verify(context, info, scratch,
@@ -128,6 +133,21 @@ class VerifyRunner:
                     context, info, status, details=details))
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
+
+    def _scratch(self, backup_id):
+        """A new directory under [agent] scratch_dir for one
+        verification."""
+        scratch_dir = self.conf.agent.scratch_dir or None
+        if scratch_dir:
+            os.makedirs(scratch_dir, exist_ok=True)
+        scratch = tempfile.mkdtemp(
+            prefix='%s%s-' % (_scratch_prefix(self.instance_id), backup_id),
+            dir=scratch_dir)
+        # Traversable, not listable: the throw-away server may run as the
+        # database's own user (PostgreSQL refuses root), in the directory
+        # the driver gives it inside.
+        os.chmod(scratch, 0o711)  # nosec B103
+        return scratch
 
     def _verify(self, context, info, scratch, heartbeat):
         backup = info['backup']
