@@ -13,6 +13,7 @@ import subprocess
 
 import requests
 import sqlalchemy as sa
+from swiftclient import exceptions as swift_exceptions
 
 from trove_backup_ext.db import models
 from trove_backup_ext.pipeline import manifest as backup_manifest
@@ -20,6 +21,7 @@ from trove_backup_ext import states
 from trove_backup_ext.tests import base
 from trove_backup_ext.tests import execution_fixtures as ef
 from trove_backup_ext.tests import process_fixtures as pf
+from trove_backup_ext.tests import swift_fixture
 
 RUNNING_BACKUP = (states.NEW, states.BUILDING)
 RUNNING_RESTORE = (states.NEW, states.RESTORING)
@@ -54,26 +56,51 @@ def wait_settled(engine, timeout=120):
 
 
 def stored_backups(storage_dir):
-    """{backup id: [object paths]} of the local store (partial uploads
-    included: a killed writer's leftovers count too)."""
+    """{backup id: [container/object names]} of the local store (partial
+    uploads included: a killed writer's leftovers count too)."""
     found = {}
     for path in ef.storage_files(storage_dir):
-        parts = os.path.relpath(path, storage_dir).split(os.sep)
+        name = os.path.relpath(path, storage_dir)
+        parts = name.split(os.sep)
         if len(parts) >= 3:     # container/backup id/...
-            found.setdefault(parts[1], []).append(path)
+            found.setdefault(parts[1], []).append(name)
     return found
 
 
-def problems(engine, storage_dir):
-    """What breaks the rules above, as sentences (none: all is well)."""
+def swift_backups(container):
+    """{backup id: [container/object names]} of a container of the test
+    Swift, listed behind the back of the services."""
+    connection = swift_fixture.admin_connection()
+    try:
+        _, listing = connection.get_container(container, full_listing=True)
+    except swift_exceptions.ClientException as exc:
+        if exc.http_status == 404:
+            return {}
+        raise
+    finally:
+        connection.close()
+    found = {}
+    for entry in listing:
+        found.setdefault(entry['name'].split('/', 1)[0], []).append(
+            '%s/%s' % (container, entry['name']))
+    return found
+
+
+def problems(engine, storage_dir, swift_container=None):
+    """What breaks the rules above, as sentences (none: all is well);
+    with swift_container, the Swift backups are judged by that container
+    of the test Swift (where the test keeps them all)."""
     found = []
     backups = {row.id: row for row in _rows(engine, models.Backup)}
-    stored = stored_backups(storage_dir)
+    stores = {'local': stored_backups(storage_dir)}
+    if swift_container:
+        stores['swift'] = swift_backups(swift_container)
     for row in backups.values():
+        stored = stores.get(row.storage_driver, {})
         if row.status == states.COMPLETED:
-            manifest = os.path.join(storage_dir, row.container or '',
-                                    backup_manifest.manifest_name(row.id))
-            if not os.path.exists(manifest):
+            manifest = '%s/%s' % (row.container,
+                                  backup_manifest.manifest_name(row.id))
+            if manifest not in stored.get(row.id, []):
                 found.append('COMPLETED backup %s has no manifest' % row.id)
         elif row.status == states.FAILED:
             if not row.fail_reason:
@@ -85,9 +112,11 @@ def problems(engine, storage_dir):
             found.append('backup %s is %s' % (row.id, row.status))
         if row.delete_requested_at is not None:
             found.append('backup %s is still being deleted' % row.id)
-    for backup_id, paths in sorted(stored.items()):
-        if backup_id not in backups:
-            found.append('objects of no backup: %s' % paths[:3])
+    for driver, stored in sorted(stores.items()):
+        for backup_id, names in sorted(stored.items()):
+            if backup_id not in backups:
+                found.append('objects of no backup in %s: %s'
+                             % (driver, names[:3]))
     for row in _rows(engine, models.Restore):
         if row.status == states.FAILED and not row.fail_reason:
             found.append('FAILED restore %s has no reason' % row.id)
@@ -96,13 +125,17 @@ def problems(engine, storage_dir):
     return found
 
 
-def audit(deploy):
-    """trove-backup-manage storage audit of deploy's local store: its
-    exit status and its report."""
+def audit(deploy, swift_container=None):
+    """trove-backup-manage storage audit of deploy's local store (and,
+    with swift_container, of that container of both stores): its exit
+    status and its report."""
+    where = ['--driver', 'local']
+    if swift_container:
+        where += ['--driver', 'swift', '--container', swift_container]
     result = subprocess.run(
         [pf.command('trove-backup-manage'), '--config-file',
-         deploy.control_conf, 'storage', 'audit', '--driver', 'local',
-         '--format', 'json'], capture_output=True, text=True,
+         deploy.control_conf, 'storage', 'audit'] + where +
+        ['--format', 'json'], capture_output=True, text=True,
         stdin=subprocess.DEVNULL, timeout=pf.START_TIMEOUT)
     try:
         return result.returncode, json.loads(result.stdout)
@@ -111,12 +144,14 @@ def audit(deploy):
             result.returncode, result.stdout[-2000:], result.stderr[-2000:]))
 
 
-def assert_honest_ends(test, engine, deploy, timeout=120):
+def assert_honest_ends(test, engine, deploy, timeout=120,
+                       swift_container=None):
     """Wait until nothing runs, then assert problems() and the storage
     audit find nothing."""
     wait_settled(engine, timeout)
-    test.assertEqual([], problems(engine, deploy.storage_dir))
-    code, report = audit(deploy)
+    test.assertEqual([], problems(engine, deploy.storage_dir,
+                                  swift_container))
+    code, report = audit(deploy, swift_container)
     test.assertEqual((0, [], [], []), (
         code, report['orphans'], report['missing'], report['not_walked']),
         report)

@@ -7,7 +7,9 @@ never answers and a full disk: while a backup streams and while a restore
 runs. After each, every backup and restore must be COMPLETED, FAILED with
 a reason, or deleted with its objects; and trove-backup-manage storage
 audit must find nothing (tests/outcomes.py). test_faults.py has the
-faults between operations.
+faults between operations; test_fault_recovery_swift.py Swift failing
+halfway through a backup or a restore, test_fault_recovery_staging.py a
+full disk where a restore or a verification is written.
 
 Each test runs a backup of one SQLite instance and a restore into
 another at once. To be surely in the middle of them, their agents are
@@ -115,7 +117,7 @@ class _Recovery(base.TestCase):
             service_fixtures.Database(self.control_backend))
 
     def deploy_sqlite(self, transport_url=None, sections=None,
-                      target=True):
+                      target=True, agent_sections=None):
         self.live = ef.sample_sqlite_database(
             os.path.join(self.tmp, 'live.sqlite'), rows=ROWS)
         if transport_url is None:
@@ -124,25 +126,40 @@ class _Recovery(base.TestCase):
             self, transport_url, self.database.url,
             sections=pf.merged({'worker': {'reaper_interval': 1}},
                                sections),
-            agent_sections={
+            agent_sections=pf.merged({
                 'agent': {'datastore': 'sqlite', 'chunk_size': 65536,
                           'object_size': 65536, 'progress_interval': 1,
                           'report_timeout': 5},
-                'sqlite': {'database_path': self.live}})
+                'sqlite': {'database_path': self.live}}, agent_sections))
         self.client = self.deploy.client
         self.restores = outcomes.RestoresClient(
             'http://127.0.0.1:%d' % self.deploy.api_port)
         self.instance_id = self.deploy.start_all('sqlite', '3')
         self.agents = {self.instance_id: self.deploy.agent}
         if target:
+            # It may be a file system of its own, mounted already.
             target_dir = os.path.join(self.tmp, 'target')
-            os.mkdir(target_dir)
+            os.makedirs(target_dir, exist_ok=True)
             self.target_live = ef.sample_sqlite_database(
                 os.path.join(target_dir, 'target.sqlite'), rows=3000)
             self.target_id = str(uuid.uuid4())
             agent = self.start_agent(self.target_id, wait=False)
             self.deploy.add_instance('sqlite', '3', self.target_id)
             agent.wait_ready()
+
+    def mount_tmpfs(self, size, name='small-fs', inodes=None):
+        """A tmpfs of size (and at most inodes files and directories) at
+        self.tmp/name. Mounted before the services start, it is unmounted
+        after they stop."""
+        path = os.path.join(self.tmp, name)
+        os.mkdir(path)
+        options = 'size=%s' % size
+        if inodes:
+            options += ',nr_inodes=%d' % inodes
+        subprocess.run(['mount', '-t', 'tmpfs', '-o', options,
+                        'tbe-test-small', path], check=True)
+        self.addCleanup(subprocess.run, ['umount', '-l', path])
+        return path
 
     def start_agent(self, instance_id, wait=True):
         extra = None
@@ -393,14 +410,6 @@ class AgentKilledMidFlowTest(_Recovery):
 
 
 class StorageFaultsTest(_Recovery):
-
-    def mount_tmpfs(self, size):
-        path = os.path.join(self.tmp, 'small-fs')
-        os.mkdir(path)
-        subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=%s' % size,
-                        'tbe-test-small', path], check=True)
-        self.addCleanup(subprocess.run, ['umount', '-l', path])
-        return path
 
     def black_hole(self):
         """A port that takes connections and never answers."""
