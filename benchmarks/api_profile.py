@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Where one API request spends its time: the deployed WSGI app called
-in-process (no HTTP, no server), on a seeded SQLite database, timed per
-operation and profiled with cProfile.
+in-process (no HTTP, no server), on a seeded database (SQLite by default,
+or --backend mysql|postgresql), timed per operation and profiled with
+cProfile.
 
     .venv/bin/python benchmarks/api_profile.py --rows 100000 --reps 500
 
@@ -111,9 +112,11 @@ def main():
     parser.add_argument('--reps', type=int, default=500)
     parser.add_argument('--top', type=int, default=25)
     parser.add_argument('--only', help='operations whose name contains it')
+    parser.add_argument('--backend', default='sqlite',
+                        choices=('sqlite', 'mysql', 'postgresql'))
     args = parser.parse_args()
     rng = random.Random(7)
-    database = api_bench.ScratchDatabase('sqlite')
+    database = api_bench.ScratchDatabase(args.backend)
     try:
         info = api_bench.seed(database.engine, args.rows, rng,
                               create_instances=args.reps * 2 + 20,
