@@ -251,6 +251,10 @@ class Scanner(object):
     def _header(self):
         kind, path_length = _fixed_fields(self._head, self.chunks + 1)
         if kind not in self.kinds:
+            # Even if flagged ignorable (bit 0; "can be ignored if
+            # unknown", says xbstream.h): mbstream 10.11 still writes
+            # such a chunk's payload to its path, Percona's xbstream
+            # creates the file, so skipping it would let a link file by.
             raise XbstreamError('chunk %d has type %r, which is not known'
                                 % (self.chunks + 1, chr(kind)))
         need = _header_size(kind, path_length)

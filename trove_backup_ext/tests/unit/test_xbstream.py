@@ -217,6 +217,17 @@ class ScannerTest(testtools.TestCase):
                                       [stream])
             self.assertIn(fragment, str(error))
 
+    def test_ignorable_chunks_of_an_unknown_type_are_refused(self):
+        # xbstream.h: flag 0x01, "chunk can be ignored if unknown". Yet
+        # mbstream -x writes its payload to its path (a link file here),
+        # and Percona's xbstream -x creates the file: not skipped.
+        link = payload('db/t.isl', b'/srv/far/db/t.ibd', 0)
+        ignorable = link[:8] + bytes([1, ord('X')]) + link[10:]
+        error = self.assertRaises(xbstream.XbstreamError, self.scan,
+                                  [payload('f', b'x', 0) + ignorable])
+        self.assertIn("chunk 2 has type 'X', which is not known",
+                      str(error))
+
     def test_stream_cut_inside_a_chunk(self):
         whole = payload('f', b'abcdef', 0)
         for cut in (5, 20, len(whole) - 2):
