@@ -3,14 +3,16 @@ at a time."""
 
 import collections
 import threading
+import time
 
 from oslo_log import log as logging
 import oslo_messaging as messaging
 
 from trove_backup_ext.agent import restore
 from trove_backup_ext.agent import restore_runner
-from trove_backup_ext.agent import verify_runner
 from trove_backup_ext.agent import runner
+from trove_backup_ext.agent import verify_queue
+from trove_backup_ext.agent import verify_runner
 from trove_backup_ext import states
 
 LOG = logging.getLogger(__name__)
@@ -40,7 +42,8 @@ class AgentManager:
                                                      datastore, worker_api)
         self.verifier = verify_runner.VerifyRunner(conf, instance_id,
                                                    datastore, worker_api)
-        self._verifying = threading.Lock()
+        self.verify_queue = verify_queue.VerifyQueue(
+            conf.agent.max_waiting_verifications)
         self._busy = threading.Lock()
         self._seen_lock = threading.Lock()
         self._seen = collections.OrderedDict()
@@ -139,8 +142,8 @@ class AgentManager:
     @messaging.expose
     def verify_backup(self, context, verify_info):
         """1.2: verify a backup of this instance in a scratch place; one
-        at a time, beside any backup or restore (it touches no live
-        data)."""
+        at a time, in the order they arrive, beside any backup or restore
+        (it touches no live data)."""
         backup_id = verify_info['backup_id']
         if verify_info.get('instance_id') != self.instance_id:
             LOG.warning('Refusing to verify backup %s of instance %s: this '
@@ -152,28 +155,75 @@ class AgentManager:
                      '(attempt %s).', backup_id,
                      verify_info.get('attempt_id'))
             return
-        if not self._verifying.acquire(blocking=False):
+        # Queued here, on the RPC thread: the order of arrival.
+        ticket = self.verify_queue.join()
+        if ticket is None:
             self.worker.update_verification(
                 context, self.instance_id, backup_id, states.VERIFY_FAILED,
                 verify_info.get('attempt_id'),
                 details=verify_runner.details_json(
-                    error='Another verification is running on the agent '
-                          'of instance %s; try again later.'
-                          % self.instance_id))
+                    error=verify_runner.not_run_error(
+                        '%d verifications already wait on the agent of '
+                        'instance %s ([agent] max_waiting_verifications).'
+                        % (self.verify_queue.max_waiting,
+                           self.instance_id))))
             return
         thread = threading.Thread(target=self._run_verify,
-                                  args=(context, verify_info),
+                                  args=(context, verify_info, ticket),
                                   name='verify-%s' % backup_id, daemon=True)
         self.threads.append(thread)
-        thread.start()
-
-    def _run_verify(self, context, info):
         try:
-            self.verifier.run(context, info)
+            thread.start()
+        except Exception:
+            # Not left first in the queue for ever: the next one runs.
+            self.verify_queue.leave(ticket)
+            raise
+
+    def _run_verify(self, context, info, ticket):
+        try:
+            if self._wait_turn(context, info, ticket):
+                self.verifier.run(context, info)
         finally:
-            self._verifying.release()
+            self.verify_queue.leave(ticket)
+
+    def _wait_turn(self, context, info, ticket):
+        """True when ticket's turn has come; False if the verification is
+        not to run. Meanwhile it reports RUNNING as a running one does."""
+        interval = self.conf.agent.progress_interval
+        limit = self.conf.agent.max_runtime
+        started = time.monotonic()
+        if not self.verify_queue.wait_turn(ticket, 0):
+            LOG.info('Verification of backup %s waits for its turn: %d '
+                     'before it on the agent.', info['backup_id'],
+                     self.verify_queue.waiting_before(ticket))
+        while not self.verify_queue.wait_turn(ticket, interval):
+            if self.verify_queue.stopped:
+                # As a killed agent's: the reaper ends it, for want of
+                # a sign of life.
+                LOG.info('Agent stopping: verification of backup %s not '
+                         'run.', info['backup_id'])
+                return False
+            if limit and time.monotonic() - started > limit:
+                self.verifier.report_not_run(
+                    context, info,
+                    'it waited longer than [agent] max_runtime (%d seconds) '
+                    'for the verifications before it on the agent of '
+                    'instance %s.' % (limit, self.instance_id))
+                return False
+            if self.verifier.report_waiting(context, info) is False:
+                LOG.info('Worker gave up on the verification of backup %s '
+                         'while it waited.', info['backup_id'])
+                return False
+        return True
+
+    def stop(self):
+        """Verifications waiting for their turn leave without running
+        (shutdown); the running one is not stopped."""
+        self.verify_queue.stop()
 
     def wait(self):
-        """Wait for backups started so far (tests, shutdown)."""
+        """Wait for the backups, restores and verifications started so
+        far, those waiting for their turn included, unless stop() sends
+        them away (tests, shutdown)."""
         for thread in list(self.threads):
             thread.join()

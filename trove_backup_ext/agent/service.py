@@ -54,3 +54,6 @@ class AgentService:
     def stop(self):
         self.server.stop()
         self.server.wait()
+        # Verifications waiting for their turn are not started: the
+        # reaper ends them, as those of an agent killed.
+        self.manager.stop()

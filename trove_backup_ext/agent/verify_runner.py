@@ -74,6 +74,13 @@ def details_json(checks=None, error=None):
     return text
 
 
+def not_run_error(reason):
+    """The error of a verification that was not run: it says nothing of
+    the backup, and the message says so."""
+    return ('Not run: %s The backup was not checked; verify it again.'
+            % reason)
+
+
 class VerifyRunner:
 
     def __init__(self, conf, instance_id, datastore, worker_api):
@@ -92,6 +99,22 @@ class VerifyRunner:
             LOG.exception('Could not report %s of the verification of '
                           'backup %s', status, info['backup_id'])
             return None
+
+    def report_waiting(self, context, info):
+        """The sign of life of a verification waiting for its turn: the
+        running one's (RUNNING), every [agent] progress_interval seconds,
+        so that the reaper does not take it for lost. False: the worker
+        gave up on it (reaped, the backup deleted)."""
+        return self._report(context, info, states.VERIFY_RUNNING)
+
+    def report_not_run(self, context, info, reason):
+        """End a verification that never ran: FAILED, with an error that
+        says so. Reported until the worker answers."""
+        LOG.warning('Verification of backup %s not run: %s',
+                    info['backup_id'], reason)
+        return runner.report_until_answered(lambda: self._report(
+            context, info, states.VERIFY_FAILED,
+            details=details_json(error=not_run_error(reason))))
 
     def run(self, context, info):
         backup_id = info['backup_id']

@@ -43,6 +43,13 @@ agent_opts = [
                     'however it reports: the agent reports progress from '
                     'a heartbeat, so a tool that hangs would otherwise '
                     'hold the instance for ever. 0: no limit.'),
+    cfg.IntOpt('max_waiting_verifications', default=20, min=0,
+               help='Verifications that may wait for the one running on '
+                    'this agent (they run one at a time, in the order they '
+                    'arrive, each reporting RUNNING meanwhile). One more '
+                    'is not run: it ends FAILED saying so, and the backup '
+                    'is not judged. A verification that waited longer '
+                    'than max_runtime is not run either.'),
     cfg.IntOpt('report_timeout', default=30, min=1,
                help='Seconds to wait for the worker to answer a progress '
                     'report.'),

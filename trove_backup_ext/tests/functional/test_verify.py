@@ -1,7 +1,10 @@
 """Verification: restore a backup into a scratch place and check it there."""
 
+import datetime
 import hashlib
 import os
+import threading
+import time
 
 import fixtures
 from oslo_messaging.notify import _impl_test as test_notifier
@@ -165,6 +168,88 @@ class _VerifyFlow(_Verify):
         verification = self.show(backup['id'])['verification']
         self.assertEqual('FAILED', verification['status'])
         self.assertIn('No sign of life', verification['details']['error'])
+
+    def test_verifications_of_one_instance_wait_their_turn(self):
+        first, second = self.backup(), self.backup()
+        # The first verification's checks are held until released; the
+        # worker sends every verify_backup to the agent twice (a repeated
+        # delivery).
+        datastore = self.agent.manager.verifier.datastore
+        checks = datastore.verify
+        held, release = threading.Event(), threading.Event()
+        self.addCleanup(release.set)
+
+        def held_checks(restored, metadata):
+            held.set()
+            release.wait(60)
+            return checks(restored, metadata)
+
+        agents = self.worker.verifier.agents
+        cast = agents.verify_backup
+        verify_checks = self.useFixture(fixtures.MockPatchObject(
+            datastore, 'verify', side_effect=held_checks)).mock
+        self.useFixture(fixtures.MockPatchObject(
+            agents, 'verify_backup',
+            side_effect=lambda *args: [cast(*args), cast(*args)][-1]))
+        self.verify(first['id'])
+        self.assertTrue(held.wait(60))
+        self.verify(second['id'])
+        ef.wait_for(lambda: lifecycle.get(
+            self.context, second['id']).verification_attempt_id)
+        # Longer than the reaper's window of silence below: the waiting
+        # one lives by its own reports, not by its claim.
+        window = 3
+        for _ in range(3):
+            time.sleep(window - 1)
+            self.assertEqual((0, 0), self.worker.reaper.run_once(
+                now=timeutils.utcnow() + datetime.timedelta(
+                    seconds=self.conf.worker.backup_timeout - window)))
+        self.assertEqual('RUNNING',
+                         self.show(second['id'])['verification']['status'])
+        self.assertEqual(1, verify_checks.call_count)
+        release.set()
+        for backup in (first, second):
+            verification = self.verified(backup['id'])
+            self.assertEqual('PASSED', verification['status'], verification)
+            self.assertEqual(['dbaas.backup_verify.end'], ef.wait_for(
+                lambda: self.events(backup['id'])))
+        # Each checked once: the repeated messages were dropped.
+        self.assertEqual(2, verify_checks.call_count)
+
+    def test_a_stopped_agent_leaves_the_waiting_one_to_the_reaper(self):
+        first, second = self.backup(), self.backup()
+        datastore = self.agent.manager.verifier.datastore
+        held, release = threading.Event(), threading.Event()
+        self.addCleanup(release.set)
+
+        def held_checks(restored, metadata):
+            held.set()
+            release.wait(60)
+            return []
+
+        self.useFixture(fixtures.MockPatchObject(
+            datastore, 'verify', side_effect=held_checks))
+        self.verify(first['id'])
+        self.assertTrue(held.wait(60))
+        self.verify(second['id'])
+        # Queued on the agent: its thread waits for the first to end.
+        [waiting] = ef.wait_for(lambda: [
+            thread for thread in self.agent.manager.threads
+            if thread.name == 'verify-%s' % second['id']])
+        self.agent.stop()
+        waiting.join(10)
+        self.assertFalse(waiting.is_alive())
+        # The running one still reports; the waiting one has gone silent,
+        # and nothing of its own ends it.
+        time.sleep(3)
+        self.assertEqual((1, 0), self.worker.reaper.run_once(
+            now=timeutils.utcnow() + datetime.timedelta(
+                seconds=self.conf.worker.backup_timeout - 2)))
+        verification = self.show(second['id'])['verification']
+        self.assertEqual('FAILED', verification['status'])
+        self.assertIn('No sign of life', verification['details']['error'])
+        self.assertEqual('RUNNING',
+                         self.show(first['id'])['verification']['status'])
 
 
 class _VerifyAfterCreate(_Verify):
