@@ -23,6 +23,9 @@ LOG = logging.getLogger(__name__)
 MEMBER = 'backup.xbstream'
 OK_LINE = 'completed OK!'
 CHECKPOINTS = 'xtrabackup_checkpoints'
+# In a backup's metadata: its stream held no link file (CheckedStream).
+# Only backups with it are parents: older ones may hold one.
+LINK_FILES_CHECKED = 'link_files_checked'
 TAIL_LINES = 15
 STOP_GRACE = 10       # seconds a tool gets to stop on SIGTERM
 FINISH_TIMEOUT = 300  # seconds a tool gets to exit once its stream ended
@@ -176,10 +179,16 @@ class _Session(base.BackupSession):
         self.store = store
         self.opts = store.opts
         self.process = None
-        # Before anything runs: a backup no restore would take is refused
-        # at once, naming its tables; the stream is checked too.
-        mariadb_link_files.check_server(store.server,
-                                        store.link_files_query)
+        if (parent_metadata is not None
+                and not parent_metadata.get(LINK_FILES_CHECKED)):
+            # Its chain would hold what its stream held: maybe a link
+            # file, which no restore takes.
+            raise base.DatastoreError(
+                reason='The parent backup was taken before backups were '
+                       'checked for the link files of tables created with '
+                       'DATA DIRECTORY, which no restore takes: an '
+                       'incremental on it may never be restored. Take a '
+                       'full backup.')
         # Before the copy: what the server wrote until the counts is
         # measured from here.
         self.counter = mariadb_verify.RowCounter(store)
@@ -234,7 +243,8 @@ class _Session(base.BackupSession):
                 values = dict((key.strip(), value.strip()) for key, _, value
                               in (line.partition('=') for line in source))
             metadata = {'tool': tool, 'format': 'xbstream',
-                        'backup_type': values['backup_type']}
+                        'backup_type': values['backup_type'],
+                        LINK_FILES_CHECKED: True}
             for name in ('from_lsn', 'to_lsn', 'last_lsn'):
                 metadata[name] = int(values[name])
         except (OSError, KeyError, ValueError) as exc:
@@ -283,8 +293,8 @@ class MariaDBDatastore(base.Datastore):
     checkpoint = True
     # Since MariaDB 10.2 a prepared full backup takes incrementals as is.
     apply_log_only = False
-    # Tables with a link file, asked before a backup; their link files
-    # are refused in its stream in any case.
+    # Names the tables with a link file once one failed a backup's
+    # stream (which alone decides).
     link_files_query = mariadb_link_files.MARIADB_QUERY
     # Chunk types of the tool's stream besides payload and end of file.
     sparse_chunks = False
@@ -522,7 +532,8 @@ class MySQLDatastore(MariaDBDatastore):
     # xtrabackup rolls back uncommitted transactions at prepare, which
     # makes later incrementals unusable: all but the last step skip it.
     apply_log_only = True
-    # No query of MySQL 8's dictionary is tested here: its stream alone is
-    # checked for link files.
+    # MySQL 8 writes no link files (its data dictionary keeps the paths
+    # of DATA DIRECTORY tables): its stream is checked all the same, and
+    # no query names such tables.
     link_files_query = None
     sparse_chunks = True

@@ -1,6 +1,6 @@
 """MariaDB tables created with DATA DIRECTORY (InnoDB link files, .isl),
-which no restore takes: backups refuse them before the copy and as the
-stream passes, restores refuse a backup holding one."""
+which no restore takes: a backup whose stream holds one fails, a restore
+refuses a backup holding one."""
 
 import os
 import re
@@ -16,32 +16,56 @@ LOG = logging.getLogger(__name__)
 # InnoDB's link file: where a DATA DIRECTORY table's tablespace lives.
 LINK_FILE_SUFFIX = '.isl'
 # Every InnoDB table (each partition its own) whose dictionary flags say
-# DATA DIRECTORY (bit 6, as MariaDB documents it; tested with 10.11):
-# exactly those InnoDB writes a link file for. The dictionary has every
-# table; INNODB_SYS_TABLESPACES, since 10.6, has the tablespaces InnoDB
-# holds in memory at the moment. Needs PROCESS, as mariabackup does.
+# DATA DIRECTORY (bit 6, as MariaDB documents it; tested with 10.11).
+# Only names the tables of a backup that failed for a link file in its
+# stream: the flag stays on a table whose tablespace was discarded (no
+# .isl, no .ibd), and the query cannot see what the tool's option files
+# leave out (databases-exclude), so it never fails a backup itself.
+# Needs PROCESS, as mariabackup does.
 MARIADB_QUERY = ('SELECT NAME FROM information_schema.INNODB_SYS_TABLES '
                  'WHERE FLAG & 64 ORDER BY NAME')
-# fail_reason keeps 1024 characters.
+# The worker keeps fail_reason[:1024]: the advice must fit in it.
+REASON_LIMIT = 1024
 _SHOWN = 10
+_PARTITIONS_SHOWN = 4
 # A file name's table and partition parts: db/table#P#part#SP#subpart.
 _PARTITION = re.compile('#[Pp]#')
 _SUBPARTITION = re.compile('#[Ss][Pp]#')
 # Names shown as they are; others in backquotes, as SQL would take them.
 _PLAIN = re.compile('[A-Za-z0-9_$]*[A-Za-z_$][A-Za-z0-9_$]*$')
+_HEAD = ('Tables created with DATA DIRECTORY cannot be restored by this '
+         'service: ')
 ADVICE = ('Recreate each in the data directory (CREATE TABLE ... LIKE '
           'leaves DATA DIRECTORY out; then INSERT ... SELECT and RENAME '
           'TABLE) and back up again.')
 
 
+def _listed(items, budget, shown=_SHOWN):
+    """items joined by ', ', at most shown of them, those left out
+    counted ('and 3 more'), in at most budget characters: an item that
+    does not fit ends the list, a first one too long is cut."""
+    text, count = '', 0
+    for item in items[:shown]:
+        candidate = text + ', ' + item if text else item
+        if len(candidate) + len(_more(len(items) - count - 1)) > budget:
+            break
+        text, count = candidate, count + 1
+    if not count and items:
+        room = budget - len(_more(len(items) - 1)) - 3
+        text, count = items[0][:max(room, 0)] + '...', 1
+    return text + _more(len(items) - count)
+
+
+def _more(left_out):
+    return ' and %d more' % left_out if left_out else ''
+
+
 def refusal(tables):
-    """The DatastoreError of a backup that holds the tables named."""
-    shown = ', '.join(tables[:_SHOWN])
-    if len(tables) > _SHOWN:
-        shown += ' and %d more' % (len(tables) - _SHOWN)
-    return base.DatastoreError(
-        reason='Tables created with DATA DIRECTORY cannot be restored by '
-               'this service: %s. %s' % (shown, ADVICE))
+    """The DatastoreError of a backup that holds the tables named; its
+    message fits in REASON_LIMIT characters, the advice whole."""
+    tail = '. ' + ADVICE
+    return base.DatastoreError(reason=_HEAD + _listed(
+        tables, REASON_LIMIT - len(_HEAD) - len(tail)) + tail)
 
 
 def _split(name):
@@ -91,39 +115,42 @@ def describe(names, cursor=None):
                                                   sql[table]), [])
         if partition is not None:
             partitions.append(sql[partition])
-    return ['%s (partition%s %s)' % (table, 's' if len(parts) > 1 else '',
-                                     ', '.join(parts)) if parts else table
-            for table, parts in tables.items()]
+    return ['%s (partition%s %s)' % (
+        table, 's' if len(parts) > 1 else '',
+        ', '.join(parts[:_PARTITIONS_SHOWN])
+        + _more(len(parts[_PARTITIONS_SHOWN:]))) if parts else table
+        for table, parts in tables.items()]
 
 
-def find(server, query):
-    """The readable names of the tables of the live server (a
-    mariadb_control.Server) that have a link file; pymysql's errors
-    raised."""
-    connection = server.connect()
+def name_tables(link, server=None, query=None):
+    """Readable names of the tables of a backup whose stream holds the
+    link file of link (InnoDB's name of a tablespace: db/t, db/t#P#p0):
+    that table first, then the others the live server (a
+    mariadb_control.Server) lists with DATA DIRECTORY, if it lists that
+    one too; else that table and its link file (decoded by the server
+    if it answered). The server only names tables: what it cannot tell
+    is logged."""
+    names = None
+    cursor = connection = None
     try:
-        with connection.cursor() as cursor:
+        if server is not None and query is not None:
+            connection = server.connect()
+            cursor = connection.cursor()
             cursor.execute(query)
-            return describe([row[0] for row in cursor.fetchall()], cursor)
-    finally:
-        connection.close()
-
-
-def check_server(server, query):
-    """Before a backup: raise the refusal if the server holds such
-    tables. A server that cannot tell is logged and the backup goes on:
-    its stream is checked anyway (CheckedStream)."""
-    if query is None:
-        return
-    try:
-        tables = find(server, query)
+            names = [row[0] for row in cursor.fetchall()]
     except pymysql.err.MySQLError as exc:
-        LOG.warning('Could not list the tables created with DATA DIRECTORY '
-                    'before the backup (%s); the backup stream is checked '
-                    'for their link files as it is read.', exc)
-        return
-    if tables:
-        raise refusal(tables)
+        LOG.warning('Could not list the tables created with DATA '
+                    'DIRECTORY: %s', exc)
+        cursor = None
+    try:
+        if names and link in names:
+            return describe([link] + [name for name in names
+                                      if name != link], cursor)
+        return ['%s, link file %s%s' % (describe([link], cursor)[0], link,
+                                        LINK_FILE_SUFFIX)]
+    finally:
+        if connection is not None:
+            connection.close()
 
 
 class CheckedStream(object):
@@ -131,10 +158,10 @@ class CheckedStream(object):
     headers followed (xbstream.Scanner): a link file fails the backup as
     its header passes, before its bytes, or any after, reach storage.
 
-    The stream holds exactly what a restore will get, so this catches
-    what the query before the backup cannot: a table created with DATA
-    DIRECTORY during the copy, a server that could not be asked. It names
-    the tables the server lists then, or the link file.
+    This alone decides: the stream holds exactly what a restore will
+    get, whatever the tool's options left out, a table created with DATA
+    DIRECTORY during the copy included. The server (and query) only name
+    the tables in the failure (name_tables).
     """
 
     def __init__(self, stream, tool, server=None, query=None,
@@ -164,18 +191,9 @@ class CheckedStream(object):
                                       % (self.tool, exc))
 
     def _chunk(self, path):
-        if not path.endswith(LINK_FILE_SUFFIX):
-            return
-        tables = []
-        if self.server is not None and self.query is not None:
-            try:
-                tables = find(self.server, self.query)
-            except pymysql.err.MySQLError as exc:
-                LOG.warning('Could not list the tables created with DATA '
-                            'DIRECTORY: %s', exc)
-        link = path[:-len(LINK_FILE_SUFFIX)]
-        raise refusal(tables or ['%s, link file %s' % (describe([link])[0],
-                                                       path)])
+        if path.endswith(LINK_FILE_SUFFIX):
+            raise refusal(name_tables(path[:-len(LINK_FILE_SUFFIX)],
+                                      self.server, self.query))
 
 
 def refuse_in_restore(directory, backup_id):

@@ -258,9 +258,8 @@ class MariaDBDatastoreTest(base.TestCase):
                      "DATA DIRECTORY='%s'" % remote,
                      'INSERT INTO tbe.d VALUES (1), (2)')
         # As a release before backups refused such tables took it.
-        with mock.patch.object(self.driver, 'link_files_query', None), \
-                mock.patch.object(mariadb_link_files.CheckedStream, '_chunk',
-                                  lambda self, path: None):
+        with mock.patch.object(mariadb_link_files.CheckedStream, '_chunk',
+                               lambda self, path: None):
             self.backup('d')
         # The live server may still flush its pages there: names only.
         live = sorted(os.listdir(os.path.join(remote, 'tbe')))
@@ -274,13 +273,18 @@ class MariaDBDatastoreTest(base.TestCase):
         self.assertEqual([], os.listdir(self.restore_dir))
 
     def assertRefusedNaming(self, exc, *tables):
+        """exc names the tables (the one whose link file the stream held
+        first, in any order) and the advice."""
         message = str(exc)
-        self.assertTrue(message.startswith(
-            'Tables created with DATA DIRECTORY cannot be restored by this '
-            'service: %s. Recreate each in the data directory'
-            % ', '.join(tables)), message)
+        head = ('Tables created with DATA DIRECTORY cannot be restored by '
+                'this service: ')
+        tail = '. ' + mariadb_link_files.ADVICE
+        self.assertTrue(message.startswith(head), message)
+        self.assertTrue(message.endswith(tail), message)
+        self.assertEqual(sorted(tables), sorted(
+            message[len(head):-len(tail)].split(', ')), message)
 
-    def test_data_directory_tables_fail_the_backup_before_the_copy(self):
+    def test_data_directory_tables_fail_the_backup(self):
         remote = self.remote_dir()
         self.run_sql(
             'CREATE DATABASE tbe', 'CREATE DATABASE `my-db`',
@@ -295,11 +299,12 @@ class MariaDBDatastoreTest(base.TestCase):
             'CREATE TABLE tbe.local (i INT)')
         exc = self.assertRaises(datastore_base.DatastoreError, self.backup,
                                 'far')
+        # Found in the stream, named by the server.
         self.assertRefusedNaming(exc, '`my-db`.`t \u00fc`', 'tbe.p '
                                  '(partition p1)', 'tbe.r')
-        # Refused before the tool ran: nothing stored, nothing left.
-        self.assertNotIn('--backup', self.log.output)
-        self.assertEqual([], self.storage.list_objects(CONTAINER))
+        # Failed before the end of the stream: no manifest, nothing left.
+        self.assertEqual([], self.storage.list_objects(
+            CONTAINER, prefix='far/manifest'))
         self.assertEqual([], os.listdir(self.tmp_dir))
         # What the refusal advises moves the table into the data directory.
         self.run_sql('CREATE TABLE tbe.r_new LIKE tbe.r',
@@ -309,6 +314,83 @@ class MariaDBDatastoreTest(base.TestCase):
                      'DROP TABLE tbe.p')
         self.backup('moved')
         self.assertEqual(self.table_digest(), self.restored_digest('moved'))
+
+    def create_rows(self):
+        self.run_sql('CREATE DATABASE tbe',
+                     'CREATE TABLE tbe.r (id INT PRIMARY KEY, v VARCHAR(100), '
+                     'n INT)',
+                     'INSERT INTO tbe.r SELECT seq, md5(seq), seq '
+                     'FROM tbe.seq_1_to_1000')
+
+    def test_discarded_data_directory_tablespace_backs_up(self):
+        # Its dictionary flags still say DATA DIRECTORY, but it has no
+        # .isl nor .ibd: nothing in the stream, and the backup restores.
+        remote = self.remote_dir()
+        self.create_rows()
+        self.run_sql("CREATE TABLE tbe.imp (i INT) DATA DIRECTORY='%s'"
+                     % remote, 'ALTER TABLE tbe.imp DISCARD TABLESPACE')
+        self.assertEqual((('tbe/imp',),), self.server.execute(
+            mariadb_link_files.MARIADB_QUERY))
+        self.backup('discarded')
+        self.assertEqual(self.table_digest(),
+                         self.restored_digest('discarded'))
+
+    def test_data_directory_table_the_tool_leaves_out_backs_up(self):
+        # mariabackup reads the host's option files (ours comes on top):
+        # a database it excludes holds no link file in its stream.
+        home = os.path.join(os.path.dirname(self.restore_dir), 'home')
+        os.makedirs(home)
+        with open(os.path.join(home, '.my.cnf'), 'w') as options:
+            options.write('[mariabackup]\ndatabases-exclude=scratch\n')
+        self.useFixture(fixtures.EnvironmentVariable('HOME', home))
+        remote = self.remote_dir()
+        self.create_rows()
+        self.run_sql('CREATE DATABASE scratch',
+                     "CREATE TABLE scratch.far (i INT) DATA DIRECTORY='%s'"
+                     % remote)
+        self.backup('excluded')
+        self.assertEqual(self.table_digest(),
+                         self.restored_digest('excluded'))
+        # Where it is not excluded, it fails the backup.
+        self.useFixture(fixtures.EnvironmentVariable(
+            'HOME', self.useFixture(fixtures.TempDir()).path))
+        exc = self.assertRaises(datastore_base.DatastoreError, self.backup,
+                                'included')
+        self.assertRefusedNaming(exc, 'scratch.far')
+
+    def test_incremental_on_a_parent_not_checked_for_link_files_fails(self):
+        # A full as releases before the check took it, of a table created
+        # with DATA DIRECTORY: no restore takes it, nor any incremental on
+        # it, even once the table moved.
+        remote = self.remote_dir()
+        self.create_rows()
+        self.run_sql("CREATE TABLE tbe.far (i INT PRIMARY KEY) "
+                     "DATA DIRECTORY='%s'" % remote,
+                     'INSERT INTO tbe.far VALUES (1)')
+        with mock.patch.object(mariadb_link_files.CheckedStream, '_chunk',
+                               lambda self, path: None):
+            parent = self.backup('legacy').manifest
+        parent['metadata'].pop(mariadb.LINK_FILES_CHECKED)
+        self.run_sql('CREATE TABLE tbe.far_new LIKE tbe.far',
+                     'INSERT INTO tbe.far_new SELECT * FROM tbe.far',
+                     'RENAME TABLE tbe.far TO tbe.far_old, '
+                     'tbe.far_new TO tbe.far', 'DROP TABLE tbe.far_old')
+        exc = self.assertRaises(datastore_base.DatastoreError, self.backup,
+                                'incremental', parent)
+        self.assertIn('The parent backup was taken before backups were '
+                      'checked for the link files', str(exc))
+        self.assertIn('Take a full backup.', str(exc))
+        # Before the tool ran: nothing stored, nothing left.
+        self.assertEqual([], self.storage.list_objects(
+            CONTAINER, prefix='incremental/'))
+        self.assertEqual([], os.listdir(self.tmp_dir))
+        # A full backup now, and incrementals on it, are whole.
+        full = self.backup('full').manifest
+        self.assertTrue(full['metadata'][mariadb.LINK_FILES_CHECKED])
+        self.run_sql('UPDATE tbe.r SET n = n + 1 WHERE id < 10')
+        self.backup('incremental', full)
+        self.assertEqual(self.table_digest(),
+                         self.restored_digest('incremental'))
 
     def test_data_directory_table_made_during_the_copy_fails_it(self):
         # After the check before the copy: the stream check finds its link

@@ -175,9 +175,10 @@ class MariaDBServiceTest(service_flow.ServiceFlow):
     def test_backups_of_a_data_directory_table_fail_naming_it(self):
         # No restore takes such a table (its link file would send its
         # tablespace outside the restored data directory): a backup of it
-        # would only look good. The filler's rows do not compress to
+        # would only look good. Its link file in the stream fails it, the
+        # server names the table. The filler's rows do not compress to
         # nothing: its data files stream before the link file, into
-        # objects.
+        # objects, which are removed.
         self.servers[SOURCE].execute(
             'CREATE TABLE app.filler SELECT seq, sha2(seq, 512) AS v '
             'FROM app.seq_1_to_5000')
@@ -198,9 +199,8 @@ class MariaDBServiceTest(service_flow.ServiceFlow):
                 'this service: app.far. Recreate each in the data '
                 'directory'), backup['fault'])
             self.assertEqual(stored, ef.storage_files(self.store))
-        # Without the query before the copy (as when the server cannot
-        # answer it), the link file fails the backup as it streams by,
-        # after the data files: what was stored of it is removed.
+        # Without the query (as when the server cannot answer it), the
+        # link file is named: what was stored before it is removed.
         self.confs[SOURCE].set_override('object_size', 64 * 1024, 'agent')
         with mock.patch.object(mariadb.MariaDBDatastore, 'link_files_query',
                                None), \

@@ -113,28 +113,75 @@ class DescribeTest(TestCase):
                       'directory', message)
         self.assertNotIn('db.t10', message)
 
+    def test_partitions_shown_four_per_table(self):
+        self.assertEqual(
+            ['db.p (partitions p0, p1, p2, p3 and 6 more)',
+             'db.q (partitions q0, q1, q2, q3)'],
+            link_files.describe(['db/p#P#p%d' % n for n in range(10)]
+                                + ['db/q#P#q%d' % n for n in range(4)]))
 
-class CheckServerTest(TestCase):
+    def assertFits(self, error):
+        # The worker keeps fail_reason[:1024]: the advice whole.
+        message = str(error)
+        self.assertLessEqual(len(message), 1024)
+        self.assertTrue(message.endswith('. ' + link_files.ADVICE), message)
+        return message
 
-    def test_tables_with_link_files_refuse_the_backup(self):
-        server = FakeServer(['db/far', 'my@002ddb/t@0020@1o'])
-        error = self.assertRaises(base.DatastoreError,
-                                  link_files.check_server, server, QUERY)
-        self.assertIn('this service: db.far, `my-db`.`t \u00fc`. Recreate',
-                      str(error))
+    def test_the_longest_names_leave_the_advice_whole(self):
+        # Names of 64 characters, encoded on disk as 5 each (not decoded),
+        # in backquotes, each with partitions of such names.
+        name = '@0440' * 64
+        tables = link_files.describe(
+            ['%s/%s%d#P#%s%d' % (name, name, t, name, p)
+             for t in range(12) for p in range(6)])
+        self.assertEqual(12, len(tables))
+        message = self.assertFits(link_files.refusal(tables))
+        # The first, cut, and the others counted.
+        self.assertIn('... and 11 more. Recreate', message)
+        for count in (1, 2, 3, 30, 1000):
+            tables = ['`%s`.`%s%d`' % ('d' * 64, 't' * 60, n)
+                      for n in range(count)]
+            message = self.assertFits(link_files.refusal(tables))
+            self.assertIn(tables[0], message)
+            if count >= 30:
+                self.assertIn(' more. Recreate', message)
+        # A link file's path of the longest a stream may name.
+        self.assertFits(link_files.refusal(['db.t, link file ' + 'x' * 4096]))
+
+
+class NameTablesTest(TestCase):
+    """The tables named once a link file was found in the stream."""
+
+    def test_that_table_first_then_the_others_the_server_lists(self):
+        server = FakeServer(['db/a', 'db/far', 'db/p#P#p1',
+                             'my@002ddb/t@0020@1o', 'db/p#P#p0'])
+        self.assertEqual(['db.p (partitions p1, p0)', 'db.a', 'db.far',
+                          '`my-db`.`t \u00fc`'],
+                         link_files.name_tables('db/p#P#p1', server, QUERY))
         self.assertEqual(1, server.closed)
 
-    def test_none_found_or_no_query(self):
-        link_files.check_server(FakeServer(), QUERY)
-        server = FakeServer(['db/far'])
-        link_files.check_server(server, None)
-        self.assertEqual([], server.queries)
-
-    def test_a_server_that_cannot_tell_leaves_it_to_the_stream(self):
-        link_files.check_server(FakeServer(error=pymysql.err.OperationalError(
-            1227, 'Access denied; you need the PROCESS privilege')), QUERY)
-        self.assertIn('the backup stream is checked', self.log.output)
-        self.assertIn('PROCESS privilege', self.log.output)
+    def test_the_link_file_when_the_server_does_not_list_it(self):
+        # Not listed (or not asked): named from the link file, decoded by
+        # the server if it can be reached.
+        link = 'my@002ddb/p#P#p0'
+        for server in (FakeServer(['db/x']), FakeServer([])):
+            self.assertEqual(
+                ['`my-db`.p (partition p0), link file my@002ddb/p#P#p0.isl'],
+                link_files.name_tables(link, server, QUERY))
+            self.assertEqual(1, server.closed)
+        # No server or no query (not asked), or a server that cannot
+        # answer: as on disk.
+        for server, query in (
+                (None, QUERY), (FakeServer(['db/x']), None),
+                (FakeServer(error=pymysql.err.OperationalError(
+                    2002, 'no server')), QUERY)):
+            self.assertEqual(
+                ['`my@002ddb`.p (partition p0), link file '
+                 'my@002ddb/p#P#p0.isl'],
+                link_files.name_tables(link, server, query))
+            self.assertEqual([], getattr(server, 'queries', []))
+        self.assertIn('Could not list the tables created with DATA '
+                      'DIRECTORY: (2002', self.log.output)
 
 
 class CheckedStreamTest(TestCase):
@@ -171,16 +218,25 @@ class CheckedStreamTest(TestCase):
 
     def test_link_file_named_when_the_server_cannot_be_asked(self):
         link = built.payload('my@002ddb/p#P#p0.isl', b'/srv/x', 0)
-        for server, query in ((None, QUERY), (FakeServer(['db/x']), None),
+        for server, query in ((None, QUERY),
                               (FakeServer(error=pymysql.err.OperationalError(
-                                  2002, 'no server')), QUERY),
-                              (FakeServer([]), QUERY)):
+                                  2002, 'no server')), QUERY)):
             stream = self.checked(link, server, query)
             error = self.assertRaises(base.DatastoreError, self.read_all,
                                       stream, 5)
             self.assertIn('this service: `my@002ddb`.p (partition p0), '
                           'link file my@002ddb/p#P#p0.isl. Recreate',
                           str(error))
+
+    def test_tables_the_server_lists_alone_never_fail_it(self):
+        # A discarded tablespace keeps its DATA DIRECTORY flag, an
+        # excluded database its tables: without a link file in the
+        # stream, the backup goes on; the server is not even asked.
+        server = FakeServer(['db/discarded', 'excluded/far'])
+        stream = self.checked(built.STREAM, server)
+        self.assertEqual(built.STREAM, self.read_all(stream))
+        stream.finish()
+        self.assertEqual([], server.queries)
 
     def test_a_stream_no_restore_could_take(self):
         for data, fragment in (
