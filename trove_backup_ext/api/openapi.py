@@ -183,10 +183,11 @@ def _parameters(operation):
 def error_codes(operation):
     """The error codes of operation: its own, and those any request may
     get. 400: a URL path or query string that is not UTF-8, a _method
-    parameter, (noauth) a bad X-User-Id. 404: a project in the URL that
-    holds a character no string may hold. 413: a body too large, whatever
-    the method."""
-    codes = set(operation.errors) | {400}
+    parameter, (noauth) a bad X-User-Id. 401: (keystone) no valid token,
+    the version documents included (auth_token is in front of them). 404:
+    a project in the URL that holds a character no string may hold. 413:
+    a body too large, whatever the method."""
+    codes = set(operation.errors) | {400, 401}
     if operation.path.startswith(PROJECT):
         codes.add(404)
     if operation.method != 'GET':
