@@ -19,6 +19,12 @@ was; a documented operation answers only with a documented code and, on
 success, a body matching its documented schema; a method or path the
 document does not list never succeeds; and no request makes the service
 log an error.
+
+In keystone mode (Runner(keystone=True), tests/fuzz_keystone.py) the
+requests come with tokens, a share of them from someone else or with
+forged identity headers, and every answer is checked too for what its
+caller should not get: anything but a 401 without a valid token; for a
+member, success on another project's URL or another project's row.
 """
 
 import collections
@@ -41,6 +47,7 @@ import webob
 from trove_backup_ext.api import faults
 from trove_backup_ext.api import openapi
 from trove_backup_ext.db import models
+from trove_backup_ext.tests import fuzz_keystone
 from trove_backup_ext.tests import fuzz_requests
 
 PROJECT = fuzz_requests.PROJECT
@@ -60,9 +67,10 @@ def _operations():
 class Runner:
     """Sends requests to app and checks every answer."""
 
-    def __init__(self, app, engine, settle_every=200):
+    def __init__(self, app, engine, settle_every=200, keystone=False):
         self.app = app
         self.engine = engine
+        self.keystone = keystone
         self.settle_every = settle_every
         self.document = openapi.document()
         self.operations = _operations()
@@ -71,6 +79,7 @@ class Runner:
         self.findings = []
         self.ids = {'backupId': [], 'instanceId': [], 'restoreId': [],
                     'scheduleId': []}
+        self.owners = {}        # {id of a row: its project}
         self.started = time.monotonic()
         # An error a client's request makes the service log (with a
         # traceback) hides real ones and lets anyone fill the logs.
@@ -96,14 +105,16 @@ class Runner:
             project = PROJECT if instance != other else OTHER_PROJECT
             backup = self._expect(201, 202, 'POST', '/v1.0/%s/backups'
                                   % project, body={'backup': {
-                                      'name': 'seed', 'instance': instance}})
+                                      'name': 'seed', 'instance': instance}},
+                                  project=project)
             ours.append(backup['backup']['id'])
             self.settle()
             self._expect(202, 202, 'POST', '/v1.0/%s/backups' % project,
                          body={'backup': {'name': 'child',
                                           'instance': instance,
                                           'parent_id': backup['backup']['id'],
-                                          'incremental': 1}})
+                                          'incremental': 1}},
+                         project=project)
             self.settle()
         self._expect(202, 202, 'POST', '/v1.0/%s/restores' % PROJECT,
                      body={'restore': {
@@ -129,9 +140,12 @@ class Runner:
                 status='ACTIVE', created=timeutils.utcnow()))
         return instance_id
 
-    def _expect(self, low, high, method, path, body):
+    def _expect(self, low, high, method, path, body, project=PROJECT):
+        headers = {'Content-Type': 'application/json'}
+        if self.keystone:
+            headers['X-Auth-Token'] = fuzz_keystone.member_token(project)
         response = self.send(method, path, body=json.dumps(body).encode(),
-                             headers={'Content-Type': 'application/json'})
+                             headers=headers)
         if not low <= response.status_code <= high:
             raise AssertionError('seed %s %s: %s %s' % (
                 method, path, response.status, response.body[:300]))
@@ -171,8 +185,10 @@ class Runner:
                                ('instanceId', models.RegistryInstance),
                                ('restoreId', models.Restore),
                                ('scheduleId', models.BackupSchedule)):
-                self.ids[key] = sorted(row[0] for row in connection.execute(
-                    sa.select(model.id)))
+                rows = connection.execute(
+                    sa.select(model.id, model.project_id)).all()
+                self.ids[key] = sorted(row.id for row in rows)
+                self.owners.update((row.id, row.project_id) for row in rows)
 
     def snapshot(self):
         """A digest of every row of every table."""
@@ -210,7 +226,7 @@ class Runner:
         request = webob.Request(env)
         if body is not None:
             request.body = body
-        for name, value in (headers or {}).items():
+        for name, value in self.headers(headers).items():
             if name.lower() == 'content-length':
                 request.environ['CONTENT_LENGTH'] = value
             else:
@@ -219,6 +235,16 @@ class Runner:
         response = request.get_response(self.app)
         self.statuses[response.status_code] += 1
         return response
+
+    def headers(self, headers):
+        """The headers sent for headers: in keystone mode with the
+        token of PROJECT's member unless X-Auth-Token is given; a header
+        given as None is not sent."""
+        sent = {'X-Auth-Token': fuzz_keystone.member_token(PROJECT)
+                } if self.keystone else {}
+        sent.update(headers or {})
+        return {name: value for name, value in sent.items()
+                if value is not None}
 
     def exchange(self, method, path, template=None, query=b'', body=None,
                  headers=None, environ=None):
@@ -231,7 +257,19 @@ class Runner:
         logged = len(self.errors_logged)
         response = self.send(method, path, query, body, headers, environ)
         self.check(method, template or path, response, before, logged)
+        if self.keystone:
+            self.check_identity(method, path, template or path,
+                                self.headers(headers).get('X-Auth-Token'),
+                                response)
         return response
+
+    def check_identity(self, method, path, template, token, response):
+        """Record what response gives a caller with token (None: none)
+        that it should not get (fuzz_keystone.identity_problem)."""
+        problem = fuzz_keystone.identity_problem(path, token, response,
+                                                 self.owners)
+        if problem:
+            self._found(problem[0], method, template, response, problem[1])
 
     def check(self, method, template, response, before, logged):
         """Record what is wrong with response: before is the snapshot
@@ -344,6 +382,9 @@ def run(runner, examples, seed=0, hostile_share=0.4):
 
     document = fuzz_requests.document_requests(runner)
     hostile = fuzz_requests.hostile_requests(runner)
+    if runner.keystone:
+        document = fuzz_keystone.with_identity(document)
+        hostile = fuzz_keystone.with_identity(hostile)
 
     @hypothesis.seed(seed)
     @settings(max_examples=examples, database=None, deadline=None,

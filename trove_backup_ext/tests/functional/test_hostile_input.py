@@ -2,32 +2,48 @@
 bug they found.
 
 The bounded run here sends about 1,500 requests per database (a few
-seconds to a minute each); tools/fuzz-api.py sends 10,000 or more and
-prints the figures doc/source/admin/reliability.rst reports.
+seconds to a minute each), and 600 more with keystonemiddleware's
+auth_token deciding (KeystoneHostileInputTest_*); tools/fuzz-api.py sends
+10,000 or more and prints the figures doc/source/admin/reliability.rst
+reports.
 """
 
 import json
 import os
+import random
+
+from keystonemiddleware import fixture as ksm_fixture
 
 from trove_backup_ext.api import app as backup_app
 from trove_backup_ext.api import deploy
+from trove_backup_ext.api import openapi
 from trove_backup_ext.tests import api_fuzz
 from trove_backup_ext.tests import base
+from trove_backup_ext.tests import fuzz_keystone
+from trove_backup_ext.tests import fuzz_requests
 
 # TBE_FUZZ_EXAMPLES raises it for a long run on a quiet machine.
 EXAMPLES = int(os.environ.get('TBE_FUZZ_EXAMPLES', 1500))
+KEYSTONE_EXAMPLES = int(os.environ.get('TBE_FUZZ_KEYSTONE_EXAMPLES', 600))
 SEED = int(os.environ.get('TBE_FUZZ_SEED', 12))
 JSON = {'Content-Type': 'application/json'}
 
 
 class _HostileInput:
 
+    examples = EXAMPLES
+    keystone = False
+
     def setUp(self):
         super().setUp()
+        if self.keystone:
+            fuzz_keystone.register_tokens(
+                self.useFixture(ksm_fixture.AuthTokenFixture()))
         # The app in process, on the FunctionalTestCase's database and
         # bus.
         app = deploy.deploy(self.conf, backup_app.setup_app(self.conf))
-        self.runner = api_fuzz.Runner(app, self.database.engine)
+        self.runner = api_fuzz.Runner(app, self.database.engine,
+                                      keystone=self.keystone)
         self.addCleanup(self.runner.close)
         self.runner.seed()
         self.backup_id = self.runner.send(
@@ -48,9 +64,9 @@ class _HostileInput:
         self.assertIn(fragment, response.json['badRequest']['message'])
 
     def test_generated_requests(self):
-        summary = api_fuzz.run(self.runner, EXAMPLES, seed=SEED)
+        summary = api_fuzz.run(self.runner, self.examples, seed=SEED)
         self.assertEqual([], summary['findings'], json.dumps(summary))
-        self.assertGreaterEqual(summary['requests'], EXAMPLES)
+        self.assertGreaterEqual(summary['requests'], self.examples)
 
     # Each once a bug the generated requests found.
 
@@ -205,3 +221,100 @@ class _HostileInput:
 (TestHostileInput_sqlite, TestHostileInput_mysql,
  TestHostileInput_postgresql) = base.for_each_backend(
     _HostileInput, __name__)
+
+
+class _KeystoneHostileInputTest(_HostileInput):
+    """The same with keystonemiddleware's auth_token deciding: every
+    request above carries the token of PROJECT's member; these add the
+    callers that are someone else, or say they are."""
+
+    examples = KEYSTONE_EXAMPLES
+    keystone = True
+    conf_overrides = {
+        'api.auth_strategy': 'keystone',
+        # What a deployer sets; auth_token names it in WWW-Authenticate.
+        'keystone_authtoken.www_authenticate_uri':
+            'http://keystone.example/identity'}
+
+    def requests(self):
+        """(method, path, template, body) of a valid request of every
+        documented operation of a project, on PROJECT's own rows."""
+        rnd = random.Random(SEED)
+        ours = {key: [i for i in ids
+                      if self.runner.owners[i] == api_fuzz.PROJECT]
+                for key, ids in self.runner.ids.items()}
+        for op in openapi.OPERATIONS:
+            if '{project_id}' not in op.path:
+                continue
+            path = op.path.replace('{project_id}', api_fuzz.PROJECT)
+            for key, ids in ours.items():
+                path = path.replace('{%s}' % key, ids[0])
+            body = None
+            if op.method != 'GET':
+                body = json.dumps(fuzz_requests.valid_body(
+                    self.runner, op.path, rnd)).encode()
+            yield op.method, path, op.path, body
+
+    def exchange(self, method, path, template, body, headers, query=''):
+        response = self.runner.exchange(
+            method, path, template, query=query, body=body,
+            headers=dict(JSON, **headers))
+        self.assertEqual([], self.runner.findings)
+        return response
+
+    def test_who_is_not_a_member_is_refused_everywhere(self):
+        other = fuzz_keystone.member_token(api_fuzz.OTHER_PROJECT)
+        for method, path, template, body in self.requests():
+            for headers, code in (
+                    ({'X-Auth-Token': None}, 401),
+                    (dict(fuzz_keystone.FORGED, **{'X-Auth-Token': None}),
+                     401),
+                    ({'X-Auth-Token': 'unknown'}, 401),
+                    ({'X-Auth-Token': other}, 403),
+                    (dict(fuzz_keystone.FORGED, **{'X-Auth-Token': other}),
+                     403)):
+                response = self.exchange(method, path, template, body,
+                                         headers)
+                self.assertEqual(code, response.status_code,
+                                 (method, path, headers))
+                if code == 401:
+                    # auth_token's answer, in Trove's fault body (the
+                    # runner checks it) and still naming Keystone.
+                    self.assertEqual(
+                        'Keystone uri="http://keystone.example/identity"',
+                        response.headers['WWW-Authenticate'])
+
+    def test_forged_identity_headers_change_no_answer(self):
+        # auth_token strips them: the member's answers, byte for byte.
+        forged = dict(fuzz_keystone.FORGED,
+                      **{'X-Project-Id': api_fuzz.OTHER_PROJECT})
+        for method, path, template, body in self.requests():
+            if method != 'GET':
+                continue
+            plain = self.exchange(method, path, template, body, {})
+            # 403: the health of the schedules is for administrators.
+            self.assertIn(plain.status_code, (200, 403), path)
+            response = self.exchange(method, path, template, body, forged)
+            self.assertEqual((plain.status_code, plain.json),
+                             (response.status_code, response.json), path)
+
+    def test_all_projects_takes_the_admin_token(self):
+        path = '/v1.0/%s/backups' % api_fuzz.PROJECT
+        template = '/v1.0/{project_id}/backups'
+        for headers in ({}, fuzz_keystone.FORGED):
+            response = self.exchange('GET', path, template, None, headers,
+                                     query='all_projects=1')
+            self.assertEqual(403, response.status_code, response.body)
+        response = self.exchange('GET', path, template, None,
+                                 {'X-Auth-Token': 'fuzz-admin'},
+                                 query='all_projects=1')
+        self.assertEqual(200, response.status_code, response.body)
+        self.assertEqual(
+            {api_fuzz.PROJECT, api_fuzz.OTHER_PROJECT},
+            {self.runner.owners[backup['id']]
+             for backup in response.json['backups']})
+
+
+(KeystoneHostileInputTest_sqlite, KeystoneHostileInputTest_mysql,
+ KeystoneHostileInputTest_postgresql) = base.for_each_backend(
+    _KeystoneHostileInputTest, __name__)
