@@ -41,9 +41,14 @@ def fault_name(code):
     return name
 
 
+def fault_body(code, message):
+    """Trove's fault body of an error, as JSON bytes."""
+    return json.dumps({fault_name(code): {
+        'code': code, 'message': message}}).encode('utf-8')
+
+
 def fault_response(code, message, headers=None):
-    body = json.dumps({fault_name(code): {'code': code, 'message': message}})
-    response = webob.Response(status=code, body=body.encode('utf-8'),
+    response = webob.Response(status=code, body=fault_body(code, message),
                               content_type='application/json',
                               charset=None)
     for key, value in (headers or {}).items():

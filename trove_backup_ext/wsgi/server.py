@@ -7,7 +7,6 @@ requests in flight finish. doc/source/admin/serving.rst says why.
 """
 
 import ipaddress
-import json
 import logging as std_logging
 import os
 import socket
@@ -113,9 +112,7 @@ class FaultRequest(cheroot_server.HTTPRequest):
         if code < 400:
             return super().simple_response(status, msg)
         message = msg if isinstance(msg, str) else msg.decode('latin-1')
-        body = json.dumps({faults.fault_name(code): {
-            'code': code,
-            'message': message or status[4:] or 'Error'}}).encode()
+        body = faults.fault_body(code, message or status[4:] or 'Error')
         headers = [b'Content-Length: %d\r\n' % len(body),
                    b'Content-Type: application/json\r\n']
         if code in (413, 414):
