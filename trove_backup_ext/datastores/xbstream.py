@@ -95,7 +95,46 @@ class _File(object):
         self.handle.close()
 
 
-class Extractor(object):
+class _ChunkReader(object):
+    """An xbstream fed in pieces of any size, cut into chunk headers and
+    the bytes that follow each (_left of them). A subclass says which
+    chunk types it knows (_check_kind), takes each whole header
+    (_chunk, which sets _left) and the bytes after it (_body)."""
+
+    def __init__(self):
+        self._head = bytearray()
+        self._need = _FIXED.size
+        self._left = 0      # bytes after the current header not yet taken
+        self.chunks = 0
+
+    def feed(self, data):
+        view = memoryview(data).cast('B')
+        while view:
+            if self._left:
+                view = self._body(view)
+                continue
+            take = self._need - len(self._head)
+            self._head += view[:take]
+            view = view[take:]
+            if len(self._head) == self._need:
+                self._header()
+
+    def _header(self):
+        kind, path_length = _fixed_fields(self._head, self.chunks + 1)
+        self._check_kind(kind)
+        need = _header_size(kind, path_length)
+        if len(self._head) < need:
+            self._need = need
+            return
+        self.chunks += 1
+        fields = _FIXED.size + path_length
+        self._chunk(kind, _safe_path(bytes(self._head[_FIXED.size:fields])),
+                    fields)
+        self._head.clear()
+        self._need = _FIXED.size
+
+
+class Extractor(_ChunkReader):
     """Writes the files of an xbstream fed to it in pieces of any size.
 
     feed(data) as the bytes come, then finish(), which fails if the
@@ -104,37 +143,25 @@ class Extractor(object):
     """
 
     def __init__(self, directory):
+        super().__init__()
         self.directory = directory
         self._files = {}
         self._done = set()
-        self._head = bytearray()
-        self._need = _FIXED.size
-        # Of the payload being written: its file, bytes left, CRC so far
-        # and the CRC its header states.
+        # Of the payload being written (_left bytes of it to come): its
+        # file, CRC so far and the CRC its header states.
         self._file = None
-        self._left = 0
         self._crc = 0
         self._crc_expected = 0
         self._path = None
-        self.chunks = 0
 
-    def feed(self, data):
-        view = memoryview(data).cast('B')
-        while view:
-            if self._left:
-                part = view[:self._left]
-                self._file.write(part)
-                self._crc = zlib.crc32(part, self._crc)
-                self._left -= len(part)
-                view = view[len(part):]
-                if not self._left:
-                    self._end_payload()
-                continue
-            take = self._need - len(self._head)
-            self._head += view[:take]
-            view = view[take:]
-            if len(self._head) == self._need:
-                self._header()
+    def _body(self, view):
+        part = view[:self._left]
+        self._file.write(part)
+        self._crc = zlib.crc32(part, self._crc)
+        self._left -= len(part)
+        if not self._left:
+            self._end_payload()
+        return view[len(part):]
 
     def finish(self):
         """Check that the stream ended between two chunks."""
@@ -147,8 +174,7 @@ class Extractor(object):
             entry.close()
         self._files.clear()
 
-    def _header(self):
-        kind, path_length = _fixed_fields(self._head, self.chunks + 1)
+    def _check_kind(self, kind):
         if kind not in (PAYLOAD, END_OF_FILE):
             # Percona's sparse chunks, or a newer format: never skipped,
             # since a file would then be restored without some of its data.
@@ -156,21 +182,16 @@ class Extractor(object):
                 'chunk %d has type %r, which this extractor does not know; '
                 'set [mariadb] extract_in_process = false to use mbstream'
                 % (self.chunks + 1, chr(kind)))
-        need = _header_size(kind, path_length)
-        if len(self._head) < need:
-            self._need = need
-            return
-        self.chunks += 1
-        path = _safe_path(bytes(self._head[_FIXED.size:
-                                           _FIXED.size + path_length]))
+
+    def _chunk(self, kind, path, fields):
         self._path = path
         if kind == END_OF_FILE:
             self._open(path).close()
             del self._files[path]
             self._done.add(path)
         else:
-            length, offset, crc = _PAYLOAD_FIELDS.unpack_from(
-                self._head, _FIXED.size + path_length)
+            length, offset, crc = _PAYLOAD_FIELDS.unpack_from(self._head,
+                                                              fields)
             self._file = self._open(path)
             if offset != self._file.offset:
                 raise XbstreamError('chunk %d of %s is at offset %d, the '
@@ -183,8 +204,6 @@ class Extractor(object):
             self._crc_expected = crc
             if not length:
                 self._end_payload()
-        self._head.clear()
-        self._need = _FIXED.size
 
     def _open(self, path):
         entry = self._files.get(path)
@@ -205,7 +224,7 @@ class Extractor(object):
                                 % (self.chunks, self._path))
 
 
-class Scanner(object):
+class Scanner(_ChunkReader):
     """Follows the chunks of an xbstream fed to it in pieces of any size,
     without keeping or checking their payloads: on_chunk(path) is called
     as each chunk's header is read, before the bytes after it are looked
@@ -220,36 +239,24 @@ class Scanner(object):
     """
 
     def __init__(self, on_chunk, sparse=False):
+        super().__init__()
         self.on_chunk = on_chunk
         self.kinds = ((PAYLOAD, END_OF_FILE, SPARSE) if sparse
                       else (PAYLOAD, END_OF_FILE))
-        self._head = bytearray()
-        self._need = _FIXED.size
-        self._skip = 0      # bytes of payload (and sparse map) left
-        self.chunks = 0
 
-    def feed(self, data):
-        view = memoryview(data).cast('B')
-        while view:
-            if self._skip:
-                skipped = min(self._skip, len(view))
-                self._skip -= skipped
-                view = view[skipped:]
-                continue
-            take = self._need - len(self._head)
-            self._head += view[:take]
-            view = view[take:]
-            if len(self._head) == self._need:
-                self._header()
+    def _body(self, view):
+        # Payload (and sparse map): passed over.
+        skipped = min(self._left, len(view))
+        self._left -= skipped
+        return view[skipped:]
 
     def finish(self):
         """Check that the stream ended between two chunks."""
-        if self._skip or self._head:
+        if self._left or self._head:
             raise XbstreamError('the stream ends inside chunk %d'
                                 % (self.chunks + (1 if self._head else 0)))
 
-    def _header(self):
-        kind, path_length = _fixed_fields(self._head, self.chunks + 1)
+    def _check_kind(self, kind):
         if kind not in self.kinds:
             # Even if flagged ignorable (bit 0; "can be ignored if
             # unknown", says xbstream.h): mbstream 10.11 still writes
@@ -257,19 +264,12 @@ class Scanner(object):
             # creates the file, so skipping it would let a link file by.
             raise XbstreamError('chunk %d has type %r, which is not known'
                                 % (self.chunks + 1, chr(kind)))
-        need = _header_size(kind, path_length)
-        if len(self._head) < need:
-            self._need = need
-            return
-        self.chunks += 1
-        fields = _FIXED.size + path_length
-        path = _safe_path(bytes(self._head[_FIXED.size:fields]))
+
+    def _chunk(self, kind, path, fields):
         if kind == PAYLOAD:
-            self._skip = _PAYLOAD_FIELDS.unpack_from(self._head, fields)[0]
+            self._left = _PAYLOAD_FIELDS.unpack_from(self._head, fields)[0]
         elif kind == SPARSE:
             entries, length, _, _ = _SPARSE_FIELDS.unpack_from(self._head,
                                                                fields)
-            self._skip = entries * _SPARSE_ENTRY + length
-        self._head.clear()
-        self._need = _FIXED.size
+            self._left = entries * _SPARSE_ENTRY + length
         self.on_chunk(path)
